@@ -1,0 +1,45 @@
+# mimamori — the two commands that matter: `make report` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install report test lint lab bench test-spark clean clean-data
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole demo on synthetic data: generate the city if data/raw is empty, run every year, write reports.
+report: $(STAMP)
+	$(BIN)/mimamori report
+
+## Lint, notebook-output check and the whole test suite.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/synth.py
+
+test-spark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	$(BIN)/python -m pytest -m spark
+
+clean:
+	rm -rf data/processed/* reports/* .pytest_cache
+	@touch data/processed/.gitkeep reports/.gitkeep
+
+clean-data: clean
+	rm -rf data/raw/fy* data/synthetic_truth

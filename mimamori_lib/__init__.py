@@ -1,0 +1,1 @@
+"""mimamori: こども見守り analytical suite."""

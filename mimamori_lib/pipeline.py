@@ -1,0 +1,84 @@
+"""Run a year's notebooks with papermill, in order, and convert each executed notebook to HTML (no code)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import paths
+from .params import load_params
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(RuntimeError):
+    """A notebook failed; the message names the step and the cell."""
+
+
+@dataclass
+class RunResult:
+    fiscal_year: int
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(s["seconds"] for s in self.steps), 2)
+
+
+def notebooks_for(p: dict) -> list[Path]:
+    """The run's notebooks that exist today, in the params' order."""
+    out = []
+    for name in p.get("notebooks", []):
+        nb = paths.NOTEBOOKS / f"{name}.ipynb"
+        if nb.exists():
+            out.append(nb)
+        else:
+            log.info("ノートブック %s はまだありません (スキップ)", nb.name)
+    return out
+
+
+def to_html(executed: Path, target: Path) -> Path:
+    """Executed notebook → HTML without code cells or prompts."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str | None = None) -> RunResult:
+    """Run every notebook of one fiscal year; stop at the first failure with the step and cell named."""
+    import papermill as pm
+
+    overrides = {"raw_dir": str(paths.resolve(raw_dir, paths.RAW)) if raw_dir else None,
+                 "out_dir": str(paths.resolve(out_dir, paths.ROOT)) if out_dir else None}
+    p = load_params(params_path, overrides)
+    fy = int(p["fiscal_year"])
+    target = p["_reports_dir"] / paths.fy_dir(fy)
+    target.mkdir(parents=True, exist_ok=True)
+    result = RunResult(fiscal_year=fy)
+    nbs = notebooks_for(p)
+    for i, nb in enumerate(nbs, 1):
+        t0 = time.perf_counter()
+        log.info("[%s %d/%d] %s を実行中 ...", paths.fy_dir(fy), i, len(nbs), nb.stem)
+        executed = target / nb.name
+        try:
+            pm.execute_notebook(
+                str(nb), str(executed), parameters={"params_path": str(p["_params_path"]), "overrides": {
+                    k: v for k, v in overrides.items() if v is not None}},
+                cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False, kernel_name="python3",
+            )
+        except pm.PapermillExecutionError as e:
+            raise StepFailed(
+                f"{paths.fy_dir(fy)} のステップ {nb.stem} がセル {e.cell_index} (実行番号 {e.exec_count}) で失敗しました: "
+                f"{e.ename}: {e.evalue}\n途中までの結果: {executed}") from e
+        html = to_html(executed, executed.with_suffix(".html"))
+        secs = round(time.perf_counter() - t0, 2)
+        result.steps.append({"step": nb.stem, "seconds": secs, "html": str(html)})
+        log.info("[%s %d/%d] %s 完了 (%.1f 秒) → %s", paths.fy_dir(fy), i, len(nbs), nb.stem, secs, html)
+    return result

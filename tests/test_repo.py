@@ -1,0 +1,49 @@
+"""Repository rules: notebooks committed without outputs, thin, and parameterised the same way."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from mimamori_lib import paths
+
+NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
+
+
+def _tracked_notebooks() -> list:
+    try:
+        out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=paths.ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return NOTEBOOKS
+    return [paths.ROOT / p for p in out.stdout.split()] or NOTEBOOKS
+
+
+@pytest.mark.parametrize("nb", _tracked_notebooks(), ids=lambda p: p.name)
+def test_notebook_committed_without_outputs(nb) -> None:
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    for cell in data["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs"), f"{nb.name}: outputs committed (run nbstripout)"
+            assert cell.get("execution_count") is None, f"{nb.name}: execution counts committed"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_thin_and_parameterised(nb) -> None:
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    code = [c for c in data["cells"] if c["cell_type"] == "code"]
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{nb.name}: exactly one cell tagged 'parameters'"
+    src = "".join(tagged[0]["source"])
+    assert 'params_path = "params/fy2025.yaml"' in src and "overrides" in src
+    for c in code:
+        s = "".join(c["source"])
+        assert "def " not in s and "class " not in s, f"{nb.name}: logic belongs in mimamori_lib"
+        assert len(s.splitlines()) <= 12, f"{nb.name}: a cell longer than a few lines"
+
+
+def test_gitignore_keeps_data_out() -> None:
+    text = (paths.ROOT / ".gitignore").read_text()
+    for rule in ("data/raw/*", "data/processed/*", "data/synthetic_truth/", "reports/*", "*.key", "*.parquet", "*.xlsx"):
+        assert rule in text
