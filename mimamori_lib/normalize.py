@@ -1,0 +1,156 @@
+"""Normalisation of Japanese administrative data: kana, names, variant kanji, era dates, keys, addresses.
+
+Kana width and script use jaconv; Unicode compatibility forms use NFKC. What no library does — variant-kanji
+folding, era dates in every municipal form, 宛名番号 repair, address canonical form — is written here.
+Every function takes one value and returns the normalised value, or ``None`` when it cannot be read;
+``*_series`` variants work on a pandas Series by normalising each distinct value once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+import jaconv
+import pandas as pd
+
+from .japanese import ERAS, KANJI_DIGITS, VARIANT_KANJI
+
+_FOLD = str.maketrans(VARIANT_KANJI)
+_SPACES = re.compile(r"[\s\u3000]+")
+_DASHES = "-‐‑‒–—―−－ｰー─━"
+
+
+def nfkc(s: str | None) -> str:
+    """NFKC with surrounding spaces removed (full-width digits and letters → ASCII, half-width kana → full)."""
+    if s is None or (isinstance(s, float) and pd.isna(s)):
+        return ""
+    return unicodedata.normalize("NFKC", str(s)).strip()
+
+
+def fold_variants(s: str) -> str:
+    """Old or variant kanji → common form (髙橋 → 高橋, 渡邉 → 渡辺). NFKC does not do this."""
+    return s.translate(_FOLD)
+
+
+def to_katakana(s: str | None) -> str:
+    """A reading in any kana form → full-width katakana, single spaces (ﾍﾞｯﾌﾟ/べっぷ → ベップ)."""
+    t = jaconv.h2z(str(s or ""), kana=True, ascii=False, digit=False)
+    t = jaconv.hira2kata(unicodedata.normalize("NFKC", t))
+    return _SPACES.sub(" ", t).strip()
+
+
+def normalize_name(s: str | None) -> str:
+    """A kanji (or romaji) name → NFKC, variant kanji folded, single half-width spaces, romaji upper-cased."""
+    t = _SPACES.sub(" ", fold_variants(nfkc(s))).strip()
+    return t.upper() if t.isascii() else t
+
+
+def split_name(s: str, known_family: Iterable[str] = ()) -> tuple[str, str]:
+    """Split a normalised name into (family, given): at the first space, else after the longest known
+    family name that leaves a given name, else (whole, "")."""
+    s = s.strip()
+    if not s:
+        return "", ""
+    if " " in s:
+        family, given = s.split(" ", 1)
+        return family, given.replace(" ", "")
+    known = known_family if isinstance(known_family, set | frozenset | dict) else set(known_family)
+    for n in range(min(len(s) - 1, 8), 0, -1):
+        if s[:n] in known:
+            return s[:n], s[n:]
+    return s, ""
+
+
+_ERA_BY_LETTER = {letter: start for _, letter, start in ERAS}
+_ERA_BY_KANJI = {kanji: start for kanji, _, start in ERAS}
+_RE_ERA_LETTER = re.compile(r"^([MTSHR])\s*(元|\d{1,2})[./\-](\d{1,2})[./\-](\d{1,2})$", re.IGNORECASE)
+_RE_ERA_KANJI = re.compile(r"^(明治|大正|昭和|平成|令和)\s*(元|\d{1,2})年\s*(\d{1,2})月\s*(\d{1,2})日?$")
+_RE_WEST = re.compile(r"^(\d{4})[/\-.年](\d{1,2})[/\-.月](\d{1,2})日?$")
+_RE_WEST8 = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+
+
+def _make_date(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def parse_date(s: str | None) -> dt.date | None:
+    """Any municipal date form → date: ``R7.4.1``, ``R07.04.01``, ``令和7年4月1日``, ``H30.12.5``, ``令和元年5月1日``,
+    ``2025/04/01``, ``2025-04-01``, ``20250401``, ``2025年4月1日``. ``None`` if it is not a real date."""
+    t = nfkc(s).replace(" ", "")
+    if not t:
+        return None
+    m = _RE_ERA_LETTER.match(t) or _RE_ERA_KANJI.match(t)
+    if m:
+        era, y, mo, d = m.groups()
+        start = _ERA_BY_LETTER.get(era.upper()) or _ERA_BY_KANJI.get(era)
+        year = start.year + (1 if y == "元" else int(y)) - 1
+        return _make_date(year, int(mo), int(d))
+    m = _RE_WEST.match(t) or _RE_WEST8.match(t)
+    if m:
+        y, mo, d = (int(x) for x in m.groups())
+        return _make_date(y, mo, d) if 1868 <= y <= 2100 else None
+    return None
+
+
+def normalize_atena(s: str | None) -> str | None:
+    """宛名番号 → its 10-digit form (``1234567`` → ``0001234567``); ``None`` if blank or not a number."""
+    t = nfkc(s)
+    if not t or not t.isdigit() or len(t) > 10 or not t.isascii():
+        return None
+    return t.zfill(10)
+
+
+def parse_int(s: str | None) -> int | None:
+    """An integer cell (full-width digits allowed, thousands separators dropped); ``None`` if not one."""
+    t = nfkc(s).replace(",", "")
+    return int(t) if t.isascii() and t.lstrip("-").isdigit() else None
+
+
+def _kanji_to_int(s: str) -> int:
+    if s.isdigit():
+        return int(s)
+    if "十" in s:
+        tens, _, ones = s.partition("十")
+        return (KANJI_DIGITS.get(tens, 1) if tens else 1) * 10 + (KANJI_DIGITS.get(ones, 0) if ones else 0)
+    return int("".join(str(KANJI_DIGITS[c]) for c in s))
+
+
+_RE_CHOME = re.compile(r"([0-9〇一二三四五六七八九十]+)丁目")
+_RE_BANGO = re.compile(r"(\d+)番地?(\d+)号?")
+_RE_BANCHI = re.compile(r"(\d+)番地?$")
+
+
+def normalize_address(s: str | None, city: str = "別府市", prefecture: str = "大分県") -> str:
+    """An address → comparable form: prefecture and city dropped, 丁目/番/号 and dashes → ``3-4-5``,
+    kanji numerals in 丁目 → digits, building kept after one space.
+    ``別府市野口原3丁目4番5号`` / ``別府市野口原３－４－５`` / ``野口原三丁目4-5`` → ``野口原3-4-5``."""
+    t = nfkc(s)
+    if not t:
+        return ""
+    t = t.removeprefix(prefecture).removeprefix(city)
+    base, _, building = _SPACES.sub(" ", t).partition(" ")
+    base = _RE_CHOME.sub(lambda m: f"{_kanji_to_int(m.group(1))}-", base)
+    base = re.sub(rf"(?<=\d)[{_DASHES}](?=\d)", "-", base)
+    base = _RE_BANGO.sub(r"\1-\2", base)
+    base = _RE_BANCHI.sub(r"\1", base)
+    base = re.sub(r"号$", "", base).replace("--", "-").rstrip("-")
+    building = fold_variants(building.strip())
+    return f"{base} {building}".strip()
+
+
+def map_unique(values: pd.Series, fn: Callable[[str | None], object]) -> pd.Series:
+    """Apply ``fn`` once per distinct value (exports repeat values a lot) and map back; missing → ``None``."""
+    arr = values.to_numpy(dtype=object, na_value=None)
+    table = {v: fn(v) for v in set(arr)}
+    return pd.Series([table[v] for v in arr], index=values.index, dtype=object)
+
+
+def address_base(s: str) -> str:
+    """The street part of a normalised address (without building)."""
+    return s.split(" ", 1)[0]
