@@ -13,8 +13,8 @@ from . import paths
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
-    for noisy in ("papermill", "traitlets", "matplotlib", "asyncio", "blib2to3", "nbconvert"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy in ("papermill", "traitlets", "matplotlib", "asyncio", "blib2to3", "nbconvert", "NbConvertApp"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 def cmd_synth(a: argparse.Namespace) -> int:

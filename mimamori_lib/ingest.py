@@ -24,7 +24,15 @@ import pandera.pandas as pa
 
 from . import paths
 from .normalize import (
-    map_unique, nfkc, normalize_address, normalize_atena, normalize_name, parse_date, parse_int, split_name, to_katakana,
+    map_unique,
+    nfkc,
+    normalize_address,
+    normalize_atena,
+    normalize_name,
+    parse_date,
+    parse_int,
+    split_name,
+    to_katakana,
 )
 from .params import read_yaml
 from .pseudonym import key_path, load_key, pseudonym_series
@@ -223,7 +231,7 @@ def validate(spec: dict, df: pd.DataFrame, raw_rows: list[tuple]) -> tuple[pd.Se
             cols = "・".join(spec.get("unique", []))
             lines.append((idx, cols, _mask(grp["failure_case"].iloc[0], "key", True), f"{cols} が前の行と重複しています"))
         else:
-            for col, val in zip(grp["column"], grp["failure_case"], strict=True):
+            for col in grp["column"]:
                 c = spec["columns"].get(col, {})
                 reason = "必須項目が空です" if check == "not_nullable" else str(check)
                 lines.append((idx, col, _mask(df.at[idx, col], c.get("type", "text"), c.get("identity", False))
@@ -304,7 +312,7 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
         raise SourceError("error", f"同じ名前の列が複数あります: {'・'.join(dup_headers)}")
     res.columns_refused = [f"{h}(登録簿にない列)" for h in unknown] + [f"{h}(利用目的外)" for h in disallowed]
     if res.columns_refused:
-        log.warning("  %s: 読み込まない列 %s", spec["path"], "・".join(res.columns_refused))
+        log.info("  %s: 読み込まない列 %s", spec["path"], "・".join(res.columns_refused))
     keep = [i for i, h in enumerate(header) if h in cols and h not in disallowed]
     keep_headers = [header[i] for i in keep]
     res.rows_read = len(rows)
@@ -342,8 +350,7 @@ def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set]) -> 
         c = cols[h]
         name, kind = c["name"], c["type"]
         values = convert(kind, df[h], c).reset_index(drop=True)
-        if c.get("invalid") == "missing":
-            missing[h] = int(values.isna().sum())
+        missing[h] = int(values.isna().sum())
         if kind == "key" and c.get("pseudonym"):
             domain = "household" if c["pseudonym"] == "household_id" else "person"
             table[c["pseudonym"]] = pseudonym_series(key, values, domain).to_numpy()

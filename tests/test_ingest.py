@@ -1,0 +1,151 @@
+"""Ingestion on hand-made broken files, and on the synthetic city against its truth."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mimamori_lib.ingest import ingest_year, read_identity
+from mimamori_lib.params import load_params
+from mimamori_lib.pseudonym import pseudonym
+
+JUKI_HEADER = "宛名番号,世帯番号,続柄,氏名,氏名カナ,生年月日,性別,住所,住定日,転入回数,国籍区分"
+JUKI_ROWS = [
+    "0001234567,0000100001,世帯主,髙橋　一郎,ﾀｶﾊｼ ｲﾁﾛｳ,S60.4.1,1,別府市野口原3丁目4番5号,H30.4.1,0,1",
+    "1234568,0000100001,子,高橋花子,ﾀｶﾊｼﾊﾅｺ,R2.5.10,2,別府市野口原3丁目4番5号,R2.5.10,0,1",
+    "0001234569,0000100002,子,佐藤 蓮,ｻﾄｳ ﾚﾝ,R7.13.40,1,別府市北浜1丁目2番3号,R1.5.1,1,1",
+    "12A4,0000100003,子,田中　陽翔,ﾀﾅｶ ﾊﾙﾄ,H28.6.1,1,別府市北浜1丁目2番3号,H28.6.1,0,1",
+    "0001234571,0000100003,子,田中　凛,ﾀﾅｶ ﾘﾝ,H29.6.1,9,別府市北浜1丁目2番3号,H29.6.1,0,1",
+    "1234568,0000100001,子,高橋花子,ﾀｶﾊｼﾊﾅｺ,R2.5.10,2,別府市野口原3丁目4番5号,R2.5.10,0,1",
+]
+
+
+def write(raw: Path, path: str, lines: list[str], enc: str = "cp932", eol: str = "\n") -> Path:
+    f = raw / "fy2025" / path
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_bytes((eol.join(lines) + eol).encode(enc))
+    return f
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MIMAMORI_KEY_FILE", str(tmp_path / "keys" / "test.key"))
+    raw = tmp_path / "raw"
+    (raw / "fy2025").mkdir(parents=True)
+
+    def go():
+        p = load_params("params/fy2025.yaml", {"raw_dir": str(raw), "out_dir": str(tmp_path / "out")})
+        return p, ingest_year(p)
+    return raw, go
+
+
+def _q(res, source: str) -> pd.DataFrame:
+    q = res.quarantine()
+    return q[q["source"] == source]
+
+
+def test_planted_defects_quarantined_row_by_row(run) -> None:
+    raw, go = run
+    write(raw, "shimin/juki.csv", [JUKI_HEADER] + JUKI_ROWS)
+    p, res = go()
+    r = res.sources["juki"]
+    assert (r.status, r.rows_read, r.rows_loaded, r.rows_quarantined) == ("loaded", 6, 2, 4)
+    q = _q(res, "shimin/juki.csv").set_index("row")
+    assert q.loc[3, "column"] == "生年月日" and q.loc[3, "reason"] == "日付として読めません" and q.loc[3, "value"] == "R7.13.40"
+    assert q.loc[4, "column"] == "宛名番号" and q.loc[4, "value"] == "**A*", "personal values are masked"
+    assert q.loc[5, "column"] == "性別" and "不明なコード" in q.loc[5, "reason"]
+    assert q.loc[6, "column"] == "(行全体)" and q.loc[6, "value"] == "2 行目と同一"
+    t = pd.read_parquet(Path(p["_processed_dir"]) / "juki.parquet")
+    assert list(t["row"]) == [1, 2]
+    assert "atena_no" not in t.columns and "name" not in t.columns and "address" not in t.columns
+    ident = read_identity(p)
+    assert list(ident["atena_no"]) == ["0001234567", "0001234568"], "lost zeros restored"
+    assert list(ident["family_name"]) == ["高橋", "高橋"] and list(ident["given_name"]) == ["一郎", "花子"]
+    assert list(ident["name_kana"]) == ["タカハシ イチロウ", "タカハシハナコ"]
+    assert list(ident["given_kana"]) == ["イチロウ", "ハナコ"]
+    assert list(ident["address"]) == ["野口原3-4-5", "野口原3-4-5"]
+    summary = pd.read_csv(Path(p["_processed_dir"]) / "ingest_summary.csv")
+    assert (summary["rows_read"] == summary["rows_loaded"] + summary["rows_quarantined"]).all()
+    assert set(pd.read_csv(Path(p["_processed_dir"]) / "quarantine.csv")["row"]) == {3, 4, 5, 6}
+
+
+def test_pseudonyms_and_key(run, tmp_path: Path) -> None:
+    raw, go = run
+    write(raw, "shimin/juki.csv", [JUKI_HEADER] + JUKI_ROWS[:2])
+    write(raw, "kosodate/jido_fuyo.csv", ["受給者宛名番号,対象児童宛名番号,支給区分,認定日", "1234567,0001234568,全部支給,R6.4.1"])
+    p, res = go()
+    key_file = tmp_path / "keys" / "test.key"
+    assert key_file.exists() and (key_file.stat().st_mode & 0o777) == 0o600
+    key = key_file.read_text().strip()
+    juki = res.sources["juki"].table
+    jf = res.sources["jido_fuyo"].table
+    assert jf["person_id"].iloc[0] == juki["person_id"].iloc[1] == pseudonym(key.encode(), "0001234568")
+    assert jf["recipient_person_id"].iloc[0] == juki["person_id"].iloc[0], "1234567 and 0001234567 are one person"
+    for f in Path(p["_processed_dir"]).rglob("*"):
+        if f.is_file():
+            assert key.encode() not in f.read_bytes()
+    assert (Path(p["_processed_dir"]) / "restricted").stat().st_mode & 0o077 == 0
+
+
+def test_file_level_failures_stop_only_that_source(run) -> None:
+    raw, go = run
+    write(raw, "shimin/juki.csv", [JUKI_HEADER] + JUKI_ROWS[:2], enc="utf-8")                          # wrong encoding
+    write(raw, "hitokurashi/konkyu.csv", ["相談者宛名番号,相談日,主訴,備考", "1234567,2025/04/01,仕事,メモ"], enc="utf-8")  # no BOM, extra column
+    write(raw, "kosodate/hoiku.csv", ["児童宛名番号,施設名,入所日", "0001234568,野口保育園,2024/04/01"])  # missing required column
+    (raw / "fy2025" / "hitokurashi" / "seiho.csv").write_bytes(b"")                                     # empty file
+    write(raw, "kodomokatei/soudan.csv", ["児童宛名番号,相談日,相談種別"], enc="utf-8-sig", eol="\r\n")  # header only
+    (raw / "fy2025" / "kenko").mkdir(parents=True)
+    (raw / "fy2025" / "kenko" / "kenshin.csv").write_bytes(b"\x82\xa0,\xff\xfe\xfd\x80\x81\n\xfc\xfc\xfc")  # undecodable
+    write(raw, "kodomokatei/yotaikyo.csv", ["児童宛名番号,登録区分,主たる種別,登録日,終結日",
+                                            "1234568,要支援児童,ネグレクト,2024/04/01,"], enc="utf-8-sig", eol="\r\n")
+    write(raw, "shogai/techo.csv", ["宛名番号,手帳種別,等級", "1234568,療育,A1,extra"])                 # ragged row
+    p, res = go()
+    s = {k: v for k, v in res.sources.items()}
+    assert s["juki"].status == "loaded" and s["juki"].rows_loaded == 2 and "UTF-8 で読みました" in s["juki"].message
+    assert s["konkyu"].status == "loaded" and s["konkyu"].columns_refused == ["備考(登録簿にない列)"]
+    assert "備考" not in s["konkyu"].table.columns and "note" not in s["konkyu"].table.columns
+    assert s["hoiku"].status == "error" and "保育料滞納月数" in s["hoiku"].message
+    assert s["seiho"].status == "error" and "空のファイル" in s["seiho"].message
+    assert s["soudan"].status == "loaded" and s["soudan"].rows_read == 0 and "ヘッダーのみ" in s["soudan"].message
+    assert s["kenshin"].status == "error" and "文字コード" in s["kenshin"].message
+    assert s["yotaikyo"].columns_refused == ["主たる種別(利用目的外)"] and "abuse_type" not in s["yotaikyo"].table.columns
+    assert s["yotaikyo"].table["closed_on"].isna().all()
+    assert s["techo"].rows_quarantined == 1 and "列数" in _q(res, "shogai/techo.csv")["reason"].iloc[0]
+    assert s["jidoshien"].status == "missing" and s["seikatsu"].status == "absent"
+    summary = pd.read_csv(Path(p["_processed_dir"]) / "ingest_summary.csv", keep_default_na=False)
+    assert (summary["rows_read"] == summary["rows_loaded"] + summary["rows_quarantined"]).all()
+    assert set(summary.loc[summary["status"].isin(["error", "missing"]), "source"]) >= {
+        "kosodate/hoiku.csv", "hitokurashi/seiho.csv", "kenko/kenshin.csv", "shogai/jidoshien.csv"}
+
+
+def test_bom_and_crlf_variants_agree(run) -> None:
+    raw, go = run
+    lines = ["相談者宛名番号,相談日,主訴", "1234567,2025/04/01,仕事", "0001234567,20250402,債務"]
+    write(raw, "hitokurashi/konkyu.csv", lines, enc="utf-8-sig", eol="\r\n")
+    _, a = go()
+    write(raw, "hitokurashi/konkyu.csv", lines, enc="utf-8", eol="\n")
+    _, b = go()
+    write(raw, "hitokurashi/konkyu.csv", lines, enc="cp932", eol="\r\n")
+    _, c = go()
+    ta, tb, tc = (x.sources["konkyu"].table for x in (a, b, c))
+    assert ta.equals(tb) and ta.equals(tc) and len(ta) == 2
+    assert ta["person_id"].nunique() == 1
+
+
+def test_synthetic_city_quarantine_matches_truth(beppu: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MIMAMORI_KEY_FILE", str(tmp_path / "k.key"))
+    p = load_params("params/fy2025.yaml", {"raw_dir": str(beppu / "raw"), "out_dir": str(tmp_path / "out")})
+    res = ingest_year(p)
+    assert all(r.status == "loaded" for r in res.sources.values())
+    truth = pd.read_csv(beppu / "truth" / "fy2025" / "rows.csv", dtype=str, keep_default_na=False)
+    broken = truth[truth["defect"] != ""]
+    q = res.quarantine()
+    got = set(zip(q["source"], q["row"].astype(int), strict=True))
+    want = set(zip(broken["source"], broken["row"].astype(int), strict=True))
+    assert got == want, "exactly the planted defects are quarantined, with their row numbers"
+    for r in res.sources.values():
+        assert r.rows_read == r.rows_loaded + r.rows_quarantined
+    assert os.path.exists(Path(p["_processed_dir"]) / "restricted" / "identity.parquet")
