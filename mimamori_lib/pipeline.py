@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,19 @@ class RunResult:
     @property
     def seconds(self) -> float:
         return round(sum(s["seconds"] for s in self.steps), 2)
+
+
+def _ipc_kernel_manager():
+    """Kernels talk over a private Unix socket (not a TCP port on the machine): the city's data stays local."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="mimamori-kernel-"), "kernel"))
+            super().__init__(**kw)
+
+    return IPCKernelManager
 
 
 def notebooks_for(p: dict) -> list[Path]:
@@ -72,6 +87,7 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
                 str(nb), str(executed), parameters={"params_path": str(p["_params_path"]), "overrides": {
                     k: v for k, v in overrides.items() if v is not None}},
                 cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False, kernel_name="python3",
+                kernel_manager_class=_ipc_kernel_manager(),
             )
         except pm.PapermillExecutionError as e:
             raise StepFailed(
