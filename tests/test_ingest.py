@@ -135,12 +135,10 @@ def test_bom_and_crlf_variants_agree(run) -> None:
     assert ta["person_id"].nunique() == 1
 
 
-def test_synthetic_city_quarantine_matches_truth(beppu: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MIMAMORI_KEY_FILE", str(tmp_path / "k.key"))
-    p = load_params("params/fy2025.yaml", {"raw_dir": str(beppu / "raw"), "out_dir": str(tmp_path / "out")})
-    res = ingest_year(p)
+def test_synthetic_city_quarantine_matches_truth(beppu: Path, beppu_processed) -> None:
+    p, res, _ = beppu_processed
     assert all(r.status == "loaded" for r in res.sources.values())
-    truth = pd.read_csv(beppu / "truth" / "fy2025" / "rows.csv", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "rows.csv", dtype=str, keep_default_na=False)
     broken = truth[truth["defect"] != ""]
     q = res.quarantine()
     got = set(zip(q["source"], q["row"].astype(int), strict=True))

@@ -17,7 +17,7 @@ from mimamori_lib.synth.generate import generate
 def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     p = load_params("params/smoke.yaml")
-    generate(root / "raw", root / "truth", children=p["synth"]["children"], seed=p["synth"]["seed"],
+    generate(root / "raw", root / "synthetic_truth", children=p["synth"]["children"], seed=p["synth"]["seed"],
              years=p["synth"]["years"])
     mp = pytest.MonkeyPatch()
     mp.setenv("MIMAMORI_KEY_FILE", str(root / "smoke.key"))
@@ -52,3 +52,14 @@ def test_ingest_outputs(smoke_run) -> None:
     ident = pd.read_parquet(out / "restricted" / "identity.parquet")
     some_name = ident["name"].dropna().iloc[0]
     assert some_name not in html, "the ingestion report names no one"
+
+
+def test_link_outputs(smoke_run) -> None:
+    root, _ = smoke_run
+    out = root / "out" / "processed" / "fy2025"
+    links = pd.read_parquet(out / "links.parquet")
+    assert set(links["source"]) >= {"gakko/shusseki.csv", "gakko/shugaku_enjo.csv", "survey/seikatsu.csv"}
+    assert (links["status"].isin(["auto", "reviewed"])).mean() > 0.9
+    assert (root / "out" / "reports" / "internal" / "fy2025" / "review_queue.xlsx").exists()
+    html = (root / "out" / "reports" / "fy2025" / "20_link.html").read_text(encoding="utf-8")
+    assert "ファイル別の連結率" in html and "precision" in html, "synthetic-only accuracy cell ran"

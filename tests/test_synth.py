@@ -78,7 +78,7 @@ def test_quirks_present(beppu: Path) -> None:
 
 
 def test_broken_rows_are_real_and_counted(beppu: Path) -> None:
-    rows = pd.read_csv(beppu / "truth" / "fy2025" / "rows.csv", dtype=str, keep_default_na=False)
+    rows = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "rows.csv", dtype=str, keep_default_na=False)
     kinds = set(rows["defect"]) - {""}
     assert kinds == {"bad_date", "bad_key", "bad_code", "duplicate"}
     assert 0.001 < (rows["defect"] != "").mean() < 0.005
@@ -97,14 +97,14 @@ def test_broken_rows_are_real_and_counted(beppu: Path) -> None:
 
 def test_truth_matches_files(beppu: Path) -> None:
     for fy in ("fy2024", "fy2025"):
-        rows = pd.read_csv(beppu / "truth" / fy / "rows.csv", dtype=str, keep_default_na=False)
+        rows = pd.read_csv(beppu / "synthetic_truth" / fy / "rows.csv", dtype=str, keep_default_na=False)
         juki = read(beppu, fy, "shimin/juki.csv")
         t = rows[rows["source"] == "shimin/juki.csv"].reset_index(drop=True)
         assert len(t) == len(juki)
         ok = t["defect"] == ""
         assert (juki["宛名番号"][ok].str.zfill(10) == t["atena_no"][ok]).all()
         # school rows point at registry children whose birth date matches (bar typos)
-        kids = pd.read_csv(beppu / "truth" / fy / "children.csv", dtype=str, keep_default_na=False)
+        kids = pd.read_csv(beppu / "synthetic_truth" / fy / "children.csv", dtype=str, keep_default_na=False)
         sh = read(beppu, fy, "gakko/shusseki.csv")
         ts = rows[rows["source"] == "gakko/shusseki.csv"].reset_index(drop=True)
         m = ts.assign(dob=sh["生年月日"]).merge(kids[["uid", "birth"]], on="uid", how="left")
@@ -116,7 +116,7 @@ def test_truth_matches_files(beppu: Path) -> None:
 
 
 def test_calibration_targets(beppu: Path) -> None:
-    kids = pd.read_csv(beppu / "truth" / "fy2025" / "children.csv")
+    kids = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "children.csv")
     assert 16000 < len(kids) < 17500
     assert kids["low_income"].mean() == pytest.approx(0.115, abs=0.012)
     assert kids.loc[kids["single_adult"], "low_income"].mean() == pytest.approx(0.445, abs=0.05)
@@ -132,7 +132,7 @@ def test_calibration_targets(beppu: Path) -> None:
     futoko = nonill >= 30
     assert futoko[grade.between(2, 6)].mean() == pytest.approx(0.021, abs=0.007)
     assert futoko[grade.between(8, 9)].mean() == pytest.approx(0.067, abs=0.018)
-    rows = pd.read_csv(beppu / "truth" / "fy2025" / "rows.csv")
+    rows = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "rows.csv")
     uid = rows.loc[rows["source"] == "gakko/shusseki.csv", "uid"].to_numpy()
     enjo = pd.Series(uid).map(kids.set_index("uid")["recorded_enjo"]).fillna(False).astype(bool).to_numpy()
     assert enjo[futoko.to_numpy()].mean() == pytest.approx(0.29, abs=0.07)
@@ -153,8 +153,8 @@ def test_calibration_targets(beppu: Path) -> None:
 
 
 def test_same_people_a_year_older(beppu: Path) -> None:
-    a = pd.read_csv(beppu / "truth" / "fy2024" / "children.csv", dtype={"atena_no": str})
-    b = pd.read_csv(beppu / "truth" / "fy2025" / "children.csv", dtype={"atena_no": str})
+    a = pd.read_csv(beppu / "synthetic_truth" / "fy2024" / "children.csv", dtype={"atena_no": str})
+    b = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "children.csv", dtype={"atena_no": str})
     both = a.merge(b, on="uid", suffixes=("_24", "_25"))
     assert len(both) > 0.85 * len(a)
     assert (both["age_25"] - both["age_24"] == 1).all()
@@ -171,7 +171,7 @@ def _digest(root: Path) -> str:
 
 
 def test_deterministic(small_city: Path, tmp_path: Path) -> None:
-    generate(tmp_path / "raw", tmp_path / "truth", children=800, seed=11, years=[2024, 2025])
+    generate(tmp_path / "raw", tmp_path / "synthetic_truth", children=800, seed=11, years=[2024, 2025])
     assert _digest(tmp_path) == _digest(small_city)
-    generate(tmp_path / "raw2" / "raw", tmp_path / "raw2" / "truth", children=800, seed=12, years=[2024, 2025])
+    generate(tmp_path / "raw2" / "raw", tmp_path / "raw2" / "synthetic_truth", children=800, seed=12, years=[2024, 2025])
     assert _digest(tmp_path / "raw2") != _digest(small_city)

@@ -484,6 +484,11 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
     oc["town_school"] = True
     pupils = pd.concat([pupils, oc], ignore_index=True)
     pupils["school"] = np.where(pupils["grade"] <= 6, pupils["elementary"], pupils["junior_high"])
+    # 3% attend a school outside their district (指定校変更・区域外就学)
+    other = rng.random(len(pupils)) < 0.03
+    elem, jhs = np.unique(city.schools["elementary"]), np.unique(city.schools["junior_high"])
+    alt = np.where(pupils["grade"] <= 6, elem[rng.integers(0, len(elem), len(pupils))], jhs[rng.integers(0, len(jhs), len(pupils))])
+    pupils["school"] = np.where(other, alt, pupils["school"])
     pupils["学年"] = pupils["grade"].map(GRADE_LABEL)
     # classes of up to 35 per school and grade; 出席番号 in kana order within the class
     pupils["_r"] = rng.random(len(pupils))
