@@ -33,6 +33,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/linkage.py
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
