@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
-	$(BIN)/python -m pytest -m spark
+	$(BIN)/python -m pytest -m spark tests/test_linkage_spark.py
 
 clean:
 	rm -rf data/processed/* reports/* .pytest_cache

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +191,13 @@ def _db_api(p: dict):
         from pyspark.sql import SparkSession
         from splink import SparkAPI
 
-        spark = SparkSession.builder.master("local[2]").appName("mimamori").getOrCreate()
+        sp = p.get("linkage", {}).get("spark", {})
+        builder = SparkSession.builder.master(sp.get("master", "local[2]")).appName("mimamori")
+        for k, v in {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", **sp.get("conf", {})}.items():
+            builder = builder.config(k, str(v))
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="mimamori-spark-"))
         return SparkAPI(spark_session=spark), spark
     from splink import DuckDBAPI
 
@@ -200,7 +207,11 @@ def _db_api(p: dict):
 def _register(api, spark, df: pd.DataFrame, name: str):
     df = df.reindex(columns=COLUMNS).astype("string")
     if spark is not None:
-        return api.register(spark.createDataFrame(df.astype(object).where(df.notna(), None)), dataset_display_name=name)
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        schema = StructType([StructField(c, StringType(), True) for c in COLUMNS])
+        rows = df.astype(object).where(df.notna(), None).values.tolist()
+        return api.register(spark.createDataFrame(rows, schema=schema), dataset_display_name=name)
     return api.register(df, dataset_display_name=name)
 
 
@@ -218,7 +229,9 @@ def train(p: dict, registry: pd.DataFrame, records: pd.DataFrame) -> Training:
     from splink import Linker, block_on
 
     t0 = time.perf_counter()
-    api, spark = _db_api(p)
+    # training always runs on embedded DuckDB: EM on Spark can underflow an m-probability to exactly 0.0, which
+    # Splink rejects; the trained model is then used unchanged by whichever backend predicts
+    api, spark = _db_api({"linkage": {"backend": "duckdb"}})
     s = model_settings(p)
     linker = Linker([_register(api, spark, registry, REGISTRY), _register(api, spark, records, RECORDS)], s,
                     log_level=logging.ERROR)

@@ -1,0 +1,34 @@
+"""The Spark backend (make test-spark; not part of make test): the same model and links as DuckDB on a small city."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pyspark = pytest.importorskip("pyspark")
+pytestmark = pytest.mark.spark
+
+
+def test_spark_backend_links_like_duckdb(small_city: Path, tmp_path: Path, monkeypatch) -> None:
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (17 or later)")
+    from mimamori_lib.ingest import ingest_year, read_identity
+    from mimamori_lib.linkage import link_year
+    from mimamori_lib.params import load_params
+    from mimamori_lib.synth.evaluate import linkage_accuracy
+
+    monkeypatch.setenv("MIMAMORI_KEY_FILE", str(tmp_path / "k.key"))
+    base = {"raw_dir": str(small_city / "raw"), "out_dir": str(tmp_path / "out")}
+    p = load_params("params/fy2025.yaml", base)
+    ingest_year(p)
+    duck = link_year(p, write=False)
+    ps = load_params("params/fy2025.yaml", {**base, "linkage": {"backend": "spark"}})
+    spark = link_year(ps, write=False)
+    truth = small_city / "synthetic_truth" / "fy2025"
+    acc_d = linkage_accuracy(duck.links, read_identity(p), truth)
+    acc_s = linkage_accuracy(spark.links, read_identity(p), truth)
+    assert acc_s["precision"] >= 0.998 and acc_s["f1"] >= 0.99, acc_s
+    agree = (duck.links["person_id"].fillna("") == spark.links["person_id"].fillna("")).mean()
+    assert agree > 0.99, (agree, acc_d, acc_s)
