@@ -512,7 +512,7 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
     first_grade = (pupils["grade"] == 1).to_numpy()
     ng, dev = st["neglect_risk"].to_numpy(), st["developmental_disability"].to_numpy()
     refusal_now = st.get(f"refusal_{fy}", pd.Series(False, index=st.index)).to_numpy()
-    lam = 0.8 * (1 + 3 * ng + 4 * refusal_now + 1.0 * dev)
+    lam = 0.8 * (1 + 4 * ng + 7 * refusal_now + 1.5 * dev)
     base = pd.DataFrame({
         "学校名": pupils["school"], "学年": pupils["学年"], "組": pupils["組"].astype(str), "出席番号": pupils["出席番号"],
         "_family": pupils["family"], "_given": pupils["given"], "_family_kana": pupils["family_kana"],

@@ -1,0 +1,166 @@
+"""Indicators: one row per child in scope with every item of the catalogue (params/indicators.yaml).
+
+Each item is data: a source, a pandas query (the rule), a level (the child itself, the child's household, or an
+adult of the household) and what to show as evidence. School-network rows reach a child through the links of
+名寄せ (automatic or staff-confirmed only). The evidence table keeps, per child and item, the department's row,
+date and values, so that staff can see exactly why a child is on the list.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+from .ingest import load_registry, read_table
+from .params import read_yaml
+
+log = logging.getLogger(__name__)
+LINKED = ("auto", "reviewed")
+
+
+def load_catalogue(p: dict) -> dict[str, dict]:
+    """The catalogue named in params, without survey items unless ``indicators.survey_items`` is true."""
+    ind = p.get("indicators", {})
+    f = paths.resolve(ind.get("catalogue"), paths.PARAMS / "indicators.yaml")
+    if not f.exists():
+        f = Path(p["_params_path"]).parent / ind.get("catalogue", "indicators.yaml")
+    items = read_yaml(f)["items"]
+    use_survey = bool(ind.get("survey_items", False))
+    return {k: {**v, "id": k, "window_months": read_yaml(f).get("window_months", 12)}
+            for k, v in items.items() if use_survey or not v.get("survey")}
+
+
+def age_on(birth: pd.Series, day) -> pd.Series:
+    """Completed years on ``day``."""
+    b = pd.to_datetime(birth)
+    d = pd.Timestamp(day)
+    return (d.year * 10000 + d.month * 100 + d.day - (b.dt.year * 10000 + b.dt.month * 100 + b.dt.day)) // 10000
+
+
+def registry(p: dict) -> pd.DataFrame:
+    """The registry's analysis table with ages on the reference date."""
+    juki = read_table(p, "juki")
+    if juki is None:
+        raise FileNotFoundError(f"住民基本台帳 (juki) が取り込まれていません: {p['_processed_dir']}")
+    juki = juki.copy()
+    juki["age"] = age_on(juki["birth_date"], p["reference_date"])
+    return juki
+
+
+def children_in_scope(juki: pd.DataFrame) -> pd.DataFrame:
+    """Everyone aged 0–18 on the reference date on the registry."""
+    return juki[juki["age"].between(0, 18)][["person_id", "household_id", "birth_date", "age", "sex"]].reset_index(drop=True)
+
+
+def source_rows(p: dict, source: str, links: pd.DataFrame | None) -> pd.DataFrame | None:
+    """A processed source table with ``person_id`` for every row (via 名寄せ for school-network files)."""
+    t = read_table(p, source)
+    if t is None:
+        return None
+    spec = load_registry(p)[source]
+    if "person_id" not in t.columns:
+        if links is None:
+            return None
+        lk = links[(links["source"] == spec["path"]) & links["status"].isin(LINKED)][["row", "person_id"]]
+        t = t.merge(lk, on="row", how="inner")
+    return t.assign(_source=spec["path"], _department=spec.get("department", ""))
+
+
+def _query(t: pd.DataFrame, rule: str | None, p: dict, item: dict) -> pd.Series:
+    if not rule:
+        return pd.Series(True, index=t.index)
+    ref = pd.Timestamp(p["reference_date"])
+    window_start = ref - pd.DateOffset(months=int(item.get("window_months", 12)))
+    return t.eval(rule, engine="python", local_dict={"ref": ref, "window_start": window_start}).astype(bool)
+
+
+def _describe(t: pd.DataFrame, cols: list[str], labels: dict[str, str]) -> pd.Series:
+    parts = []
+    for c in cols:
+        if c in t.columns:
+            v = t[c]
+            v = v.dt.strftime("%Y-%m-%d") if pd.api.types.is_datetime64_any_dtype(v) else v.astype("string")
+            parts.append(labels.get(c, c) + "=" + v.fillna("空欄"))
+    if not parts:
+        return pd.Series("", index=t.index)
+    out = parts[0]
+    for s in parts[1:]:
+        out = out + ", " + s
+    return out
+
+
+def evidence(p: dict, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame | None) -> pd.DataFrame:
+    """Long table: child ``person_id``, item, matched (or near), department, source, row, date, detail."""
+    scope = children_in_scope(juki)
+    kids_by_household = scope[["person_id", "household_id", "age"]]
+    adults = juki[juki["age"] >= 18][["person_id", "household_id", "age"]]
+    reg = load_registry(p)
+    frames = []
+    cache: dict[str, pd.DataFrame | None] = {}
+    for iid, item in catalogue.items():
+        src = item["source"]
+        if src not in cache:
+            cache[src] = source_rows(p, src, links)
+        t = cache[src]
+        if t is None:
+            log.warning("%s: %s が取り込まれていないため判定できません", iid, src)
+            continue
+        labels = {c["name"]: h for h, c in reg[src]["columns"].items()}
+        for kind, rule, min_rows in (("match", item.get("rule"), int(item.get("min_rows", 1))),
+                                     ("near", item.get("near"), int(item.get("near_min_rows", 0)) or 1)):
+            if kind == "near" and not item.get("near") and not item.get("near_min_rows"):
+                continue
+            if kind == "near" and not rule:
+                rule = item.get("rule")
+            hit = t[_query(t, rule, p, item).to_numpy()]
+            if hit.empty:
+                continue
+            e = pd.DataFrame({"holder": hit["person_id"].to_numpy(), "source": hit["_source"].to_numpy(),
+                              "department": hit["_department"].to_numpy(), "row": hit["row"].to_numpy(),
+                              "date": pd.to_datetime(hit[item["date"]]).to_numpy() if item.get("date") else pd.NaT,
+                              "detail": _describe(hit, item.get("show", []), labels).to_numpy()})
+            level = item.get("level", "person")
+            if level == "person":
+                e["person_id"] = e["holder"]
+            else:
+                holders = juki[["person_id", "household_id"]] if level == "household" else adults
+                e = e.merge(holders.rename(columns={"person_id": "holder", "age": "holder_age"}), on="holder")
+                e = e.merge(kids_by_household, on="household_id")
+                if level == "household_parent":  # an adult of the parents' generation (14–55 years older)
+                    gap = e["holder_age"] - e["age"]
+                    e = e[(e["person_id"] != e["holder"]) & gap.between(14, 55)]
+                e = e.drop(columns=[c for c in ("household_id", "holder_age", "age") if c in e.columns])
+            e = e[e["person_id"].isin(scope["person_id"])]
+            counts = e.groupby("person_id")["row"].transform("size")
+            e = e[counts >= min_rows]
+            e.insert(0, "kind", kind)
+            e.insert(0, "item", iid)
+            frames.append(e)
+    cols = ["item", "kind", "person_id", "holder", "department", "source", "row", "date", "detail"]
+    ev = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+    # "near" only where the item itself is not matched
+    matched = set(zip(ev.loc[ev["kind"] == "match", "item"], ev.loc[ev["kind"] == "match", "person_id"], strict=True))
+    near = ev["kind"] == "near"
+    keep = ~near | ~pd.Series([(i, q) in matched for i, q in zip(ev["item"], ev["person_id"], strict=True)], index=ev.index)
+    return ev[keep].reset_index(drop=True)
+
+
+def item_matrix(scope: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, weights: dict | None = None) -> pd.DataFrame:
+    """One row per child in scope: each item 0/1, basic and other counts, and the weighted risk value."""
+    m = ev[ev["kind"] == "match"].drop_duplicates(["item", "person_id"])
+    wide = pd.crosstab(m["person_id"], m["item"]).clip(upper=1) if len(m) else pd.DataFrame()
+    out = scope[["person_id"]].copy()
+    for iid in catalogue:
+        out[iid] = out["person_id"].map(wide[iid]).fillna(0).astype(int) if iid in wide else 0
+    basic = [i for i, it in catalogue.items() if it.get("basic")]
+    other = [i for i, it in catalogue.items() if not it.get("basic")]
+    out["basic_count"] = out[basic].sum(axis=1).astype(int)
+    out["other_count"] = out[other].sum(axis=1).astype(int)
+    w = weights or {}
+    out["risk_value"] = sum(out[i] * float(w.get(i, 1.0)) for i in catalogue) if catalogue else 0.0
+    out["risk_value"] = np.round(out["risk_value"].astype(float), 3)
+    return out

@@ -1,0 +1,140 @@
+"""判定: basic/other counts per child, the two extraction groups, ties at the cut-off, exclusions and tiers.
+
+Group 1 (基本): the top N children by basic-item count, ties broken by other-item count.
+Group 2 (その他): the top M of the remaining children by other-item count, ties broken by basic count.
+Children still tied at a cut-off are all included and flagged (``ties: include``), or a deterministic order by
+keyed pseudonym decides (``ties: break``; the same data always give the same list, and the order carries no
+meaning about the child). Options: item weights, excluding children already supported, and a tier band of the
+next K not-yet-supported children below the top (Beppu's plan for FY2026). All settings live in params.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
+from .ingest import read_table
+from .pseudonym import key_path, load_key, pseudonym
+
+log = logging.getLogger(__name__)
+GROUP_LABEL = {"basic": "基本項目上位", "other": "その他項目上位", "tier": "次点層 (未支援)"}
+
+
+def weighted_values(m: pd.DataFrame, catalogue: dict, weights: dict) -> pd.DataFrame:
+    """Basic and other values: counts, or weighted sums when weights are given."""
+    out = m.copy()
+    basic = [i for i, it in catalogue.items() if it.get("basic")]
+    other = [i for i, it in catalogue.items() if not it.get("basic")]
+    w = {i: float(weights.get(i, 1.0)) for i in catalogue}
+    out["basic_value"] = sum((out[i] * w[i] for i in basic), start=pd.Series(0.0, index=out.index))
+    out["other_value"] = sum((out[i] * w[i] for i in other), start=pd.Series(0.0, index=out.index))
+    return out
+
+
+def _pick(cand: pd.DataFrame, first: str, second: str, n: int, ties: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Top ``n`` of ``cand`` by (first, second) descending. Returns the picked rows and their cut-off-tie flags."""
+    if n <= 0 or cand.empty:
+        return cand.iloc[0:0], pd.Series(dtype=bool)
+    order = cand.sort_values([first, second, "person_id"], ascending=[False, False, True], kind="stable")
+    if len(order) <= n:
+        return order, pd.Series(False, index=order.index)
+    cut = order.iloc[n - 1][[first, second]]
+    at_cut = (order[first] == cut[first]) & (order[second] == cut[second])
+    straddles = at_cut.sum() > at_cut.iloc[:n].sum()
+    if ties == "include":
+        above = (order[first] > cut[first]) | ((order[first] == cut[first]) & (order[second] > cut[second]))
+        picked = order[above | at_cut]
+    else:
+        picked = order.iloc[:n]
+    return picked, (at_cut.reindex(picked.index) & straddles)
+
+
+def _rank(df: pd.DataFrame, first: str, second: str) -> pd.Series:
+    key = list(zip(-df[first], -df[second], strict=True))
+    return pd.Series(pd.Series(key, index=df.index).rank(method="min").astype(int), index=df.index)
+
+
+def extract(scores: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """Add ``group``, ``rank``, ``tied`` (同順位), ``cutoff_tie`` to the scores (``supported`` must be present)."""
+    ex = p.get("extraction", {})
+    ties = ex.get("ties", "include")
+    if ties not in ("include", "break"):
+        raise ValueError(f"extraction.ties は include か break です: {ties}")
+    min_count = int(ex.get("min_count", 1))
+    df = scores.copy()
+    df["group"], df["rank"], df["tied"], df["cutoff_tie"] = "", pd.NA, False, False
+    eligible = ~df["supported"] if ex.get("exclude_supported", False) else pd.Series(True, index=df.index)
+    plan = [("basic", "basic_value", "other_value", "basic_count", int(ex.get("top_basic", 20))),
+            ("other", "other_value", "basic_value", "other_count", int(ex.get("top_other", 10)))]
+    taken = pd.Series(False, index=df.index)
+    for group, first, second, count, n in plan:
+        cand = df[eligible & ~taken & (df[count] >= min_count)]
+        picked, cut_tie = _pick(cand, first, second, n, ties)
+        _mark(df, picked, cut_tie, group, first, second)
+        taken |= df.index.isin(picked.index)
+    k = int(ex.get("tier_band", 0) or 0)
+    if k > 0:
+        cand = df[~df["supported"] & ~taken & ((df["basic_count"] + df["other_count"]) >= min_count)]
+        picked, cut_tie = _pick(cand, "basic_value", "other_value", k, ties)
+        _mark(df, picked, cut_tie, "tier", "basic_value", "other_value")
+    df["rank"] = df["rank"].astype("Int64")
+    return df
+
+
+def _mark(df: pd.DataFrame, picked: pd.DataFrame, cut_tie: pd.Series, group: str, first: str, second: str) -> None:
+    if picked.empty:
+        return
+    r = _rank(picked, first, second)
+    df.loc[picked.index, "group"] = group
+    df.loc[picked.index, "rank"] = r
+    df.loc[picked.index, "tied"] = r.duplicated(keep=False)
+    df.loc[picked.index, "cutoff_tie"] = cut_tie.fillna(False).astype(bool)
+
+
+def extract_id(key: bytes, fy: int, person_id: str) -> str:
+    """抽出ID: stable for a child within a year, carrying nothing about the child (``25-3F9A1C``)."""
+    return f"{fy % 100:02d}-" + pseudonym(key, f"{fy}:{person_id}", domain="extract")[:6].upper()
+
+
+def previously_needed(p: dict) -> set[str]:
+    """Children judged 支援要否=要 at an earlier year's meeting (from that year's processed decisions)."""
+    out: set[str] = set()
+    base = Path(p["_processed_dir"]).parent
+    for d in sorted(base.glob("fy*")):
+        if d.name < f"fy{p['fiscal_year']}" and (d / "decisions.parquet").exists():
+            dec = pd.read_parquet(d / "decisions.parquet")
+            out |= set(dec.loc[dec["support_needed"] == "要", "person_id"].dropna())
+    return out
+
+
+def score_year(p: dict, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Scores for every child in scope and the extraction; returns (scores, evidence, catalogue)."""
+    catalogue = load_catalogue(p)
+    juki = registry(p)
+    links = read_table(p, "links")
+    if links is None:
+        log.warning("名寄せの結果 (links) がないため、学校系の項目は判定されません")
+    ev = evidence(p, catalogue, juki, links)
+    scope = children_in_scope(juki)
+    m = item_matrix(scope, ev, catalogue, p.get("indicators", {}).get("weights"))
+    m = weighted_values(m, catalogue, p.get("indicators", {}).get("weights") or {})
+    sup_items = [i for i in p.get("extraction", {}).get("supported_items", ["B01", "B08", "N05"]) if i in m]
+    earlier = previously_needed(p)
+    m["supported_earlier_decision"] = m["person_id"].isin(earlier)
+    m["supported"] = (m[sup_items].sum(axis=1) > 0) | m["supported_earlier_decision"]
+    scores = extract(m, p)
+    key = load_key(key_path(p))
+    fy = int(p["fiscal_year"])
+    scores["extract_id"] = np.where(scores["group"] != "", [extract_id(key, fy, x) for x in scores["person_id"]], None)
+    scores = scores.merge(scope[["person_id", "age"]], on="person_id", how="left")
+    if write:
+        out = Path(p["_processed_dir"])
+        scores.to_parquet(out / "scores.parquet", index=False)
+        ev.to_parquet(out / "evidence.parquet", index=False)
+    n = scores["group"].value_counts().to_dict()
+    log.info("判定: 対象 %d 人, 抽出 %s", len(scores), {GROUP_LABEL[k]: v for k, v in n.items() if k})
+    return scores, ev, catalogue
