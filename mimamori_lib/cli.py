@@ -18,6 +18,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
+    if a.what == "meeting":
+        return cmd_meeting(a)
     from .synth.generate import generate
 
     out = paths.resolve(a.out, paths.RAW)
@@ -26,6 +28,22 @@ def cmd_synth(a: argparse.Namespace) -> int:
     s = generate(out, truth, children=a.children, seed=a.seed, years=a.years)
     logging.getLogger(__name__).info("合成データを書き出しました: %s (%d ファイル, %.1f 秒); 正解データ: %s",
                                      out, len(s["files"]), s["seconds"], truth)
+    return 0
+
+
+def cmd_meeting(a: argparse.Namespace) -> int:
+    """Demo: fill the year's meeting decisions from the synthetic truth (after the extraction list exists)."""
+    from .params import load_params
+    from .synth.meeting import fill_decisions
+
+    if not a.fy:
+        logging.getLogger(__name__).error("--fy を指定してください (例: mimamori synth meeting --fy 2025)")
+        return 2
+    raw = paths.resolve(a.raw_dir or a.out, paths.RAW)
+    p = load_params(paths.PARAMS / f"fy{a.fy}.yaml", {"raw_dir": str(raw), "out_dir": a.out_dir})
+    truth = paths.resolve(a.truth, paths.TRUTH) if a.truth else (paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth")
+    f = fill_decisions(raw, truth, p["_internal_dir"], int(a.fy), p["reference_date"], seed=int(p["synth"]["seed"]))
+    logging.getLogger(__name__).info("会議の判断 (合成) を書き出しました: %s", f)
     return 0
 
 
@@ -39,6 +57,9 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 1
     logging.getLogger(__name__).info("FY%d: %d ステップ完了 (%.1f 秒)", r.fiscal_year, len(r.steps), r.seconds)
     return 0
+
+
+MEETING_STEP = "35_meeting"
 
 
 def cmd_report(a: argparse.Namespace) -> int:
@@ -56,10 +77,21 @@ def cmd_report(a: argparse.Namespace) -> int:
         log.info("%s が空なので合成データを生成します (こども %d 人, seed %d)", raw, base["synth"]["children"], base["synth"]["seed"])
         truth = paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth"
         generate(raw, truth, children=int(a.children or base["synth"]["children"]), seed=int(base["synth"]["seed"]), years=years)
+    from .synth.meeting import fill_decisions
+
     results = []
     for fy in years:
+        pfile = paths.PARAMS / f"fy{fy}.yaml"
         try:
-            results.append(run_year(paths.PARAMS / f"fy{fy}.yaml", str(raw), a.out_dir))
+            first = run_year(pfile, str(raw), a.out_dir, stop=MEETING_STEP)
+            p = load_params(pfile, {"raw_dir": str(raw), "out_dir": a.out_dir})
+            if (p["_internal_dir"] / "extraction.csv").exists():
+                truth = paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth"
+                f = fill_decisions(raw, truth, p["_internal_dir"], fy, p["reference_date"], seed=int(base["synth"]["seed"]))
+                log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
+            second = run_year(pfile, str(raw), a.out_dir, start=MEETING_STEP)
+            first.steps += second.steps
+            results.append(first)
         except StepFailed as e:
             log.error("%s", e)
             return 1
@@ -76,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("synth", help="合成都市のエクスポートを生成する")
+    s = sub.add_parser("synth", help="合成都市のエクスポートを生成する (meeting: 会議の判断を合成して記入する)")
+    s.add_argument("what", nargs="?", choices=["city", "meeting"], default="city")
     s.add_argument("--out", default="data/raw", help="出力先 (年度フォルダ fyYYYY/ をその下に作る)")
+    s.add_argument("--fy", type=int, default=None, help="meeting: 年度 (例: 2025)")
+    s.add_argument("--raw-dir", default=None, help="meeting: 入力フォルダ (既定: --out)")
+    s.add_argument("--out-dir", default=None, help="meeting: 抽出リストを書いた実行の出力先")
     s.add_argument("--truth", default=None, help="正解データの出力先 (既定: data/synthetic_truth)")
     s.add_argument("--children", type=int, default=16696, help="初年度の基準日に 0–18 歳のこどもの数")
     s.add_argument("--seed", type=int, default=7)

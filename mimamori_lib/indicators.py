@@ -135,6 +135,8 @@ def evidence(p: dict, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame |
                     e = e[(e["person_id"] != e["holder"]) & gap.between(14, 55)]
                 e = e.drop(columns=[c for c in ("household_id", "holder_age", "age") if c in e.columns])
             e = e[e["person_id"].isin(scope["person_id"])]
+            # one line per fact: a household's 生活保護 is one row per member in the department's file
+            e = e.drop_duplicates(["person_id", "date", "detail"])
             counts = e.groupby("person_id")["row"].transform("size")
             e = e[counts >= min_rows]
             e.insert(0, "kind", kind)

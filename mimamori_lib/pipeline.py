@@ -66,8 +66,10 @@ def to_html(executed: Path, target: Path) -> Path:
     return target
 
 
-def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str | None = None) -> RunResult:
-    """Run every notebook of one fiscal year; stop at the first failure with the step and cell named."""
+def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str | None = None,
+             start: str | None = None, stop: str | None = None) -> RunResult:
+    """Run the notebooks of one fiscal year (from ``start``, before ``stop``); stop at the first failure with the
+    step and cell named."""
     import papermill as pm
 
     overrides = {"raw_dir": str(paths.resolve(raw_dir, paths.RAW)) if raw_dir else None,
@@ -77,7 +79,7 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
     target = p["_reports_dir"] / paths.fy_dir(fy)
     target.mkdir(parents=True, exist_ok=True)
     result = RunResult(fiscal_year=fy)
-    nbs = notebooks_for(p)
+    nbs = [nb for nb in notebooks_for(p) if (start is None or nb.stem >= start) and (stop is None or nb.stem < stop)]
     for i, nb in enumerate(nbs, 1):
         t0 = time.perf_counter()
         log.info("[%s %d/%d] %s を実行中 ...", paths.fy_dir(fy), i, len(nbs), nb.stem)

@@ -138,3 +138,34 @@ def score_year(p: dict, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame,
     n = scores["group"].value_counts().to_dict()
     log.info("判定: 対象 %d 人, 抽出 %s", len(scores), {GROUP_LABEL[k]: v for k, v in n.items() if k})
     return scores, ev, catalogue
+
+
+# --- summaries for the extraction report (no names; counts only) ------------------------------------
+
+def item_prevalence(scores: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+    """How many children in scope match each item."""
+    rows = [{"項目": i, "内容": it["label"], "類型": it["type"], "区分": "基本" if it.get("basic") else "その他",
+             "該当人数": int(scores[i].sum()), "割合(%)": round(100 * scores[i].mean(), 2)} for i, it in catalogue.items()]
+    return pd.DataFrame(rows)
+
+
+def count_distribution(scores: pd.DataFrame) -> pd.DataFrame:
+    """Children by basic-item count × other-item count."""
+    return pd.crosstab(scores["basic_count"], scores["other_count"], rownames=["基本項目数"], colnames=["その他項目数"])
+
+
+def poverty_attendance_overlap(scores: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+    """Children with any poverty item × any non-attendance item."""
+    pov = [i for i, it in catalogue.items() if it["type"] == "貧困"]
+    att = [i for i, it in catalogue.items() if it["type"] == "不登校"]
+    a = scores[pov].sum(axis=1).gt(0).map({True: "貧困の項目あり", False: "貧困の項目なし"})
+    b = scores[att].sum(axis=1).gt(0).map({True: "不登校の項目あり", False: "不登校の項目なし"})
+    return pd.crosstab(a, b)
+
+
+def list_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """List size per group, ties at the cut-off, and how many were already supported."""
+    x = scores[scores["group"] != ""]
+    t = x.groupby("group").agg(人数=("person_id", "size"), 同順位で追加=("cutoff_tie", "sum"), 既に支援あり=("supported", "sum"))
+    t["既に支援あり(%)"] = (100 * t["既に支援あり"] / t["人数"]).round(1)
+    return t.rename(index=GROUP_LABEL).reset_index().rename(columns={"group": "グループ"})

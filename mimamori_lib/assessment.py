@@ -1,0 +1,251 @@
+"""The support meeting's papers: the extraction list (Excel and CSV) and one assessment sheet per child.
+
+Both name children, so both go only to ``reports/internal/<fy>/``. The list carries the columns of
+``shien/kettei.csv`` as empty drop-down columns, so staff fill it in at the meeting and save it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from . import paths
+from .indicators import LINKED
+from .ingest import load_registry, read_identity, read_table
+from .scoring import GROUP_LABEL
+
+log = logging.getLogger(__name__)
+DECISION_COLUMNS = ["既支援", "支援要否", "困難の類型", "支援内容", "支援開始日", "判断日"]
+DIFFICULTY_TYPES = ["貧困", "不登校", "虐待の疑い", "養育困難", "ヤングケアラー", "発達・障害", "その他"]
+SUPPORT_CONTENT = ["相談支援", "見守り支援", "学校連携", "児相通告", "その他"]
+SEX = {"1": "男", "2": "女"}
+
+
+def _school_of(p: dict, ident: pd.DataFrame) -> pd.Series:
+    """学校・学年 of each linked pupil (from the attendance file)."""
+    links = read_table(p, "links")
+    path = load_registry(p)["shusseki"]["path"]
+    if links is None:
+        return pd.Series(dtype="string")
+    lk = links[(links["source"] == path) & links["status"].isin(LINKED)]
+    rec = ident[ident["source"] == path][["row", "school", "grade"]]
+    m = lk.merge(rec, on="row")
+    return (m["school"].str.replace("別府市立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
+
+
+def extraction_table(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+    """The extraction list: one row per extracted child, identity, counts, rank, matched items in words."""
+    ident = read_identity(p)
+    reg = ident[ident["source"] == "shimin/juki.csv"].set_index("person_id")
+    x = scores[scores["group"] != ""].copy()
+    order = {"basic": 0, "other": 1, "tier": 2}
+    x = x.assign(_g=x["group"].map(order)).sort_values(["_g", "rank", "extract_id"]).drop(columns="_g")
+    matched = ev[ev["kind"] == "match"].drop_duplicates(["item", "person_id"])
+    words = matched.assign(w=matched["item"] + " " + matched["item"].map(lambda i: catalogue[i]["label"])) \
+        .sort_values("item").groupby("person_id")["w"].agg("、".join)
+    school = _school_of(p, ident)
+    r = reg.reindex(x["person_id"])
+    out = pd.DataFrame({
+        "抽出ID": x["extract_id"].to_numpy(), "宛名番号": r["atena_no"].to_numpy(), "氏名": r["name"].to_numpy(),
+        "ふりがな": r["name_kana"].to_numpy(), "生年月日": pd.to_datetime(r["birth_date"]).dt.strftime("%Y-%m-%d").to_numpy(),
+        "年齢": x["age"].to_numpy(), "学校・学年": x["person_id"].map(school).to_numpy(),
+        "グループ": x["group"].map(GROUP_LABEL).to_numpy(), "基本項目数": x["basic_count"].to_numpy(),
+        "その他項目数": x["other_count"].to_numpy(), "順位": x["rank"].to_numpy(),
+        "同順位": x["tied"].map({True: "○", False: ""}).to_numpy(),
+        "支援の記録": x["supported"].map({True: "あり", False: ""}).to_numpy(),
+        "該当項目": x["person_id"].map(words).fillna("").to_numpy(),
+    })
+    for c in DECISION_COLUMNS:
+        out[c] = ""
+    return out
+
+
+def write_extraction_list(p: dict, table: pd.DataFrame) -> tuple[Path, Path]:
+    """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    d = Path(p["_internal_dir"])
+    d.mkdir(parents=True, exist_ok=True)
+    csv = d / "extraction.csv"
+    table.to_csv(csv, index=False, encoding="utf-8-sig")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "抽出リスト"
+    ws.append(list(table.columns))
+    for row in table.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and pd.isna(v)) else (int(v) if hasattr(v, "item") and not isinstance(v, str) else v)
+                   for v in row])
+    n = max(len(table) + 1, 2)
+    cols = {c: i + 1 for i, c in enumerate(table.columns)}
+    lists = {"既支援": "1,0", "支援要否": "要,否,保留", "困難の類型": ",".join(DIFFICULTY_TYPES), "支援内容": ",".join(SUPPORT_CONTENT)}
+    from openpyxl.utils import get_column_letter
+    for c, values in lists.items():
+        dv = DataValidation(type="list", formula1=f'"{values}"', allow_blank=True)
+        if c == "困難の類型":
+            dv.showErrorMessage = False  # several types may be written, separated by ・
+        ws.add_data_validation(dv)
+        letter = get_column_letter(cols[c])
+        dv.add(f"{letter}2:{letter}{n + 50}")
+    for c in ("支援開始日", "判断日"):
+        dv = DataValidation(type="date", allow_blank=True)
+        ws.add_data_validation(dv)
+        letter = get_column_letter(cols[c])
+        dv.add(f"{letter}2:{letter}{n + 50}")
+    head = PatternFill("solid", fgColor="DDDDDD")
+    fill = PatternFill("solid", fgColor="FFF7D6")
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = fill if cell.value in DECISION_COLUMNS else head
+    for c, width in {"氏名": 14, "ふりがな": 18, "学校・学年": 18, "該当項目": 60, "困難の類型": 16, "支援内容": 12}.items():
+        ws.column_dimensions[get_column_letter(cols[c])].width = width
+    for row in ws.iter_rows(min_row=2):
+        row[cols["該当項目"] - 1].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "D2"
+    info = wb.create_sheet("説明")
+    for line in ("支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
+                 f"{Path(p['_raw_dir']) / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
+                 "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
+                 "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
+        info.append([line])
+    xlsx = d / "extraction.xlsx"
+    wb.save(xlsx)
+    return xlsx, csv
+
+
+def _fmt_date(v) -> str:
+    return "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+
+def _attendance(p: dict, person_id: str) -> list[dict]:
+    """Attendance of the child in every processed year up to this one (same pseudonym across years)."""
+    out = []
+    base = Path(p["_processed_dir"]).parent
+    path = load_registry(p)["shusseki"]["path"]
+    for d in sorted(base.glob("fy*")):
+        if d.name > paths.fy_dir(p["fiscal_year"]) or not (d / "shusseki.parquet").exists() or not (d / "links.parquet").exists():
+            continue
+        links = pd.read_parquet(d / "links.parquet")
+        lk = links[(links["source"] == path) & links["status"].isin(LINKED) & (links["person_id"] == person_id)]
+        if lk.empty:
+            continue
+        t = pd.read_parquet(d / "shusseki.parquet")
+        r = t[t["row"] == lk["row"].iloc[0]].iloc[0]
+        out.append({"fy": d.name[2:], **{k: ("" if pd.isna(r.get(k)) else (r.get(k) if k == "grade" else int(r.get(k))))
+                                         for k in ("grade", "absence_prev", "absence_prev_illness", "absence_cur",
+                                                   "late_cur", "early_leave_cur")}})
+    return out
+
+
+def _survey(p: dict, person_id: str, survey: pd.DataFrame | None, spec: dict) -> list[dict]:
+    if survey is None:
+        return []
+    r = survey[survey["person_id"] == person_id]
+    if r.empty:
+        return []
+    r = r.iloc[0]
+    out = []
+    for h, c in spec["columns"].items():
+        if c["name"].startswith("q") and c["name"] in r:
+            v = r[c["name"]]
+            out.append({"question": h.split("_", 1)[1], "answer": "無回答" if pd.isna(v) else c.get("labels", {}).get(str(v), str(v))})
+    return out
+
+
+def _history(p: dict, person_id: str) -> list[dict]:
+    out = []
+    base = Path(p["_processed_dir"]).parent
+    for d in sorted(base.glob("fy*")):
+        if d.name >= paths.fy_dir(p["fiscal_year"]) or not (d / "scores.parquet").exists():
+            continue
+        s = pd.read_parquet(d / "scores.parquet")
+        s = s[s["person_id"] == person_id]
+        dec = pd.read_parquet(d / "decisions.parquet") if (d / "decisions.parquet").exists() else pd.DataFrame()
+        dec = dec[dec["person_id"] == person_id] if len(dec) else dec
+        if s.empty or s["group"].iloc[0] == "":
+            continue
+        h = {"fy": d.name[2:], "extracted": f"{GROUP_LABEL[s['group'].iloc[0]]} {s['rank'].iloc[0]}位", "need": "", "types": "",
+             "content": "", "date": ""}
+        if len(dec):
+            r = dec.iloc[0]
+            h.update(need=r.get("support_needed") or "", types=r.get("difficulty_types") or "", content=r.get("support_content") or "",
+                     date=_fmt_date(r.get("decided_on")))
+        out.append(h)
+    return out
+
+
+def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> list[Path]:
+    """One printable (A4) HTML assessment sheet per extracted child: ``assessment/<抽出ID>.html``."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(paths.PACKAGE / "templates"), autoescape=select_autoescape(["html", "j2"]))
+    tpl = env.get_template("assessment.html.j2")
+    ident = read_identity(p)
+    reg = ident[ident["source"] == "shimin/juki.csv"].set_index("person_id")
+    juki = read_table(p, "juki").set_index("person_id")
+    ref = pd.Timestamp(p["reference_date"])
+    juki["age"] = ((ref.year * 10000 + ref.month * 100 + ref.day) - (juki["birth_date"].dt.year * 10000
+                   + juki["birth_date"].dt.month * 100 + juki["birth_date"].dt.day)) // 10000
+    school = _school_of(p, ident)
+    links = read_table(p, "links")
+    survey = None
+    if "seikatsu" in load_registry(p) and read_table(p, "seikatsu") is not None and links is not None:
+        spath = load_registry(p)["seikatsu"]["path"]
+        lk = links[(links["source"] == spath) & links["status"].isin(LINKED)][["row", "person_id"]]
+        survey = read_table(p, "seikatsu").merge(lk, on="row")
+    target = Path(p["_internal_dir"]) / "assessment"
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    today = dt.date.today().isoformat()
+    for _, s in scores[scores["group"] != ""].iterrows():
+        pid = s["person_id"]
+        me = reg.loc[pid]
+        hh = juki[juki["household_id"] == juki.loc[pid, "household_id"]]
+        household = [{"relation": juki.loc[m, "relation"], "name": reg.loc[m, "name"] if m in reg.index else "", "age": int(juki.loc[m, "age"])}
+                     for m in hh.sort_values("birth_date").index]
+        e = ev[ev["person_id"] == pid].sort_values(["item", "date"])
+        def rows(kind: str, e=e) -> list[dict]:
+            return [{"item": r["item"], "label": catalogue[r["item"]]["label"], "type": catalogue[r["item"]]["type"],
+                     "kind": "基本" if catalogue[r["item"]].get("basic") else "その他", "department": r["department"],
+                     "date": _fmt_date(r["date"]), "detail": r["detail"]} for _, r in e[e["kind"] == kind].iterrows()]
+        supported = []
+        for i in p.get("extraction", {}).get("supported_items", []):
+            if i in s and s[i]:
+                supported.append(catalogue[i]["label"])
+        if s.get("supported_earlier_decision"):
+            supported.append("前年度までの会議で支援要")
+        c = {"extract_id": s["extract_id"], "group_label": GROUP_LABEL[s["group"]], "rank": s["rank"], "tied": bool(s["tied"]),
+             "name": me["name"], "kana": me["name_kana"], "birth": _fmt_date(me["birth_date"]), "age": int(s["age"]),
+             "sex": SEX.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
+             "address": me["address"], "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
+             "supported_text": "・".join(supported) or "なし"}
+        html = tpl.render(c=c, fy=p["fiscal_year"], ref=p["reference_date"], today=today, household=household,
+                          matched=rows("match"), near=rows("near"), attendance=_attendance(p, pid),
+                          survey=_survey(p, pid, survey, load_registry(p).get("seikatsu", {"columns": {}})),
+                          history=_history(p, pid), difficulty_types=DIFFICULTY_TYPES)
+        f = target / f"{s['extract_id']}.html"
+        f.write_text(html, encoding="utf-8")
+        written.append(f)
+    return written
+
+
+def extract_year(p: dict, write: bool = True) -> dict:
+    """Scores, the extraction list and the assessment sheets of the year."""
+    import time
+
+    from .scoring import score_year
+
+    t0 = time.perf_counter()
+    scores, ev, catalogue = score_year(p, write=write)
+    t_scores = time.perf_counter() - t0
+    table = extraction_table(p, scores, ev, catalogue)
+    files: dict = {}
+    if write:
+        files["list"] = write_extraction_list(p, table)
+        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue)
+    return {"scores": scores, "evidence": ev, "catalogue": catalogue, "table": table, "files": files,
+            "seconds_scores": round(t_scores, 2), "seconds": round(time.perf_counter() - t0, 2)}

@@ -1,0 +1,114 @@
+"""支援担当者会議: read the meeting's decisions (``shien/kettei.csv``) back and join them to the extraction.
+
+The file is the extraction list filled in by staff (its own columns may stay). Rows are validated: an unknown
+抽出ID, an unknown 支援要否 or an unreadable date is set aside in ``decisions_quarantine.csv`` with its row
+number and reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from .ingest import decode, read_rows
+from .normalize import nfkc, parse_date
+
+log = logging.getLogger(__name__)
+FLAG_TRUE, FLAG_FALSE = {"1", "有", "○", "あり", "true"}, {"0", "無", "", "なし", "false"}
+NEEDS = {"要", "否", "保留"}
+DIFFICULTY_TYPES = {"貧困", "不登校", "虐待の疑い", "養育困難", "ヤングケアラー", "発達・障害", "その他"}
+REQUIRED = ["抽出ID", "既支援", "支援要否", "困難の類型", "支援内容", "支援開始日", "判断日"]
+
+
+def split_types(s: str) -> list[str] | None:
+    """``貧困・発達・障害`` → [貧困, 発達・障害]: the separator ・ also occurs inside 発達・障害, so known types
+    are matched from the left, longest first. ``None`` if something unknown remains."""
+    out, rest = [], s.strip()
+    known = sorted(DIFFICULTY_TYPES, key=len, reverse=True)
+    while rest:
+        hit = next((t for t in known if rest.startswith(t)), None)
+        if hit is None:
+            return None
+        out.append(hit)
+        rest = rest[len(hit):].lstrip("・ ")
+    return out
+
+
+def decisions_path(p: dict) -> Path:
+    return Path(p["_raw_dir"]) / "shien" / "kettei.csv"
+
+
+def read_decisions(p: dict, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Validated decisions joined to the extraction (``None`` if the meeting has not saved its file yet)."""
+    f = decisions_path(p)
+    qcols = ["source", "row", "column", "value", "reason"]
+    if not f.exists():
+        return None, pd.DataFrame(columns=qcols)
+    text, _, _ = decode(f.read_bytes(), "utf-8-sig")
+    header, rows = read_rows(text)
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ValueError(f"{f}: 必要な列がありません: {'・'.join(missing)}")
+    idx = {h: header.index(h) for h in REQUIRED}
+    ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
+    good, q = [], []
+    seen: set[str] = set()
+    src = "shien/kettei.csv"
+    for n, r in enumerate(rows, 1):
+        if len(r) != len(header):
+            q.append((src, n, "(行全体)", f"{len(r)} 列", f"列数がヘッダー ({len(header)} 列) と一致しません"))
+            continue
+        v = {h: nfkc(r[i]) for h, i in idx.items()}
+        problems = []
+        if v["抽出ID"] not in ids:
+            problems.append(("抽出ID", v["抽出ID"], "今年度の抽出リストにない抽出IDです"))
+        elif v["抽出ID"] in seen:
+            problems.append(("抽出ID", v["抽出ID"], "同じ抽出IDが前の行にもあります"))
+        if v["既支援"].lower() not in FLAG_TRUE | FLAG_FALSE:
+            problems.append(("既支援", v["既支援"], "既支援は 1/0・有/無・○/空欄 のいずれかです"))
+        if v["支援要否"] not in NEEDS:
+            problems.append(("支援要否", v["支援要否"], "支援要否は 要・否・保留 のいずれかです"))
+        types = split_types(v["困難の類型"])
+        if types is None:
+            problems.append(("困難の類型", v["困難の類型"], "不明な困難の類型です"))
+            types = []
+        dates = {}
+        for c in ("支援開始日", "判断日"):
+            dates[c] = parse_date(v[c]) if v[c] else None
+            if v[c] and dates[c] is None:
+                problems.append((c, v[c], "日付として読めません"))
+        if problems:
+            q.extend((src, n, c, val, reason) for c, val, reason in problems)
+            continue
+        seen.add(v["抽出ID"])
+        good.append({"row": n, "extract_id": v["抽出ID"], "person_id": ids[v["抽出ID"]],
+                     "already_supported": v["既支援"].lower() in FLAG_TRUE, "support_needed": v["支援要否"],
+                     "difficulty_types": "・".join(types), "support_content": v["支援内容"],
+                     "support_started_on": pd.Timestamp(dates["支援開始日"]) if dates["支援開始日"] else pd.NaT,
+                     "decided_on": pd.Timestamp(dates["判断日"]) if dates["判断日"] else pd.NaT})
+    dec = pd.DataFrame(good, columns=["row", "extract_id", "person_id", "already_supported", "support_needed",
+                                      "difficulty_types", "support_content", "support_started_on", "decided_on"])
+    quarantine = pd.DataFrame(q, columns=qcols)
+    log.info("会議の判断: %d 行を読み込み, %d 行を隔離 (%s)", len(dec), quarantine["row"].nunique() if len(q) else 0, f)
+    return dec, quarantine
+
+
+def write_decisions(p: dict, dec: pd.DataFrame, quarantine: pd.DataFrame) -> None:
+    out = Path(p["_processed_dir"])
+    dec.to_parquet(out / "decisions.parquet", index=False)
+    quarantine.to_csv(out / "decisions_quarantine.csv", index=False, encoding="utf-8-sig")
+
+
+def decision_summary(dec: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Decisions by extraction group: already supported, judged to need support (新規 = not already supported)."""
+    from .scoring import GROUP_LABEL
+
+    m = dec.merge(scores[["person_id", "group"]], on="person_id", how="left")
+    m["新規に支援要"] = (m["support_needed"] == "要") & ~m["already_supported"]
+    t = m.groupby("group").agg(判断件数=("person_id", "size"), 既支援=("already_supported", "sum"),
+                               支援要=("support_needed", lambda s: int((s == "要").sum())),
+                               新規に支援要=("新規に支援要", "sum"), 保留=("support_needed", lambda s: int((s == "保留").sum())),
+                               支援開始=("support_started_on", lambda s: int(s.notna().sum())))
+    return t.rename(index=GROUP_LABEL).reset_index().rename(columns={"group": "グループ"})
