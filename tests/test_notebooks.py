@@ -63,3 +63,23 @@ def test_link_outputs(smoke_run) -> None:
     assert (root / "out" / "reports" / "internal" / "fy2025" / "review_queue.xlsx").exists()
     html = (root / "out" / "reports" / "fy2025" / "20_link.html").read_text(encoding="utf-8")
     assert "ファイル別の連結率" in html and "precision" in html, "synthetic-only accuracy cell ran"
+
+
+def test_extraction_and_meeting_round_trip(smoke_run) -> None:
+    from mimamori_lib.synth.meeting import fill_decisions
+
+    root, _ = smoke_run
+    p = load_params("params/smoke.yaml", {"raw_dir": str(root / "raw"), "out_dir": str(root / "out")})
+    internal = root / "out" / "reports" / "internal" / "fy2025"
+    lst = pd.read_csv(internal / "extraction.csv", dtype=str, encoding="utf-8-sig")
+    assert len(lst) >= 10 and lst["抽出ID"].is_unique
+    sheets = list((internal / "assessment").glob("*.html"))
+    assert {s.stem for s in sheets} == set(lst["抽出ID"])
+    scores = pd.read_parquet(root / "out" / "processed" / "fy2025" / "scores.parquet")
+    assert "atena_no" not in scores and "name" not in scores
+    html = (root / "out" / "reports" / "fy2025" / "30_extract.html").read_text(encoding="utf-8")
+    assert not any(n in html for n in lst["氏名"]), "the extraction report names no child"
+    fill_decisions(root / "raw", root / "synthetic_truth", internal, 2025, p["reference_date"])
+    run_year("params/smoke.yaml", str(root / "raw"), str(root / "out"), start="35_meeting")
+    dec = pd.read_parquet(root / "out" / "processed" / "fy2025" / "decisions.parquet")
+    assert len(dec) == len(lst) and set(dec["support_needed"]) <= {"要", "否", "保留"}
