@@ -70,7 +70,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
     log = logging.getLogger(__name__)
     t0 = time.perf_counter()
-    base = load_params(paths.PARAMS / "fy2025.yaml")
+    base = load_params(a.params)
     raw = paths.resolve(a.raw_dir, paths.RAW)
     years = [int(y) for y in base["synth"]["years"]]
     if not any(raw.glob("fy*/*/*.csv")):
@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="デモ全体: 合成データ → 各年度のパイプライン → レポート")
     p.add_argument("--raw-dir", default=None)
     p.add_argument("--out-dir", default=None)
-    p.add_argument("--children", type=int, default=None)
+    p.add_argument("--children", type=int, default=None, help="合成都市の大きさ (既定: パラメータの synth.children)")
+    p.add_argument("--params", default="params/fy2025.yaml", help="合成都市の設定 (synth:) を読むパラメータ (例: params/smoke.yaml)")
     p.set_defaults(func=cmd_report)
     return ap
 

@@ -106,3 +106,13 @@ def recoverable(table: pd.DataFrame) -> list[tuple]:
         if m[:, j].sum() == 1:
             out.append((table.index[int(np.where(m[:, j])[0][0])], table.columns[j]))
     return out
+
+
+def show(df: pd.DataFrame, name: str = ""):
+    """Render a public table as HTML, refusing one that did not pass disclosure control. The table carries a
+    class (``disclosure-protected`` or ``disclosure-safe``) that the leak test checks."""
+    from IPython.display import HTML
+
+    assert_protected(df, name)
+    kind = "disclosure-safe" if df.attrs.get("reason") else "disclosure-protected"
+    return HTML(df.to_html(classes=["dataframe", kind], na_rep="—", border=0))

@@ -207,6 +207,8 @@ def validate(spec: dict, df: pd.DataFrame, raw_rows: list[tuple]) -> tuple[pd.Se
     exact = np.zeros(len(df), dtype=bool)
     first_of = {}
     for i, r in enumerate(raw_rows):
+        if spec.get("duplicates_allowed"):
+            break
         if r in seen:
             exact[i] = True
             first_of[i] = seen[r]

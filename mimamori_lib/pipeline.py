@@ -99,4 +99,20 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
         secs = round(time.perf_counter() - t0, 2)
         result.steps.append({"step": nb.stem, "seconds": secs, "html": str(html)})
         log.info("[%s %d/%d] %s 完了 (%.1f 秒) → %s", paths.fy_dir(fy), i, len(nbs), nb.stem, secs, html)
+        _record_step(target / "run_steps.json", nb.stem, secs)
+        public = p.get("evaluation", {}).get("public_report")
+        if public and nb.stem == p.get("evaluation", {}).get("public_notebook", "50_evaluation"):
+            dest = p["_reports_dir"] / "public" / public.format(fy=fy)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
+            log.info("公開用レポート: %s", dest)
     return result
+
+
+def _record_step(f: Path, step: str, seconds: float) -> None:
+    """Keep the latest time of each step of the year (the evaluation's run-time indicator)."""
+    import json
+
+    steps = json.loads(f.read_text()) if f.exists() else []
+    steps = [s for s in steps if s["step"] != step] + [{"step": step, "seconds": seconds}]
+    f.write_text(json.dumps(sorted(steps, key=lambda s: s["step"]), ensure_ascii=False, indent=1))

@@ -147,3 +147,14 @@ def test_synthetic_city_quarantine_matches_truth(beppu: Path, beppu_processed) -
     for r in res.sources.values():
         assert r.rows_read == r.rows_loaded + r.rows_quarantined
     assert os.path.exists(Path(p["_processed_dir"]) / "restricted" / "identity.parquet")
+
+
+def test_identical_anonymous_answers_are_not_duplicates(run) -> None:
+    raw, go = run
+    rows = ["所属区分,Q1_対象者認識の一致,Q2_こども理解の深まり,Q3_データの有用性,Q4_業務負担,自由記述",
+            "市職員,4,4,3,3,連携が進んだ", "市職員,4,4,3,3,連携が進んだ", "教職員,6,x,3,3,"]
+    write(raw, "hearing/staff.csv", rows, enc="utf-8-sig", eol="\r\n")
+    _, res = go()
+    r = res.sources["hearing"]
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (3, 3, 0)
+    assert r.table["q1_shared_view"].isna().sum() == 1 and r.missing["Q2_こども理解の深まり"] == 1, "out of range → missing"

@@ -1,85 +1,122 @@
-"""End to end: the notebooks run in order through papermill on a small synthetic city (params/smoke.yaml)."""
+"""End to end: `mimamori report` on a small synthetic city (params/smoke.yaml) runs every notebook of both years
+through papermill, with the synthetic meeting in between; then we check what they wrote, and that the public
+report leaks no one."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
-from mimamori_lib import paths
+from mimamori_lib import cli, paths
 from mimamori_lib.params import load_params
-from mimamori_lib.pipeline import run_year
-from mimamori_lib.synth.generate import generate
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
-    p = load_params("params/smoke.yaml")
-    generate(root / "raw", root / "synthetic_truth", children=p["synth"]["children"], seed=p["synth"]["seed"],
-             years=p["synth"]["years"])
     mp = pytest.MonkeyPatch()
     mp.setenv("MIMAMORI_KEY_FILE", str(root / "smoke.key"))
-    result = run_year("params/smoke.yaml", str(root / "raw"), str(root / "out"))
-    yield root, result
+    code = cli.main(["report", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
+    assert code == 0
+    yield root
     mp.undo()
 
 
-def test_every_existing_notebook_ran(smoke_run) -> None:
-    root, result = smoke_run
-    ran = [s["step"] for s in result.steps]
+def test_every_notebook_ran_for_both_years(smoke_run) -> None:
     expected = [nb.stem for nb in sorted(paths.NOTEBOOKS.glob("*.ipynb"))]
-    assert ran == expected and ran, "the run executes every notebook in order"
-    for s in result.steps:
-        html = Path(s["html"])
-        assert html.exists() and html.parent == root / "out" / "reports" / "fy2025"
-        text = html.read_text(encoding="utf-8")
-        assert "params_path" not in text and "import " not in text, "HTML without code cells"
+    for fy in ("fy2024", "fy2025"):
+        htmls = sorted(p.stem for p in (smoke_run / "out" / "reports" / fy).glob("*.html") if p.stem[:2].isdigit())
+        assert htmls == expected
+        for h in htmls:
+            text = (smoke_run / "out" / "reports" / fy / f"{h}.html").read_text(encoding="utf-8")
+            assert "params_path" not in text and "import " not in text, "HTML without code cells"
+            assert "Traceback" not in text
 
 
 def test_ingest_outputs(smoke_run) -> None:
-    root, _ = smoke_run
-    out = root / "out" / "processed" / "fy2025"
+    out = smoke_run / "out" / "processed" / "fy2025"
     summary = pd.read_csv(out / "ingest_summary.csv", keep_default_na=False)
     assert len(summary) == 19 and (summary["status"] == "loaded").all()
     assert (summary["rows_read"] == summary["rows_loaded"] + summary["rows_quarantined"]).all()
     assert (out / "quarantine.csv").exists() and (out / "restricted" / "identity.parquet").exists()
     juki = pd.read_parquet(out / "juki.parquet")
     assert "person_id" in juki and "atena_no" not in juki
-    html = (root / "out" / "reports" / "fy2025" / "10_ingest.html").read_text(encoding="utf-8")
-    assert "ファイルごとの取込状況" in html and "隔離の理由" in html and "<img" in html
-    ident = pd.read_parquet(out / "restricted" / "identity.parquet")
-    some_name = ident["name"].dropna().iloc[0]
-    assert some_name not in html, "the ingestion report names no one"
+    s24 = pd.read_csv(smoke_run / "out" / "processed" / "fy2024" / "ingest_summary.csv", keep_default_na=False)
+    assert s24.set_index("source").loc["survey/seikatsu.csv", "status"] == "absent"
 
 
 def test_link_outputs(smoke_run) -> None:
-    root, _ = smoke_run
-    out = root / "out" / "processed" / "fy2025"
+    out = smoke_run / "out" / "processed" / "fy2025"
     links = pd.read_parquet(out / "links.parquet")
     assert set(links["source"]) >= {"gakko/shusseki.csv", "gakko/shugaku_enjo.csv", "survey/seikatsu.csv"}
     assert (links["status"].isin(["auto", "reviewed"])).mean() > 0.9
-    assert (root / "out" / "reports" / "internal" / "fy2025" / "review_queue.xlsx").exists()
-    html = (root / "out" / "reports" / "fy2025" / "20_link.html").read_text(encoding="utf-8")
+    assert (smoke_run / "out" / "reports" / "internal" / "fy2025" / "review_queue.xlsx").exists()
+    html = (smoke_run / "out" / "reports" / "fy2025" / "20_link.html").read_text(encoding="utf-8")
     assert "ファイル別の連結率" in html and "precision" in html, "synthetic-only accuracy cell ran"
 
 
-def test_extraction_and_meeting_round_trip(smoke_run) -> None:
-    from mimamori_lib.synth.meeting import fill_decisions
+def test_extraction_and_meeting(smoke_run) -> None:
+    for fy in ("fy2024", "fy2025"):
+        internal = smoke_run / "out" / "reports" / "internal" / fy
+        lst = pd.read_csv(internal / "extraction.csv", dtype=str, encoding="utf-8-sig")
+        assert len(lst) >= 10 and lst["抽出ID"].is_unique
+        assert {s.stem for s in (internal / "assessment").glob("*.html")} == set(lst["抽出ID"])
+        assert (internal / "extraction.xlsx").exists()
+        scores = pd.read_parquet(smoke_run / "out" / "processed" / fy / "scores.parquet")
+        assert "atena_no" not in scores and "name" not in scores
+        html = (smoke_run / "out" / "reports" / fy / "30_extract.html").read_text(encoding="utf-8")
+        assert not any(n in html for n in lst["氏名"]), "the extraction report names no child"
+        dec = pd.read_parquet(smoke_run / "out" / "processed" / fy / "decisions.parquet")
+        assert len(dec) == len(lst) and set(dec["support_needed"]) <= {"要", "否", "保留"}
+    p25 = load_params("params/fy2025.yaml", {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
+    assert (Path(p25["_processed_dir"]) / "survey_associations.csv").exists()
 
-    root, _ = smoke_run
-    p = load_params("params/smoke.yaml", {"raw_dir": str(root / "raw"), "out_dir": str(root / "out")})
-    internal = root / "out" / "reports" / "internal" / "fy2025"
-    lst = pd.read_csv(internal / "extraction.csv", dtype=str, encoding="utf-8-sig")
-    assert len(lst) >= 10 and lst["抽出ID"].is_unique
-    sheets = list((internal / "assessment").glob("*.html"))
-    assert {s.stem for s in sheets} == set(lst["抽出ID"])
-    scores = pd.read_parquet(root / "out" / "processed" / "fy2025" / "scores.parquet")
-    assert "atena_no" not in scores and "name" not in scores
-    html = (root / "out" / "reports" / "fy2025" / "30_extract.html").read_text(encoding="utf-8")
-    assert not any(n in html for n in lst["氏名"]), "the extraction report names no child"
-    fill_decisions(root / "raw", root / "synthetic_truth", internal, 2025, p["reference_date"])
-    run_year("params/smoke.yaml", str(root / "raw"), str(root / "out"), start="35_meeting")
-    dec = pd.read_parquet(root / "out" / "processed" / "fy2025" / "decisions.parquet")
-    assert len(dec) == len(lst) and set(dec["support_needed"]) <= {"要", "否", "保留"}
+
+def _identity_strings(root: Path) -> set[str]:
+    out: set[str] = set()
+    for fy in ("fy2024", "fy2025"):
+        ident = pd.read_parquet(root / "out" / "processed" / fy / "restricted" / "identity.parquet")
+        for c in ("name", "name_kana"):
+            for v in ident[c].dropna():
+                if len(v.replace(" ", "")) >= 3:
+                    out |= {v, v.replace(" ", "")}
+        out |= set(ident["atena_no"].dropna()) | set(ident["person_id"].dropna())
+        out |= {a.split(" ")[0] for a in ident["address"].dropna() if re.search(r"\d+-\d+", a)}
+        scores = pd.read_parquet(root / "out" / "processed" / fy / "scores.parquet")
+        out |= set(scores["extract_id"].dropna())
+    return out
+
+
+def test_public_report_leaks_no_one(smoke_run) -> None:
+    pub = sorted((smoke_run / "out" / "reports" / "public").glob("成果報告会_*.html"))
+    assert [p.name for p in pub] == ["成果報告会_2024.html", "成果報告会_2025.html"]
+    secrets = _identity_strings(smoke_run)
+    sheet = next((smoke_run / "out" / "reports" / "internal" / "fy2025" / "assessment").glob("*.html")).read_text(encoding="utf-8")
+    assert len(secrets) > 1000 and any(s in sheet for s in secrets), "the scan would see a leak (internal sheets name children)"
+    threshold = load_params("params/smoke.yaml")["disclosure"]["threshold"]
+    for f in pub:
+        html = f.read_text(encoding="utf-8")
+        soup = BeautifulSoup(html, "html.parser")
+        text = soup.get_text(" ")
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{f.name}: {leaked[:5]}"
+        unpadded = [a.lstrip("0") for a in secrets if re.fullmatch(r"\d{10}", a)]
+        assert not any(re.search(rf"(?<!\d){u}(?!\d)", text) for u in unpadded)
+        assert "市立" not in text and "小学校" not in text, "no school-level table in public output"
+        for section in ("事業概要", "支援業務プロセス", "仕組みの構築", "支援を実施するまでの流れ", "支援の実施状況",
+                        "生活習慣等調査", "評価", "課題と対応"):
+            assert section in text
+        tables = soup.find_all("table")
+        assert tables
+        for t in tables:
+            classes = set(t.get("class") or [])
+            assert classes & {"disclosure-protected", "disclosure-safe"}, f"{f.name}: a table that skipped disclosure control"
+            if "disclosure-protected" in classes:
+                for td in t.find_all("td"):
+                    v = td.get_text(strip=True).replace(",", "")
+                    if v.isdigit():
+                        assert int(v) == 0 or int(v) >= threshold, f"{f.name}: unsuppressed small count {v}"
