@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/linkage.py
+	$(BIN)/python benchmarks/pipeline.py
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'

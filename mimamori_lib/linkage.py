@@ -35,6 +35,17 @@ COLUMNS = ["unique_id", "family_name", "given_name", "family_kana", "given_kana"
 DECISION_YES, DECISION_NO = "一致", "不一致"
 COMPARISON_LABELS = {"family_name": "姓", "given_name": "名", "birth_date": "生年月日", "sex": "性別", "address": "住所",
                      "school_district": "通学区域"}
+# Candidate pairs: a record and a registry child sharing any of these. A typo in the birth date is caught by the
+# name rules, a typo or variant in one name by birth date plus the other name; 就学援助 by the parent's household.
+BLOCKING_RULES = [
+    "l.birth_date = r.birth_date AND l.family_kana = r.family_kana",
+    "l.birth_date = r.birth_date AND l.given_kana = r.given_kana",
+    "l.birth_date = r.birth_date AND l.family_name = r.family_name",
+    "l.birth_date = r.birth_date AND l.given_name = r.given_name",
+    "l.full_kana = r.full_kana",
+    "l.full_name = r.full_name",
+    "l.household_id = r.household_id",
+]
 # EM training blocks: birth date, then full reading. Never address: address blocks hold households, and EM
 # would learn "same household" (siblings) instead of "same person".
 EM_BLOCKS = (("birth_date",), ("full_kana",))
@@ -171,12 +182,7 @@ def model_settings(p: dict, link_type: str = "link_only") -> dict:
         "link_type": link_type,
         "unique_id_column_name": "unique_id",
         "comparisons": comparisons,
-        "blocking_rules_to_generate_predictions": [
-            {"blocking_rule": "l.birth_date = r.birth_date"},
-            {"blocking_rule": "l.full_kana = r.full_kana"},
-            {"blocking_rule": "l.full_name = r.full_name"},
-            {"blocking_rule": "l.household_id = r.household_id"},
-        ],
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": r} for r in lk.get("blocking_rules", BLOCKING_RULES)],
         "retain_intermediate_calculation_columns": True,
         "retain_matching_columns": True,
         "max_iterations": int(lk.get("em_max_iterations", 50)),
@@ -242,7 +248,7 @@ def train(p: dict, registry: pd.DataFrame, records: pd.DataFrame) -> Training:
     iterations, rules = [], []
     for rule in EM_BLOCKS:
         session = linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), estimate_without_term_frequencies=True)
+            block_on(*rule), estimate_without_term_frequencies=True, max_pairs=float(p.get("linkage", {}).get("em_max_pairs", 2e6)))
         # Splink logs "converged" even when it stopped at the cap: count the iterations ourselves
         iterations.append(len(session._core_model_settings_history) - 1)
         rules.append(" AND ".join(rule))
