@@ -54,7 +54,7 @@ result["records"] = int(len(res.links))
 result["accuracy"] = linkage_accuracy(res.links, read_identity(p), truth_dir(p))
 """)
     acc = r["accuracy"]
-    print(f"children {a.children:,}; FY2025 ingestion {ing['seconds']:.1f} s (peak {ing['peak_mb']:.0f} MB)")
+    print(f"{'reused ' + str(d) if a.reuse else f'children {a.children:,}'}; FY2025 ingestion {ing['seconds']:.1f} s (peak {ing['peak_mb']:.0f} MB)")
     print(f"linkage ({a.backend}): {r['records']:,} school-network records, {r['link_seconds']:.1f} s in link_year "
           f"(training {r['training_seconds']:.1f} s; {r['seconds']:.1f} s with imports), peak {r['peak_mb']:.0f} MB")
     print(f"precision {acc['precision']:.4f}  recall {acc['recall']:.4f}  F1 {acc['f1']:.4f}  "

@@ -401,10 +401,22 @@ def link_year(p: dict, write: bool = True) -> LinkResult:
     training = train(p, registry, recs[train_on])
     decisions = read_decisions(p)
     links, reviews = [], []
-    for s in sources:
+    inherit = set(lk.get("inherit_from_train", []))
+    base_links = None
+    for s in sorted(sources, key=lambda x: x != train_on):
         t1 = time.perf_counter()
-        pairs = predict(p, training.model, registry, recs[s], lower)
-        lnk, rev = assign(pairs, recs[s], _path(s), upper, lower, decisions, person_to_atena)
+        rec, inherited = recs[s], None
+        if s in inherit and base_links is not None:
+            inherited = inherit_links(ident, _path(train_on), _path(s), base_links)
+            rec = rec[~rec["unique_id"].astype(int).isin(inherited["row"])]
+        pairs = predict(p, training.model, registry, rec, lower) if len(rec) else pd.DataFrame()
+        if inherited is not None and len(pairs):  # one-to-one: a child already linked through the school network
+            pairs = pairs[~pairs["unique_id_l"].isin(inherited["person_id"])]
+        lnk, rev = assign(pairs, rec, _path(s), upper, lower, decisions, person_to_atena)
+        if inherited is not None:
+            lnk = pd.concat([inherited, lnk], ignore_index=True).sort_values("row", ignore_index=True)
+        if s == train_on:
+            base_links = lnk
         links.append(lnk)
         if len(rev):
             reviews.append(rev.assign(source=_path(s)))
@@ -414,10 +426,34 @@ def link_year(p: dict, write: bool = True) -> LinkResult:
     links_df = pd.concat(links, ignore_index=True)
     review_df = pd.concat(reviews, ignore_index=True) if reviews else pd.DataFrame()
     rates = link_rates(links_df)
-    res = LinkResult(links_df, review_df, training, rates, round(time.perf_counter() - t0, 2), sources)
+    res = LinkResult(links_df, review_df, training, rates, 0.0, sources)
     if write:
         write_outputs(p, res, ident, person_to_atena)
+    res.seconds = round(time.perf_counter() - t0, 2)
     return res
+
+
+SCHOOL_KEY = ["school", "grade", "family_name", "given_name", "birth_date"]
+
+
+def inherit_links(ident: pd.DataFrame, base_path: str, path: str, base_links: pd.DataFrame) -> pd.DataFrame:
+    """Records of another school-network file that are, field for field, a pupil of the attendance file (the
+    network's one master record: same school, grade, name and birth date, unique on both sides) take that
+    pupil's link. The rest are linked by the model."""
+    key = SCHOOL_KEY
+    a = ident[ident["source"] == base_path][["row", *key]].dropna(subset=key)
+    b = ident[ident["source"] == path][["row", *key]].dropna(subset=key)
+    if a.empty or b.empty:
+        return pd.DataFrame(columns=["source", "row", "person_id", "match_probability", "status"])
+    a = a[~a.duplicated(key, keep=False)]
+    b = b[~b.duplicated(key, keep=False)]
+    m = b.merge(a, on=key, suffixes=("", "_base"))
+    linked = base_links[base_links["status"].isin(["auto", "reviewed"])].set_index("row")
+    m = m[m["row_base"].isin(linked.index)]
+    return pd.DataFrame({"source": path, "row": m["row"].astype(int).to_numpy(),
+                         "person_id": linked.loc[m["row_base"], "person_id"].to_numpy(),
+                         "match_probability": linked.loc[m["row_base"], "match_probability"].to_numpy(),
+                         "status": linked.loc[m["row_base"], "status"].to_numpy()})
 
 
 def link_rates(links: pd.DataFrame) -> pd.DataFrame:
@@ -465,8 +501,9 @@ def write_review_queue(p: dict, review: pd.DataFrame, ident: pd.DataFrame, perso
     ws.append(header)
     if len(review):
         reg = ident[ident["source"] == "shimin/juki.csv"].set_index("person_id")
+        recs = ident.set_index(["source", "row"])
         for _, r in review.iterrows():
-            src = ident[(ident["source"] == r["source"]) & (ident["row"] == r["row"])].iloc[0]
+            src = recs.loc[(r["source"], int(r["row"]))]
             g = reg.loc[r["unique_id_l"]]
             w = [round(float(np.log2(r[f"bf_{c}"])), 2) if pd.notna(r.get(f"bf_{c}")) and r.get(f"bf_{c}", 0) > 0 else None
                  for c in ("family_name", "given_name", "birth_date", "sex", "address", "school_district")]
