@@ -14,6 +14,7 @@ next run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -48,7 +49,8 @@ BLOCKING_RULES = [
 ]
 # EM training blocks: birth date, then full reading. Never address: address blocks hold households, and EM
 # would learn "same household" (siblings) instead of "same person".
-EM_BLOCKS = (("birth_date",), ("full_kana",))
+# On the reading block Splink leaves the name comparisons alone (they use its columns) and trains the rest.
+EM_BLOCKS = (("birth_date",), ("family_kana", "given_kana"))
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -245,17 +247,38 @@ def train(p: dict, registry: pd.DataFrame, records: pd.DataFrame) -> Training:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("full_name", "birth_date"), block_on("full_kana", "birth_date")], recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=float(p.get("linkage", {}).get("u_max_pairs", 2e6)), seed=1)
-    iterations, rules = [], []
+    iterations, rules, retried = [], [], False
+    max_pairs = float(p.get("linkage", {}).get("em_max_pairs", 2e6))
     for rule in EM_BLOCKS:
-        session = linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), estimate_without_term_frequencies=True, max_pairs=float(p.get("linkage", {}).get("em_max_pairs", 2e6)))
+        try:
+            session = linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*rule), estimate_without_term_frequencies=True, max_pairs=max_pairs)
+        except ValueError as e:
+            # on small data EM can drive a level's m to exactly 0.0, which Splink refuses: retry with a short run
+            log.warning("EM (%s) が停止しました (%s)。反復 5 回で学習し直します", " AND ".join(rule), str(e)[:60])
+            full = linker._settings_obj.training_settings
+            linker._settings_obj.training_settings = dataclasses.replace(full, max_iterations=5)
+            retried = True
+            try:
+                session = linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*rule), estimate_without_term_frequencies=True, max_pairs=max_pairs)
+            except ValueError:
+                log.warning("EM (%s) を省略します: この規模のデータでは推定できません (他のブロックの推定値を使います)",
+                            " AND ".join(rule))
+                linker._settings_obj.training_settings = full
+                iterations.append(0)
+                rules.append(" AND ".join(rule) + " (skipped)")
+                continue
+            linker._settings_obj.training_settings = full
         # Splink logs "converged" even when it stopped at the cap: count the iterations ourselves
         iterations.append(len(session._core_model_settings_history) - 1)
         rules.append(" AND ".join(rule))
     max_it = s["max_iterations"]
-    converged = all(i < max_it for i in iterations)
+    converged = all(0 < i < max_it for i in iterations) and not retried
+    if not any(iterations):
+        raise RuntimeError("名寄せモデルの EM 学習がすべてのブロックで失敗しました (データが少なすぎる可能性があります)")
     if not converged:
-        log.warning("EM が上限 %d 回に達しました (収束していません): %s", max_it, iterations)
+        log.warning("EM が収束していません (上限 %d 回、または学習し直し・省略あり): %s", max_it, iterations)
     model = floor_m(linker.misc.save_model_to_json(), float(p.get("linkage", {}).get("m_floor", 1e-4)))
     if spark is not None:
         spark.stop()

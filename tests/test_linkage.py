@@ -143,3 +143,20 @@ def test_review_decisions_applied(small_model) -> None:
     links, review = linkage.assign(pairs, one, "gakko/shusseki.csv", 0.95, 0.0, no, atena)
     assert pd.isna(links["person_id"].iloc[0]) or links["person_id"].iloc[0] != target
     assert review.empty or target not in set(review["unique_id_l"]), "a rejected pair is not offered again"
+
+
+def test_school_files_inherit_the_attendance_link() -> None:
+    row = {"school": "A小", "grade": "小3", "family_name": "佐藤", "given_name": "蓮", "birth_date": T("2016-05-05")}
+    ident = pd.DataFrame([
+        {"source": "gakko/shusseki.csv", "row": 1, **row},
+        {"source": "gakko/shusseki.csv", "row": 2, **row, "given_name": "凛"},
+        {"source": "gakko/hokenshitsu.csv", "row": 7, **row},
+        {"source": "gakko/hokenshitsu.csv", "row": 8, **row, "grade": "小4"},
+    ])
+    base = pd.DataFrame({"source": "gakko/shusseki.csv", "row": [1, 2], "person_id": ["p1", "p2"],
+                         "match_probability": [0.999, 0.6], "status": ["auto", "review"]})
+    got = linkage.inherit_links(ident, "gakko/shusseki.csv", "gakko/hokenshitsu.csv", base)
+    assert list(got["row"]) == [7] and list(got["person_id"]) == ["p1"] and list(got["status"]) == ["auto"]
+
+
+T = pd.Timestamp

@@ -83,7 +83,7 @@ STYLES: dict[str, dict] = {
         "fold": 0.8, "date": {"%Y/%m/%d": 1.0}, "broken": 0.0},
     "hearing/staff.csv": {"enc": "utf-8-sig", "cols": {
         "所属区分": "code", "Q1_対象者認識の一致": "int", "Q2_こども理解の深まり": "int", "Q3_データの有用性": "int",
-        "Q4_業務負担": "int", "自由記述": "text"}, "broken": 0.0},
+        "Q4_業務負担": "int", "自由記述": "text"}, "broken": 0.0, "keep_duplicates": True},
 }
 SCHOOL_TYPO = {"name": 0.012, "reading": 0.015, "birth": 0.007, "sex": 0.001}
 BROKEN_RATE = 0.002

@@ -38,6 +38,9 @@ def generate(out: Path, truth: Path, children: int = 16696, seed: int = 7, years
         allp = _people_lookup(city, tl)
         row_truth = []
         for path, df in recs.items():
+            if not STYLES[path].get("keep_duplicates"):
+                # two identical events (the same consultation twice on one day) would read as a broken duplicate
+                df = df.drop_duplicates([c for c in df.columns if not c.startswith("_")], ignore_index=True)
             text, tr = render(path, df, seed, fy, master if STYLES[path].get("school") else None)
             write_csv(text, ydir / path, STYLES[path]["enc"])
             tr.insert(0, "row", np.arange(1, len(tr) + 1))

@@ -554,6 +554,8 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
     e = pupils[enjo].copy()
     par = np.where(rng.random(len(e)) < 0.5, mothers.reindex(e["hh"]).to_numpy(), heads.reindex(e["hh"]).to_numpy())
     par = np.where(pd.isna(par), heads.reindex(e["hh"]).to_numpy(), par)
+    if pd.isna(par).any():  # pragma: no cover - every household has a head
+        raise AssertionError("就学援助: a pupil without a parent on the registry")
     out["gakko/shugaku_enjo.csv"] = pd.DataFrame({
         "保護者宛名番号": par.astype(np.int64), "_family": e["family"].to_numpy(), "_given": e["given"].to_numpy(),
         "_family_kana": e["family_kana"].to_numpy(), "_given_kana": e["given_kana"].to_numpy(),
@@ -610,7 +612,7 @@ def _survey(base: pd.DataFrame, pupils: pd.DataFrame, pov: np.ndarray, refusal: 
         no = [v for v in range(1, levels + 1) if v not in yes]
         if q == "Q1_朝食":
             # 毎日食べる among non-skippers: 69% vs 84% eat daily overall (low income vs others)
-            daily = rng.random(len(s)) < np.where(d_pov, 0.767, 0.875)
+            daily = rng.random(len(s)) < np.where(d_pov, 0.74, 0.905)
             ans = np.where(item, np.where(rng.random(len(s)) < 0.7, 3, 4), np.where(daily, 1, 2))
         else:
             ans = np.where(item, np.array(yes)[rng.integers(0, len(yes), len(s))], np.array(no)[rng.integers(0, len(no), len(s))])
