@@ -36,7 +36,18 @@ def main() -> None:
             for s in steps:
                 print(f"  {fy + ' ' + s['step']:<28} {s['seconds']:6.1f} s")
             print(f"  {fy + ' (all steps)':<28} {sum(s['seconds'] for s in steps):6.1f} s")
-        print(f"  {'other (start-up, meeting)':<28} {total - gen - sum(sum(s['seconds'] for s in json.loads((Path(d) / 'out' / 'reports' / fy / 'run_steps.json').read_text())) for fy in ('fy2024', 'fy2025')):6.1f} s")
+        steps_total = sum(sum(s["seconds"] for s in json.loads((Path(d) / "out" / "reports" / fy / "run_steps.json").read_text()))
+                          for fy in ("fy2024", "fy2025"))
+        print(f"  {'other (start-up, meeting)':<28} {total - gen - steps_total:6.1f} s")
+        os.environ["MIMAMORI_KEY_FILE"] = env["MIMAMORI_KEY_FILE"]
+        from mimamori_lib.evaluation import funnel
+        from mimamori_lib.params import load_params
+
+        for fy in (2024, 2025):
+            f = funnel(load_params(ROOT / "params" / f"fy{fy}.yaml", {"raw_dir": f"{d}/raw", "out_dir": f"{d}/out"}))
+            keys = ("in_scope", "extracted", "extracted_basic", "extracted_other", "already_supported", "need_support",
+                    "new_need", "support_started", "days_to_decision", "days_to_support")
+            print(f"  funnel FY{fy}: " + ", ".join(f"{k}={f.get(k)}" for k in keys))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Both name children, so both go only to ``reports/internal/<fy>/``. The list carr
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from pathlib import Path
 
@@ -117,6 +118,16 @@ def write_extraction_list(p: dict, table: pd.DataFrame) -> tuple[Path, Path]:
     return xlsx, csv
 
 
+@functools.lru_cache(maxsize=64)
+def _parquet(path: str, mtime: float) -> pd.DataFrame:
+    """A processed table read once per sheet run (keyed by file and modification time)."""
+    return pd.read_parquet(path)
+
+
+def _read_cached(f: Path) -> pd.DataFrame:
+    return _parquet(str(f), f.stat().st_mtime)
+
+
 def _fmt_date(v) -> str:
     return "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
@@ -129,11 +140,11 @@ def _attendance(p: dict, person_id: str) -> list[dict]:
     for d in sorted(base.glob("fy*")):
         if d.name > paths.fy_dir(p["fiscal_year"]) or not (d / "shusseki.parquet").exists() or not (d / "links.parquet").exists():
             continue
-        links = pd.read_parquet(d / "links.parquet")
+        links = _read_cached(d / "links.parquet")
         lk = links[(links["source"] == path) & links["status"].isin(LINKED) & (links["person_id"] == person_id)]
         if lk.empty:
             continue
-        t = pd.read_parquet(d / "shusseki.parquet")
+        t = _read_cached(d / "shusseki.parquet")
         r = t[t["row"] == lk["row"].iloc[0]].iloc[0]
         out.append({"fy": d.name[2:], **{k: ("" if pd.isna(r.get(k)) else (r.get(k) if k == "grade" else int(r.get(k))))
                                          for k in ("grade", "absence_prev", "absence_prev_illness", "absence_cur",
@@ -162,9 +173,9 @@ def _history(p: dict, person_id: str) -> list[dict]:
     for d in sorted(base.glob("fy*")):
         if d.name >= paths.fy_dir(p["fiscal_year"]) or not (d / "scores.parquet").exists():
             continue
-        s = pd.read_parquet(d / "scores.parquet")
+        s = _read_cached(d / "scores.parquet")
         s = s[s["person_id"] == person_id]
-        dec = pd.read_parquet(d / "decisions.parquet") if (d / "decisions.parquet").exists() else pd.DataFrame()
+        dec = _read_cached(d / "decisions.parquet") if (d / "decisions.parquet").exists() else pd.DataFrame()
         dec = dec[dec["person_id"] == person_id] if len(dec) else dec
         if s.empty or s["group"].iloc[0] == "":
             continue

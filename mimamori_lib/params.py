@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -27,14 +28,20 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_yaml(path: Path) -> dict:
-    """Read one YAML file, following ``extends:`` (a path relative to that file) recursively."""
-    if not path.exists():
-        raise ParamsError(f"パラメータファイルが見つかりません: {path}")
+@functools.lru_cache(maxsize=64)
+def _parse(path: str, mtime: float) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ParamsError(f"パラメータファイルを読めません: {path}: {e}") from e
+
+
+def read_yaml(path: Path) -> dict:
+    """Read one YAML file (parsed once per version of the file), following ``extends:`` (a path relative to that
+    file) recursively."""
+    if not path.exists():
+        raise ParamsError(f"パラメータファイルが見つかりません: {path}")
+    data = copy.deepcopy(_parse(str(path), path.stat().st_mtime))
     if not isinstance(data, dict):
         raise ParamsError(f"パラメータファイルの形式が不正です (マッピングではありません): {path}")
     parent = data.pop("extends", None)
