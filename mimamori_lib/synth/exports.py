@@ -89,7 +89,6 @@ SCHOOL_TYPO = {"name": 0.012, "reading": 0.015, "birth": 0.007, "sex": 0.001}
 BROKEN_RATE = 0.002
 BAD_DATES = ["R7.13.40", "2025/02/30", "不明", "0000/00/00", "H31.2.29", "20251341"]
 BAD_KEYS = ["12A4", "１２３ー", "?", "A0012345", "123-456"]
-HOMOPHONE_NOTE = "kanji typos replace a name by another of the same reading from the pool (河野/川野, 陽翔/陽斗)"
 
 
 def _wareki(d: dt.date, style: str) -> str:

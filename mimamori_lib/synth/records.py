@@ -10,7 +10,6 @@ the same event appears consistently in every year's snapshot.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -665,4 +664,4 @@ def planted_effects() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["Timeline", "build_timeline", "year_records", "planted_effects", "dt"]
+__all__ = ["Timeline", "build_timeline", "year_records", "planted_effects"]
