@@ -157,6 +157,11 @@ FUNNEL_ROWS = [("in_scope", "対象のこども (0〜18歳)"), ("extracted", "�
                ("support_started", "支援を開始")]
 
 
+# (count, its subset, the cell to hide when their difference is a small count)
+NESTED = [("extracted", "decided", "decided"), ("decided", "already_supported", "already_supported"),
+          ("need_support", "new_need", "need_support"), ("new_need", "support_started", "support_started")]
+
+
 def funnel_table(funnels: list[dict], threshold: int) -> pd.DataFrame:
     """The funnel of every year, disclosure-controlled (each year is one column; no totals across years)."""
     t = pd.DataFrame({f"FY{f['fy']}": [int(f.get(k, 0) or 0) for k, _ in FUNNEL_ROWS] for f in funnels},
@@ -164,17 +169,23 @@ def funnel_table(funnels: list[dict], threshold: int) -> pd.DataFrame:
     # cells are nested (a funnel), so each is judged alone: primary suppression, and the sub-rows of a row
     # are protected against their parent by secondary suppression within each year's column
     out = t.astype(object)
+    idx = [k for k, _ in FUNNEL_ROWS]
     for col in t.columns:
         v = t[col].to_numpy()
         mask = disclosure.primary(v, threshold)
         for _parent, kids in (("extracted", ["extracted_basic", "extracted_other", "extracted_tier"]),
                              ("new_need", ["new_in_top", "new_in_tier"])):
-            idx = [k for k, _ in FUNNEL_ROWS]
             sub = [idx.index(k) for k in kids]
             if mask[sub].sum() == 1:
                 cand = [i for i in sub if not mask[i] and v[i] > 0]
                 if cand:
                     mask[min(cand, key=lambda i: v[i])] = True
+        # nested counts: a small difference between a count and its subset would reveal children (9 支援要 and
+        # 5 of them new → 4 already-supported children judged 要); hide one side of such a pair
+        for big, small, hide in NESTED:
+            i, j, h = idx.index(big), idx.index(small), idx.index(hide)
+            if not mask[i] and not mask[j] and 0 < v[i] - v[j] < threshold:
+                mask[h] = True
         out.loc[mask, col] = disclosure.MASK
     out.attrs["disclosure_protected"] = True
     return out

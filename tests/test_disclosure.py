@@ -72,3 +72,15 @@ def test_one_way_and_marks() -> None:
     with pytest.raises(ValueError):
         assert_protected(pd.DataFrame({"x": [1]}))
     assert_protected(mark_safe(pd.DataFrame({"rate": [0.5]}), "rates from bases over 1,000"))
+
+
+def test_funnel_hides_small_differences_between_nested_counts() -> None:
+    from mimamori_lib.evaluation import funnel_table
+
+    f = {"fy": 2025, "in_scope": 16000, "extracted": 33, "extracted_basic": 20, "extracted_other": 13, "extracted_tier": 0,
+         "decided": 33, "already_supported": 26, "need_support": 9, "new_need": 5, "new_in_top": 5, "new_in_tier": 0,
+         "on_hold": 2, "support_started": 3}
+    t = funnel_table([f], threshold=5)["FY2025"]
+    assert t["支援要"] == MASK, "9 − 5 = 4 already-supported children judged 要 would be revealed"
+    assert t["新たに支援要 (新規)"] == 5 and t["保留"] == MASK and t["支援を開始"] == MASK
+    assert t["既に支援につながっていた"] == 26, "33 − 26 = 7 is not small"
