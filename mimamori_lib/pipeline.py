@@ -76,6 +76,9 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
                  "out_dir": str(paths.resolve(out_dir, paths.ROOT)) if out_dir else None}
     p = load_params(params_path, overrides)
     fy = int(p["fiscal_year"])
+    if not any(Path(p["_raw_dir"]).glob("*/*.csv")):
+        raise StepFailed(f"入力フォルダに CSV がありません: {p['_raw_dir']} (各課のエクスポートを <部署>/<ファイル>.csv の形で置いてください。"
+                         "デモは `mimamori report` が合成データを作ります)")
     target = p["_reports_dir"] / paths.fy_dir(fy)
     target.mkdir(parents=True, exist_ok=True)
     result = RunResult(fiscal_year=fy)

@@ -45,7 +45,7 @@ def missing_rates(res: IngestResult) -> pd.DataFrame:
         for col, n in r.missing.items():
             rows.append({"ファイル": r.path, "列": col, "欠損件数": n,
                          "欠損率(%)": round(100 * n / r.rows_loaded, 1) if r.rows_loaded else None})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["ファイル", "列", "欠損件数", "欠損率(%)"])
 
 
 def code_distributions(res: IngestResult, p: dict) -> pd.DataFrame:
@@ -62,4 +62,4 @@ def code_distributions(res: IngestResult, p: dict) -> pd.DataFrame:
             labels = {str(k): str(v) for k, v in c.get("labels", {}).items()}
             for code, n in vc.items():
                 rows.append({"ファイル": r.path, "列": header, "値": labels.get(code, code), "件数": int(n)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["ファイル", "列", "値", "件数"])
