@@ -20,6 +20,8 @@ def test_failure_names_step_and_cell(tmp_path: Path, monkeypatch) -> None:
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}}
     params = nbformat.v4.new_code_cell('params_path = "params/fy2025.yaml"\noverrides = {}')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('壊れたセル')")]
