@@ -169,3 +169,26 @@ def list_summary(scores: pd.DataFrame) -> pd.DataFrame:
     t = x.groupby("group").agg(人数=("person_id", "size"), 同順位で追加=("cutoff_tie", "sum"), 既に支援あり=("supported", "sum"))
     t["既に支援あり(%)"] = (100 * t["既に支援あり"] / t["人数"]).round(1)
     return t.rename(index=GROUP_LABEL).reset_index().rename(columns={"group": "グループ"})
+
+
+def survey_effect(p: dict, scores: pd.DataFrame) -> pd.DataFrame | None:
+    """How the list changes when the lifestyle survey's items S01–S05 count (or stop counting): children who
+    enter and leave each group. ``None`` when the year has no survey."""
+    from .ingest import read_table
+
+    if read_table(p, "seikatsu") is None:
+        return None
+    on = bool(p.get("indicators", {}).get("survey_items", False))
+    other = {**p, "indicators": {**p.get("indicators", {}), "survey_items": not on}}
+    alt, _, _ = score_year(other, write=False)
+    with_s, without = (scores, alt) if on else (alt, scores)
+    rows = []
+    for g in ("basic", "other", "tier"):
+        a = set(without.loc[without["group"] == g, "person_id"])
+        b = set(with_s.loc[with_s["group"] == g, "person_id"])
+        if a or b:
+            rows.append({"グループ": GROUP_LABEL[g], "調査項目なし": len(a), "調査項目あり": len(b),
+                         "調査項目で加わったこども": len(b - a), "調査項目で外れたこども": len(a - b)})
+    t = pd.DataFrame(rows)
+    t.attrs["survey_items_in_this_run"] = on
+    return t
