@@ -70,6 +70,8 @@ def test_extraction_and_meeting(smoke_run) -> None:
         assert "atena_no" not in scores and "name" not in scores
         html = (smoke_run / "out" / "reports" / fy / "30_extract.html").read_text(encoding="utf-8")
         assert not any(n in html for n in lst["氏名"]), "the extraction report names no child"
+        if fy == "fy2025":
+            assert "調査項目で加わったこども" in html, "the FY2025 run shows what the survey items change"
         dec = pd.read_parquet(smoke_run / "out" / "processed" / fy / "decisions.parquet")
         assert len(dec) == len(lst) and set(dec["support_needed"]) <= {"要", "否", "保留"}
     p25 = load_params("params/fy2025.yaml", {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
