@@ -18,7 +18,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
-    if a.what == "meeting":
+    if a.what in ("meeting", "review"):
         return cmd_meeting(a)
     from .synth.generate import generate
 
@@ -42,6 +42,12 @@ def cmd_meeting(a: argparse.Namespace) -> int:
     raw = paths.resolve(a.raw_dir or a.out, paths.RAW)
     p = load_params(paths.PARAMS / f"fy{a.fy}.yaml", {"raw_dir": str(raw), "out_dir": a.out_dir})
     truth = paths.resolve(a.truth, paths.TRUTH) if a.truth else (paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth")
+    if a.what == "review":
+        from .synth.review import fill_review
+
+        f = fill_review(raw, truth, p["_internal_dir"], int(a.fy))
+        logging.getLogger(__name__).info("名寄せの確認結果 (合成) を書き出しました: %s (次回の実行で反映されます)", f)
+        return 0
     f = fill_decisions(raw, truth, p["_internal_dir"], int(a.fy), p["reference_date"], seed=int(p["synth"]["seed"]))
     logging.getLogger(__name__).info("会議の判断 (合成) を書き出しました: %s", f)
     return 0
@@ -109,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="合成都市のエクスポートを生成する (meeting: 会議の判断を合成して記入する)")
-    s.add_argument("what", nargs="?", choices=["city", "meeting"], default="city")
+    s.add_argument("what", nargs="?", choices=["city", "meeting", "review"], default="city",
+                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果 (いずれも合成データ用)")
     s.add_argument("--out", default="data/raw", help="出力先 (年度フォルダ fyYYYY/ をその下に作る)")
     s.add_argument("--fy", type=int, default=None, help="meeting: 年度 (例: 2025)")
     s.add_argument("--raw-dir", default=None, help="meeting: 入力フォルダ (既定: --out)")

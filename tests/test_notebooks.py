@@ -122,3 +122,18 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
                     v = td.get_text(strip=True).replace(",", "")
                     if v.isdigit():
                         assert int(v) == 0 or int(v) >= threshold, f"{f.name}: unsuppressed small count {v}"
+
+
+def test_review_loop(smoke_run) -> None:
+    """Staff answer the review queue (here from the truth); the next linkage applies their decisions."""
+    from mimamori_lib.linkage import link_year
+
+    assert cli.main(["synth", "review", "--fy", "2025", "--out", str(smoke_run / "raw"), "--out-dir", str(smoke_run / "out")]) == 0
+    dec = pd.read_csv(smoke_run / "raw" / "fy2025" / "linkage" / "review_decisions.csv", dtype=str, encoding="utf-8-sig")
+    p = load_params("params/fy2025.yaml", {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
+    res = link_year(p, write=False)
+    yes = dec[dec["判定"] == "一致"]
+    if len(yes):
+        got = res.links.merge(yes.assign(row=yes["row"].astype(int)), on=["source", "row"])
+        assert (got["status"] == "reviewed").all()
+    assert (res.links["status"] == "review").sum() <= max(0, len(dec) - len(yes)) + 5
