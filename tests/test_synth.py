@@ -175,3 +175,11 @@ def test_deterministic(small_city: Path, tmp_path: Path) -> None:
     assert _digest(tmp_path) == _digest(small_city)
     generate(tmp_path / "raw2" / "raw", tmp_path / "raw2" / "synthetic_truth", children=800, seed=12, years=[2024, 2025])
     assert _digest(tmp_path / "raw2") != _digest(small_city)
+
+
+def test_birth_date_typos_are_real_dates() -> None:
+    from mimamori_lib.synth.exports import _birth_typo
+
+    for day in ("2016-02-29", "2016-12-31", "2015-01-31", "2014-03-31", "2016-02-28"):
+        for r in [i / 100 for i in range(100)]:
+            _birth_typo(pd.Timestamp(day), r)  # never raises: every typo is still a calendar date

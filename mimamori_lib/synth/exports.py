@@ -182,7 +182,7 @@ def _birth_typo(d: pd.Timestamp, r: float) -> pd.Timestamp:
     if r < 0.9:
         m = d.month % 12 + 1
         return d.replace(month=m, day=min(d.day, 28))
-    return d.replace(year=d.year - 1 if r < 0.95 else d.year + 1)
+    return d.replace(year=d.year - 1 if r < 0.95 else d.year + 1, day=min(d.day, 28) if d.month == 2 else d.day)
 
 
 def school_master(uids: np.ndarray, seed: int, fy: int) -> pd.DataFrame:
