@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import paths
 from .indicators import LINKED
-from .ingest import load_registry, read_identity, read_table
+from .ingest import load_registry, read_identity, read_table, registry_path
 from .scoring import GROUP_LABEL
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def _school_of(p: dict, ident: pd.DataFrame) -> pd.Series:
 def extraction_table(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
     """The extraction list: one row per extracted child, identity, counts, rank, matched items in words."""
     ident = read_identity(p)
-    reg = ident[ident["source"] == "shimin/juki.csv"].set_index("person_id")
+    reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
     x = scores[scores["group"] != ""].copy()
     order = {"basic": 0, "other": 1, "tier": 2}
     x = x.assign(_g=x["group"].map(order)).sort_values(["_g", "rank", "extract_id"]).drop(columns="_g")
@@ -196,7 +196,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
     env = Environment(loader=FileSystemLoader(paths.PACKAGE / "templates"), autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("assessment.html.j2")
     ident = read_identity(p)
-    reg = ident[ident["source"] == "shimin/juki.csv"].set_index("person_id")
+    reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
     juki = read_table(p, "juki").set_index("person_id")
     ref = pd.Timestamp(p["reference_date"])
     juki["age"] = ((ref.year * 10000 + ref.month * 100 + ref.day) - (juki["birth_date"].dt.year * 10000

@@ -420,7 +420,7 @@ def ingest_year(p: dict, write: bool = True) -> IngestResult:
         log.error("入力フォルダがありません: %s", raw_dir)
     results: dict[str, SourceResult] = {}
     known: dict[str, set] = {"family": set(), "family_kana": set()}
-    order = sorted(registry, key=lambda s: 0 if registry[s]["path"].startswith("shimin/") else 1)
+    order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
     for i, sid in enumerate(order, 1):
         r = ingest_source(registry[sid], raw_dir, key, known)
         if sid == order[0]:
@@ -465,6 +465,11 @@ def write_outputs(p: dict, res: IngestResult) -> Path:
     res.summary().to_csv(out / "ingest_summary.csv", index=False, encoding="utf-8-sig")
     log.info("取込結果を書き出しました: %s", out)
     return out
+
+
+def registry_path(p: dict) -> str:
+    """The file of the source whose ``role`` is ``registry`` (the resident registry)."""
+    return next(spec["path"] for spec in load_registry(p).values() if spec.get("role") == "registry")
 
 
 def read_table(p: dict, source: str) -> pd.DataFrame | None:

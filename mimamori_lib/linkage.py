@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ingest import load_registry, read_identity, read_table
+from .ingest import load_registry, read_identity, read_table, registry_path
 
 log = logging.getLogger(__name__)
 REGISTRY = "a_registry"  # sorts first: Splink puts it on the left of every pair
@@ -80,7 +80,7 @@ def _common(df: pd.DataFrame) -> pd.DataFrame:
 
 def registry_side(ident: pd.DataFrame, p: dict) -> pd.DataFrame:
     """Registry children of school age (with a margin) as the left side of the linkage."""
-    reg = ident[ident["source"] == "shimin/juki.csv"].copy()
+    reg = ident[ident["source"] == registry_path(p)].copy()
     lo, hi = p.get("linkage", {}).get("registry_age", [5, 16])
     ref = pd.Timestamp(p["reference_date"])
     bd = pd.to_datetime(reg["birth_date"])
@@ -411,7 +411,7 @@ def link_year(p: dict, write: bool = True) -> LinkResult:
     upper, lower = float(lk.get("auto_threshold", 0.99)), float(lk.get("review_threshold", 0.8))
     ident = read_identity(p)
     registry = registry_side(ident, p)
-    reg_all = ident[ident["source"] == "shimin/juki.csv"]
+    reg_all = ident[ident["source"] == registry_path(p)]
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
     paths_ = {s: load_registry(p)[s]["path"] for s in lk.get("sources", [])}
@@ -523,7 +523,7 @@ def write_review_queue(p: dict, review: pd.DataFrame, ident: pd.DataFrame, perso
               "重み: 姓", "重み: 名", "重み: 生年月日", "重み: 性別", "重み: 住所", "重み: 学区", "判定", "確認者", "メモ"]
     ws.append(header)
     if len(review):
-        reg = ident[ident["source"] == "shimin/juki.csv"].set_index("person_id")
+        reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
         recs = ident.set_index(["source", "row"])
         for _, r in review.iterrows():
             src = recs.loc[(r["source"], int(r["row"]))]

@@ -23,7 +23,8 @@ def linkage_accuracy(links: pd.DataFrame, identity: pd.DataFrame, truth: Path) -
     rows = pd.read_csv(truth / "rows.csv", dtype=str, keep_default_na=False)
     rows["row"] = rows["row"].astype(int)
     kids = pd.read_csv(truth / "children.csv", dtype=str, keep_default_na=False)
-    to_atena = identity[identity["source"] == "shimin/juki.csv"].set_index("person_id")["atena_no"]
+    reg = identity[identity["atena_no"].notna() & identity["person_id"].notna()]  # only the registry holds both
+    to_atena = reg.drop_duplicates("person_id").set_index("person_id")["atena_no"]
     m = links.merge(rows[["source", "row", "atena_no"]].rename(columns={"atena_no": "true"}), on=["source", "row"], how="left")
     m["true"] = m["true"].fillna("")
     m["pred"] = m["person_id"].map(to_atena).fillna("")
