@@ -353,15 +353,15 @@ def _break_rows(out: pd.DataFrame, truth: pd.DataFrame, cols: dict[str, str], ra
         truth.at[r, "defect"] = kind
     if dups:
         # each duplicate is inserted somewhere after its original (the later copy is the broken one)
-        order = list(range(n))
-        is_dup = [False] * n
-        for r in dups:
-            pos = int(rng.integers(order.index(r) + 1, len(order) + 1))
-            order.insert(pos, r)
-            is_dup.insert(pos, True)
+        # copy of row r goes just before original row ``pos`` (r < pos <= n): sort keys, O(n log n)
+        dups = np.array(dups)
+        pos = np.array([int(rng.integers(r + 1, n + 1)) for r in dups]) - 0.5
+        keys = np.concatenate([np.arange(n, dtype=float), pos])
+        order = np.concatenate([np.arange(n), dups])[np.argsort(keys, kind="stable")]
+        is_dup = np.concatenate([np.zeros(n, bool), np.ones(len(dups), bool)])[np.argsort(keys, kind="stable")]
         out = out.iloc[order].reset_index(drop=True)
         truth = truth.iloc[order].reset_index(drop=True)
-        truth.loc[np.array(is_dup), "defect"] = "duplicate"
+        truth.loc[is_dup, "defect"] = "duplicate"
     return out, truth
 
 
