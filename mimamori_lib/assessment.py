@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import paths
 from .indicators import LINKED
-from .ingest import load_registry, read_identity, read_table, registry_path
+from .ingest import load_registry, read_identity, read_table, registry_path, role_source
 from .scoring import GROUP_LABEL
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ SEX = {"1": "男", "2": "女"}
 def _school_of(p: dict, ident: pd.DataFrame) -> pd.Series:
     """学校・学年 of each linked pupil (from the attendance file)."""
     links = read_table(p, "links")
-    path = load_registry(p)["shusseki"]["path"]
+    path = load_registry(p)[role_source(p, "attendance")]["path"]
     if links is None:
         return pd.Series(dtype="string")
     lk = links[(links["source"] == path) & links["status"].isin(LINKED)]
@@ -136,15 +136,16 @@ def _attendance(p: dict, person_id: str) -> list[dict]:
     """Attendance of the child in every processed year up to this one (same pseudonym across years)."""
     out = []
     base = Path(p["_processed_dir"]).parent
-    path = load_registry(p)["shusseki"]["path"]
+    att = role_source(p, "attendance")
+    path = load_registry(p)[att]["path"]
     for d in sorted(base.glob("fy*")):
-        if d.name > paths.fy_dir(p["fiscal_year"]) or not (d / "shusseki.parquet").exists() or not (d / "links.parquet").exists():
+        if d.name > paths.fy_dir(p["fiscal_year"]) or not (d / f"{att}.parquet").exists() or not (d / "links.parquet").exists():
             continue
         links = _read_cached(d / "links.parquet")
         lk = links[(links["source"] == path) & links["status"].isin(LINKED) & (links["person_id"] == person_id)]
         if lk.empty:
             continue
-        t = _read_cached(d / "shusseki.parquet")
+        t = _read_cached(d / f"{att}.parquet")
         r = t[t["row"] == lk["row"].iloc[0]].iloc[0]
         out.append({"fy": d.name[2:], **{k: ("" if pd.isna(r.get(k)) else (r.get(k) if k == "grade" else int(r.get(k))))
                                          for k in ("grade", "absence_prev", "absence_prev_illness", "absence_cur",
@@ -197,17 +198,17 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
     tpl = env.get_template("assessment.html.j2")
     ident = read_identity(p)
     reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
-    juki = read_table(p, "juki").set_index("person_id")
+    juki = read_table(p, role_source(p, "registry")).set_index("person_id")
     ref = pd.Timestamp(p["reference_date"])
     juki["age"] = ((ref.year * 10000 + ref.month * 100 + ref.day) - (juki["birth_date"].dt.year * 10000
                    + juki["birth_date"].dt.month * 100 + juki["birth_date"].dt.day)) // 10000
     school = _school_of(p, ident)
     links = read_table(p, "links")
-    survey = None
-    if "seikatsu" in load_registry(p) and read_table(p, "seikatsu") is not None and links is not None:
-        spath = load_registry(p)["seikatsu"]["path"]
+    survey, sv_id = None, role_source(p, "survey")
+    if read_table(p, sv_id) is not None and links is not None:
+        spath = load_registry(p)[sv_id]["path"]
         lk = links[(links["source"] == spath) & links["status"].isin(LINKED)][["row", "person_id"]]
-        survey = read_table(p, "seikatsu").merge(lk, on="row")
+        survey = read_table(p, sv_id).merge(lk, on="row")
     target = Path(p["_internal_dir"]) / "assessment"
     target.mkdir(parents=True, exist_ok=True)
     written = []
@@ -236,7 +237,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
              "supported_text": "・".join(supported) or "なし"}
         html = tpl.render(c=c, fy=p["fiscal_year"], ref=p["reference_date"], today=today, household=household,
                           matched=rows("match"), near=rows("near"), attendance=_attendance(p, pid),
-                          survey=_survey(p, pid, survey, load_registry(p).get("seikatsu", {"columns": {}})),
+                          survey=_survey(p, pid, survey, load_registry(p)[sv_id]),
                           history=_history(p, pid), difficulty_types=DIFFICULTY_TYPES)
         f = target / f"{s['extract_id']}.html"
         f.write_text(html, encoding="utf-8")

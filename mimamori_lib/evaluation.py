@@ -224,11 +224,11 @@ LIKERT = {"q1_shared_view": "対象者認識の一致", "q2_understanding": "こ
 
 def hearing(ps: list[dict]) -> pd.DataFrame:
     """The staff hearing of every year (one row per respondent)."""
-    from .ingest import read_table
+    from .ingest import read_table, role_source
 
     frames = []
     for p in ps:
-        t = read_table(p, "hearing")
+        t = read_table(p, role_source(p, "hearing"))
         if t is not None:
             frames.append(t.assign(fy=int(p["fiscal_year"])))
     if not frames:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import paths
-from .ingest import load_registry, read_table
+from .ingest import load_registry, read_table, role_source
 from .params import read_yaml
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def age_on(birth: pd.Series, day) -> pd.Series:
 
 def registry(p: dict) -> pd.DataFrame:
     """The registry's analysis table with ages on the reference date."""
-    juki = read_table(p, "juki")
+    juki = read_table(p, role_source(p, "registry"))
     if juki is None:
         raise FileNotFoundError(f"住民基本台帳 (juki) が取り込まれていません: {p['_processed_dir']}")
     juki = juki.copy()

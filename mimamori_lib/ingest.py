@@ -467,9 +467,17 @@ def write_outputs(p: dict, res: IngestResult) -> Path:
     return out
 
 
+def role_source(p: dict, role: str) -> str:
+    """The id of the source with this ``role`` in the registry (registry, attendance, survey, hearing)."""
+    for sid, spec in load_registry(p).items():
+        if spec.get("role") == role:
+            return sid
+    raise KeyError(f"登録簿に role: {role} のファイルがありません")
+
+
 def registry_path(p: dict) -> str:
-    """The file of the source whose ``role`` is ``registry`` (the resident registry)."""
-    return next(spec["path"] for spec in load_registry(p).values() if spec.get("role") == "registry")
+    """The file of the resident registry (the source whose ``role`` is ``registry``)."""
+    return load_registry(p)[role_source(p, "registry")]["path"]
 
 
 def read_table(p: dict, source: str) -> pd.DataFrame | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ingest import load_registry, read_identity, read_table, registry_path
+from .ingest import load_registry, read_identity, read_table, registry_path, role_source
 
 log = logging.getLogger(__name__)
 REGISTRY = "a_registry"  # sorts first: Splink puts it on the left of every pair
@@ -418,7 +418,8 @@ def link_year(p: dict, write: bool = True) -> LinkResult:
     _path = paths_.__getitem__
     sources = [s for s in paths_ if (ident["source"] == _path(s)).any()]
     recs = {s: record_side(ident, _path(s), households) for s in sources}
-    train_on = lk.get("train_on", "shusseki") if lk.get("train_on", "shusseki") in recs else sources[0]
+    train_on = lk.get("train_on") or role_source(p, "attendance")
+    train_on = train_on if train_on in recs else sources[0]
     registry = add_districts(registry, recs[train_on])
     log.info("名寄せモデルを学習中 (%s × 住基 %d 人) ...", train_on, len(registry))
     training = train(p, registry, recs[train_on])

@@ -174,9 +174,9 @@ def list_summary(scores: pd.DataFrame) -> pd.DataFrame:
 def survey_effect(p: dict, scores: pd.DataFrame) -> pd.DataFrame | None:
     """How the list changes when the lifestyle survey's items S01–S05 count (or stop counting): children who
     enter and leave each group. ``None`` when the year has no survey."""
-    from .ingest import read_table
+    from .ingest import read_table, role_source
 
-    if read_table(p, "seikatsu") is None:
+    if read_table(p, role_source(p, "survey")) is None:
         return None
     on = bool(p.get("indicators", {}).get("survey_items", False))
     other = {**p, "indicators": {**p.get("indicators", {}), "survey_items": not on}}

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .indicators import LINKED
-from .ingest import load_registry, read_table
+from .ingest import load_registry, read_table, role_source
 
 log = logging.getLogger(__name__)
 LEVEL = {**{f"小{i}": "小学校" for i in range(1, 7)}, **{f"中{i}": "中学校" for i in range(1, 4)}}
@@ -25,16 +25,17 @@ LEVEL = {**{f"小{i}": "小学校" for i in range(1, 7)}, **{f"中{i}": "中学�
 
 def analysis_frame(p: dict) -> pd.DataFrame | None:
     """One row per linked respondent: answers, item flags (NaN where unanswered), outcomes, grade and sex."""
-    sv = read_table(p, "seikatsu")
+    sv_id = role_source(p, "survey")
+    sv = read_table(p, sv_id)
     links = read_table(p, "links")
     scores_f = Path(p["_processed_dir"]) / "scores.parquet"
     if sv is None or links is None or not scores_f.exists():
         return None
-    path = load_registry(p)["seikatsu"]["path"]
+    path = load_registry(p)[sv_id]["path"]
     lk = links[(links["source"] == path) & links["status"].isin(LINKED)][["row", "person_id"]]
     df = sv.merge(lk, on="row", how="left")
     scores = pd.read_parquet(scores_f)
-    juki = read_table(p, "juki")[["person_id", "sex"]]
+    juki = read_table(p, role_source(p, "registry"))[["person_id", "sex"]]
     cfg = p["survey"]
     for o, spec in cfg["outcomes"].items():
         cols = [i for i in spec["items"] if i in scores]
@@ -50,7 +51,7 @@ def analysis_frame(p: dict) -> pd.DataFrame | None:
 
 def response_summary(p: dict, df: pd.DataFrame) -> pd.DataFrame:
     """Respondents, linked respondents, and unanswered (blank or out-of-range) answers per question."""
-    reg = load_registry(p)["seikatsu"]["columns"]
+    reg = load_registry(p)[role_source(p, "survey")]["columns"]
     rows = [{"設問": h, "回答数": int(df[c["name"]].notna().sum()), "無回答・範囲外": int(df[c["name"]].isna().sum())}
             for h, c in reg.items() if c["name"].startswith("q")]
     return pd.DataFrame(rows)
@@ -58,7 +59,7 @@ def response_summary(p: dict, df: pd.DataFrame) -> pd.DataFrame:
 
 def distributions(p: dict, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Answer counts per question by school level and sex (for disclosure control before publication)."""
-    reg = load_registry(p)["seikatsu"]["columns"]
+    reg = load_registry(p)[role_source(p, "survey")]["columns"]
     out = {}
     sex = df["sex"].map({"1": "男", "2": "女"}).fillna("不明")
     for h, c in reg.items():
