@@ -16,6 +16,7 @@ import pandas as pd
 from . import paths
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
+from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,8 @@ def write_extraction_list(p: dict, table: pd.DataFrame) -> tuple[Path, Path]:
     from openpyxl.worksheet.datavalidation import DataValidation
 
     d = Path(p["_internal_dir"])
-    d.mkdir(parents=True, exist_ok=True)
-    csv = d / "extraction.csv"
-    table.to_csv(csv, index=False, encoding="utf-8-sig")
+    with private_file(d / "extraction.csv", Path(p["_reports_dir"]) / "internal") as csv:
+        table.to_csv(csv, index=False, encoding="utf-8-sig")
     wb = Workbook()
     ws = wb.active
     ws.title = "抽出リスト"
@@ -113,8 +113,8 @@ def write_extraction_list(p: dict, table: pd.DataFrame) -> tuple[Path, Path]:
                  "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
                  "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
         info.append([line])
-    xlsx = d / "extraction.xlsx"
-    wb.save(xlsx)
+    with private_file(d / "extraction.xlsx", Path(p["_reports_dir"]) / "internal") as xlsx:
+        wb.save(xlsx)
     return xlsx, csv
 
 
@@ -209,8 +209,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
         spath = load_registry(p)[sv_id]["path"]
         lk = links[(links["source"] == spath) & links["status"].isin(LINKED)][["row", "person_id"]]
         survey = read_table(p, sv_id).merge(lk, on="row")
-    target = Path(p["_internal_dir"]) / "assessment"
-    target.mkdir(parents=True, exist_ok=True)
+    target = private_dir(Path(p["_internal_dir"]) / "assessment", Path(p["_reports_dir"]) / "internal")
     written = []
     today = dt.date.today().isoformat()
     for _, s in scores[scores["group"] != ""].iterrows():
@@ -239,9 +238,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
                           matched=rows("match"), near=rows("near"), attendance=_attendance(p, pid),
                           survey=_survey(p, pid, survey, load_registry(p)[sv_id]),
                           history=_history(p, pid), difficulty_types=DIFFICULTY_TYPES)
-        f = target / f"{s['extract_id']}.html"
-        f.write_text(html, encoding="utf-8")
-        written.append(f)
+        written.append(write_text(target / f"{s['extract_id']}.html", html))
     return written
 
 

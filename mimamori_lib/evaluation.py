@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import disclosure, paths
 from .params import load_params
+from .restricted import private_file
 from .scoring import GROUP_LABEL
 
 log = logging.getLogger(__name__)
@@ -284,9 +285,8 @@ def theme_counts(coded: pd.DataFrame, codebook: dict, threshold: int) -> pd.Data
 
 def write_internal_comments(p: dict, coded: pd.DataFrame) -> Path:
     """Quotes of the free comments, with their themes: internal report only."""
-    f = Path(p["_internal_dir"]) / "hearing_comments.csv"
-    f.parent.mkdir(parents=True, exist_ok=True)
-    coded[coded["comment"] != ""].to_csv(f, index=False, encoding="utf-8-sig")
+    with private_file(Path(p["_internal_dir"]) / "hearing_comments.csv", Path(p["_reports_dir"]) / "internal") as f:
+        coded[coded["comment"] != ""].to_csv(f, index=False, encoding="utf-8-sig")
     return f
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from .normalize import (
 )
 from .params import read_yaml
 from .pseudonym import key_path, load_key, pseudonym_series
+from .restricted import private_dir, private_file
 
 log = logging.getLogger(__name__)
 WHOLE_ROW = "(行全体)"
@@ -441,9 +441,7 @@ def write_outputs(p: dict, res: IngestResult) -> Path:
     """Parquet per source, the restricted identity table, quarantine.csv and ingest_summary.csv."""
     out = Path(p["_processed_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    restricted = out / "restricted"
-    restricted.mkdir(exist_ok=True)
-    os.chmod(restricted, 0o700)
+    restricted = private_dir(out / "restricted")
     idents = []
     for sid, r in res.sources.items():
         target = out / f"{sid}.parquet"
@@ -458,9 +456,8 @@ def write_outputs(p: dict, res: IngestResult) -> Path:
         for c in ident.columns:
             if ident[c].dtype == object:
                 ident[c] = ident[c].astype("string")
-        f = restricted / "identity.parquet"
-        ident.to_parquet(f, index=False)
-        os.chmod(f, 0o600)
+        with private_file(restricted / "identity.parquet") as f:
+            ident.to_parquet(f, index=False)
     res.quarantine().to_csv(out / "quarantine.csv", index=False, encoding="utf-8-sig")
     res.summary().to_csv(out / "ingest_summary.csv", index=False, encoding="utf-8-sig")
     log.info("取込結果を書き出しました: %s", out)

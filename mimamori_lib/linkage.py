@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
+from .restricted import private_file
 
 log = logging.getLogger(__name__)
 REGISTRY = "a_registry"  # sorts first: Splink puts it on the left of every pair
@@ -514,7 +515,6 @@ def write_review_queue(p: dict, review: pd.DataFrame, ident: pd.DataFrame, perso
     from openpyxl.worksheet.datavalidation import DataValidation
 
     target = Path(p["_internal_dir"]) / "review_queue.xlsx"
-    target.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
     ws = wb.active
     ws.title = "要確認"
@@ -546,7 +546,8 @@ def write_review_queue(p: dict, review: pd.DataFrame, ident: pd.DataFrame, perso
                  "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
                  "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
         info.append([line])
-    wb.save(target)
+    with private_file(target, Path(p["_reports_dir"]) / "internal") as f:
+        wb.save(f)
     return target
 
 

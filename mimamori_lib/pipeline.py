@@ -81,6 +81,7 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
                          "デモは `mimamori report` が合成データを作ります)")
     target = p["_reports_dir"] / paths.fy_dir(fy)
     target.mkdir(parents=True, exist_ok=True)
+    check_permissions(p)
     result = RunResult(fiscal_year=fy)
     nbs = [nb for nb in notebooks_for(p) if (start is None or nb.stem >= start) and (stop is None or nb.stem < stop)]
     for i, nb in enumerate(nbs, 1):
@@ -110,6 +111,16 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
             dest.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
             log.info("公開用レポート: %s", dest)
     return result
+
+
+def check_permissions(p: dict) -> list[Path]:
+    """Warn about (and, with ``privacy.fix_permissions``, fix) internal reports, restricted identity tables and the
+    key left readable by other accounts."""
+    from .pseudonym import key_path
+    from .restricted import audit
+
+    roots = [p["_reports_dir"] / "internal", *sorted(Path(p["_processed_dir"]).parent.glob("fy*/restricted")), key_path(p)]
+    return audit(roots, fix=bool(p["privacy"]["fix_permissions"]))
 
 
 def _record_step(f: Path, step: str, seconds: float) -> None:

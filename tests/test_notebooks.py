@@ -4,6 +4,7 @@ report leaks no one."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     mp = pytest.MonkeyPatch()
     mp.setenv("MIMAMORI_KEY_FILE", str(root / "smoke.key"))
+    old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
     code = cli.main(["report", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
+    os.umask(old_umask)
     assert code == 0
     yield root
     mp.undo()
@@ -122,6 +125,18 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
                     v = td.get_text(strip=True).replace(",", "")
                     if v.isdigit():
                         assert int(v) == 0 or int(v) >= threshold, f"{f.name}: unsuppressed small count {v}"
+
+
+def test_internal_outputs_are_private(smoke_run) -> None:
+    """`find reports/internal -perm /077` prints nothing; the identity tables are 600 in 700 folders too."""
+    from mimamori_lib.restricted import too_open
+
+    internal = smoke_run / "out" / "reports" / "internal"
+    assert len(list(internal.rglob("*.xlsx"))) >= 3 and len(list(internal.rglob("*.html"))) >= 10
+    assert too_open(internal) == []
+    for d in (smoke_run / "out" / "processed").glob("fy*/restricted"):
+        assert too_open(d) == []
+    assert (smoke_run / "out" / "reports" / "fy2025").stat().st_mode & 0o055, "reports without identities stay readable"
 
 
 def test_review_loop(smoke_run) -> None:

@@ -1,0 +1,101 @@
+"""Files that name a child: created mode 600 in folders of mode 700, whatever the umask.
+
+Two places hold identities: the restricted identity table (``<processed>/<fy>/restricted/``) and the internal
+reports (``reports/internal/``: extraction lists, assessment sheets, the 名寄せ review queue, hearing quotes,
+follow-up tables, case records). Everything written there goes through :func:`private_file`, which creates the
+file under umask 077 and sets its mode explicitly afterwards (an existing file keeps its old mode when it is
+overwritten, so the explicit ``chmod`` matters). :func:`audit` finds files and folders left more open than that
+(by an older version, or copied by hand), warns, and fixes them when params allow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path, root: Path | None = None) -> Path:
+    """Create ``path`` (and its parents) and make it, and every folder between ``root`` and it, mode 700."""
+    path = Path(path)
+    if root is not None:
+        Path(root).parent.mkdir(parents=True, exist_ok=True)  # above the private part: the usual modes
+    with _umask(0o077):
+        path.mkdir(parents=True, exist_ok=True)
+    chain = [path]
+    if root is not None:
+        root = Path(root)
+        p = path
+        while p != root and root in p.parents:
+            p = p.parent
+            chain.append(p)
+    for d in chain:
+        if stat.S_IMODE(d.stat().st_mode) != DIR_MODE:
+            os.chmod(d, DIR_MODE)
+    return path
+
+
+@contextlib.contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextlib.contextmanager
+def private_file(path: Path, root: Path | None = None) -> Iterator[Path]:
+    """Write a file that names a child: ``with private_file(f) as f: df.to_csv(f)``. The folder is made private
+    (up to ``root``), the file is created under umask 077 and set to mode 600 when the block ends."""
+    path = Path(path)
+    private_dir(path.parent, root)
+    with _umask(0o077):
+        yield path
+    if path.exists():
+        os.chmod(path, FILE_MODE)
+
+
+def write_text(path: Path, text: str, root: Path | None = None) -> Path:
+    """A private text file (UTF-8)."""
+    with private_file(path, root) as f:
+        f.write_text(text, encoding="utf-8")
+    return path
+
+
+def too_open(root: Path) -> list[Path]:
+    """Folders and files under ``root`` (itself included) that group or others can read, write or enter."""
+    root = Path(root)
+    if not root.exists():
+        return []
+    out = [root] if stat.S_IMODE(root.stat().st_mode) & 0o077 else []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = Path(dirpath) / n
+            if not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077:
+                out.append(p)
+    return out
+
+
+def audit(roots: list[Path], fix: bool) -> list[Path]:
+    """Warn about every folder or file under ``roots`` more open than 700/600; set their modes when ``fix``.
+    Returns what was found."""
+    found = [p for r in roots for p in too_open(r)]
+    if not found:
+        return []
+    shown = "、".join(str(p) for p in found[:5]) + (f" ほか {len(found) - 5} 件" if len(found) > 5 else "")
+    if fix:
+        for p in found:
+            os.chmod(p, DIR_MODE if p.is_dir() else FILE_MODE)
+        log.warning("個人を特定できるファイルの権限が広すぎたため修正しました (フォルダ 700・ファイル 600): %s", shown)
+    else:
+        log.warning("個人を特定できるファイルの権限が広すぎます (他のユーザーが読めます): %s。"
+                    "chmod -R go-rwx で修正するか、params の privacy.fix_permissions を true にしてください", shown)
+    return found
