@@ -25,7 +25,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         env = {**os.environ, "MIMAMORI_KEY_FILE": str(Path(d) / "bench.key")}
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mimamori_lib.cli", "report", "--raw-dir", f"{d}/raw", "--out-dir", f"{d}/out",
+        subprocess.run([sys.executable, "-m", "mimamori_lib.cli", "report", "--demo", "--raw-dir", f"{d}/raw", "--out-dir", f"{d}/out",
                         "--children", str(a.children)], check=True, env=env, cwd=ROOT, capture_output=True)
         total = time.perf_counter() - t0
         gen = json.loads((Path(d) / "synthetic_truth" / "manifest.json").read_text())["seconds"]
@@ -41,10 +41,11 @@ def main() -> None:
         print(f"  {'other (start-up, meeting)':<28} {total - gen - steps_total:6.1f} s")
         os.environ["MIMAMORI_KEY_FILE"] = env["MIMAMORI_KEY_FILE"]
         from mimamori_lib.evaluation import funnel
-        from mimamori_lib.params import load_params
+        from mimamori_lib.params import load_params, run_years, year_params
 
-        for fy in (2024, 2025):
-            f = funnel(load_params(ROOT / "params" / f"fy{fy}.yaml", {"raw_dir": f"{d}/raw", "out_dir": f"{d}/out"}))
+        base = load_params(ROOT / "params" / "fy2025.yaml", {"raw_dir": f"{d}/raw", "out_dir": f"{d}/out"})
+        for fy in run_years(base):
+            f = funnel(year_params(base, fy))
             keys = ("in_scope", "extracted", "extracted_basic", "extracted_other", "already_supported", "need_support",
                     "new_need", "support_started", "days_to_decision", "days_to_support")
             print(f"  funnel FY{fy}: " + ", ".join(f"{k}={f.get(k)}" for k in keys))

@@ -16,6 +16,7 @@ import pandas as pd
 from . import paths
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
+from .params import Params
 from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
 
@@ -26,7 +27,7 @@ SUPPORT_CONTENT = ["相談支援", "見守り支援", "学校連携", "児相通
 SEX = {"1": "男", "2": "女"}
 
 
-def _school_of(p: dict, ident: pd.DataFrame) -> pd.Series:
+def _school_of(p: Params, ident: pd.DataFrame) -> pd.Series:
     """学校・学年 of each linked pupil (from the attendance file)."""
     links = read_table(p, "links")
     path = load_registry(p)[role_source(p, "attendance")]["path"]
@@ -38,7 +39,7 @@ def _school_of(p: dict, ident: pd.DataFrame) -> pd.Series:
     return (m["school"].str.replace("別府市立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
 
 
-def extraction_table(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
     """The extraction list: one row per extracted child, identity, counts, rank, matched items in words."""
     ident = read_identity(p)
     reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
@@ -65,14 +66,14 @@ def extraction_table(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, catalogue:
     return out
 
 
-def write_extraction_list(p: dict, table: pd.DataFrame) -> tuple[Path, Path]:
+def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    d = Path(p["_internal_dir"])
-    with private_file(d / "extraction.csv", Path(p["_reports_dir"]) / "internal") as csv:
+    d = p.internal
+    with private_file(d / "extraction.csv", p.internal_root) as csv:
         table.to_csv(csv, index=False, encoding="utf-8-sig")
     wb = Workbook()
     ws = wb.active
@@ -109,11 +110,11 @@ def write_extraction_list(p: dict, table: pd.DataFrame) -> tuple[Path, Path]:
     ws.freeze_panes = "D2"
     info = wb.create_sheet("説明")
     for line in ("支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
-                 f"{Path(p['_raw_dir']) / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
+                 f"{p.raw_year / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
                  "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
                  "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
         info.append([line])
-    with private_file(d / "extraction.xlsx", Path(p["_reports_dir"]) / "internal") as xlsx:
+    with private_file(d / "extraction.xlsx", p.internal_root) as xlsx:
         wb.save(xlsx)
     return xlsx, csv
 
@@ -132,14 +133,14 @@ def _fmt_date(v) -> str:
     return "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
 
-def _attendance(p: dict, person_id: str) -> list[dict]:
+def _attendance(p: Params, person_id: str) -> list[dict]:
     """Attendance of the child in every processed year up to this one (same pseudonym across years)."""
     out = []
-    base = Path(p["_processed_dir"]).parent
+    base = p.processed.parent
     att = role_source(p, "attendance")
     path = load_registry(p)[att]["path"]
     for d in sorted(base.glob("fy*")):
-        if d.name > paths.fy_dir(p["fiscal_year"]) or not (d / f"{att}.parquet").exists() or not (d / "links.parquet").exists():
+        if d.name > paths.fy_dir(p.fiscal_year) or not (d / f"{att}.parquet").exists() or not (d / "links.parquet").exists():
             continue
         links = _read_cached(d / "links.parquet")
         lk = links[(links["source"] == path) & links["status"].isin(LINKED) & (links["person_id"] == person_id)]
@@ -153,7 +154,7 @@ def _attendance(p: dict, person_id: str) -> list[dict]:
     return out
 
 
-def _survey(p: dict, person_id: str, survey: pd.DataFrame | None, spec: dict) -> list[dict]:
+def _survey(p: Params, person_id: str, survey: pd.DataFrame | None, spec: dict) -> list[dict]:
     if survey is None:
         return []
     r = survey[survey["person_id"] == person_id]
@@ -168,11 +169,11 @@ def _survey(p: dict, person_id: str, survey: pd.DataFrame | None, spec: dict) ->
     return out
 
 
-def _history(p: dict, person_id: str) -> list[dict]:
+def _history(p: Params, person_id: str) -> list[dict]:
     out = []
-    base = Path(p["_processed_dir"]).parent
+    base = p.processed.parent
     for d in sorted(base.glob("fy*")):
-        if d.name >= paths.fy_dir(p["fiscal_year"]) or not (d / "scores.parquet").exists():
+        if d.name >= paths.fy_dir(p.fiscal_year) or not (d / "scores.parquet").exists():
             continue
         s = _read_cached(d / "scores.parquet")
         s = s[s["person_id"] == person_id]
@@ -190,7 +191,7 @@ def _history(p: dict, person_id: str) -> list[dict]:
     return out
 
 
-def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> list[Path]:
+def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> list[Path]:
     """One printable (A4) HTML assessment sheet per extracted child: ``assessment/<抽出ID>.html``."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -199,7 +200,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
     ident = read_identity(p)
     reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
     juki = read_table(p, role_source(p, "registry")).set_index("person_id")
-    ref = pd.Timestamp(p["reference_date"])
+    ref = pd.Timestamp(p.reference_date)
     juki["age"] = ((ref.year * 10000 + ref.month * 100 + ref.day) - (juki["birth_date"].dt.year * 10000
                    + juki["birth_date"].dt.month * 100 + juki["birth_date"].dt.day)) // 10000
     school = _school_of(p, ident)
@@ -209,7 +210,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
         spath = load_registry(p)[sv_id]["path"]
         lk = links[(links["source"] == spath) & links["status"].isin(LINKED)][["row", "person_id"]]
         survey = read_table(p, sv_id).merge(lk, on="row")
-    target = private_dir(Path(p["_internal_dir"]) / "assessment", Path(p["_reports_dir"]) / "internal")
+    target = private_dir(p.internal / "assessment", p.internal_root)
     written = []
     today = dt.date.today().isoformat()
     for _, s in scores[scores["group"] != ""].iterrows():
@@ -224,7 +225,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
                      "kind": "基本" if catalogue[r["item"]].get("basic") else "その他", "department": r["department"],
                      "date": _fmt_date(r["date"]), "detail": r["detail"]} for _, r in e[e["kind"] == kind].iterrows()]
         supported = []
-        for i in p.get("extraction", {}).get("supported_items", []):
+        for i in p.extraction.supported_items:
             if i in s and s[i]:
                 supported.append(catalogue[i]["label"])
         if s.get("supported_earlier_decision"):
@@ -234,7 +235,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
              "sex": SEX.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
              "address": me["address"], "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
              "supported_text": "・".join(supported) or "なし"}
-        html = tpl.render(c=c, fy=p["fiscal_year"], ref=p["reference_date"], today=today, household=household,
+        html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,
                           matched=rows("match"), near=rows("near"), attendance=_attendance(p, pid),
                           survey=_survey(p, pid, survey, load_registry(p)[sv_id]),
                           history=_history(p, pid), difficulty_types=DIFFICULTY_TYPES)
@@ -242,7 +243,7 @@ def write_assessment_sheets(p: dict, scores: pd.DataFrame, ev: pd.DataFrame, cat
     return written
 
 
-def extract_year(p: dict, write: bool = True) -> dict:
+def extract_year(p: Params, write: bool = True) -> dict:
     """Scores, the extraction list and the assessment sheets of the year."""
     import time
 

@@ -1,4 +1,10 @@
-"""The ``mimamori`` command: ``synth``, ``run`` and ``report``."""
+"""The ``mimamori`` command: ``report`` (the annual run, or the demo), ``run`` (one year), ``synth`` (the
+synthetic city and its stand-ins for staff) and ``params`` (what a run will use).
+
+A user's mistake (a params file, a missing input, a decisions file that cannot be used) prints one Japanese line
+and exits with status 2; ``-v`` shows the traceback. A failing notebook exits with status 1, naming the step and
+the cell.
+"""
 
 from __future__ import annotations
 
@@ -6,126 +12,172 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 from . import paths
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+MEETING_STEP = "35_meeting"
 
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
-    for noisy in ("papermill", "traitlets", "matplotlib", "asyncio", "blib2to3", "nbconvert", "NbConvertApp"):
+                        datefmt="%H:%M:%S", stream=sys.stderr, force=True)
+    for noisy in ("papermill", "traitlets", "matplotlib", "asyncio", "blib2to3", "nbconvert", "NbConvertApp", "splink",
+                  "numexpr", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _dir(arg: str | None) -> str | None:
+    """A folder given on the command line: relative to the working directory."""
+    return None if arg is None else str(Path(arg).expanduser().resolve())
+
+
+# --- synth -------------------------------------------------------------------------------------------
+
 def cmd_synth(a: argparse.Namespace) -> int:
-    if a.what in ("meeting", "review"):
-        return cmd_meeting(a)
+    if a.what != "city":
+        return cmd_stand_in(a)
     from .synth.generate import generate
 
-    out = paths.resolve(a.out, paths.RAW)
-    truth = paths.resolve(a.truth, paths.TRUTH) if a.truth else (
-        paths.TRUTH if out == paths.RAW else out.parent / "synthetic_truth")
+    out = Path(_dir(a.out) or paths.RAW)
+    truth = Path(_dir(a.truth)) if a.truth else (paths.TRUTH if out == paths.RAW else out.parent / "synthetic_truth")
     s = generate(out, truth, children=a.children, seed=a.seed, years=a.years)
-    logging.getLogger(__name__).info("合成データを書き出しました: %s (%d ファイル, %.1f 秒); 正解データ: %s",
-                                     out, len(s["files"]), s["seconds"], truth)
+    log.info("合成データを書き出しました: %s (%d ファイル, %.1f 秒); 正解データ: %s", out, len(s["files"]), s["seconds"], truth)
     return 0
 
 
-def cmd_meeting(a: argparse.Namespace) -> int:
-    """Demo: fill the year's meeting decisions from the synthetic truth (after the extraction list exists)."""
-    from .params import load_params
-    from .synth.meeting import fill_decisions
+def _synthetic_raw(raw: Path) -> dict:
+    """The manifest of a marked synthetic city; a city's own exports are refused."""
+    from .synth.marker import MARKER, read_marker
+
+    m = read_marker(raw)
+    if m is None:
+        raise UserError(f"{raw} は合成データ (デモ) の入力フォルダではありません ({MARKER} がありません)。"
+                        "会議の判断・名寄せの確認結果・事例記録は職員が記入したものだけを使います。合成データで"
+                        "代わりに記入するのは mimamori synth で作ったフォルダだけです")
+    return m
+
+
+def cmd_stand_in(a: argparse.Namespace) -> int:
+    """Demo: the meeting's decisions, the review answers or case records, made up from the synthetic truth."""
+    from .params import load_params, year_params
+    from .synth.marker import truth_root
 
     if not a.fy:
-        logging.getLogger(__name__).error("--fy を指定してください (例: mimamori synth meeting --fy 2025)")
-        return 2
-    raw = paths.resolve(a.raw_dir or a.out, paths.RAW)
-    p = load_params(paths.PARAMS / f"fy{a.fy}.yaml", {"raw_dir": str(raw), "out_dir": a.out_dir})
-    truth = paths.resolve(a.truth, paths.TRUTH) if a.truth else (paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth")
+        raise UserError(f"--fy を指定してください (例: mimamori synth {a.what} --fy 2025)")
+    base = load_params(a.params, {"raw_dir": _dir(a.raw_dir or a.out), "out_dir": _dir(a.out_dir)})
+    p = year_params(base, a.fy)
+    _synthetic_raw(p.raw_dir)
+    truth = truth_root(p.raw_dir)
     if a.what == "review":
         from .synth.review import fill_review
 
-        f = fill_review(raw, truth, p["_internal_dir"], int(a.fy))
-        logging.getLogger(__name__).info("名寄せの確認結果 (合成) を書き出しました: %s (次回の実行で反映されます)", f)
+        f = fill_review(p.raw_dir, truth, p.internal, p.fiscal_year)
+        log.info("名寄せの確認結果 (合成) を書き出しました: %s (次回の実行で反映されます)", f)
         return 0
-    f = fill_decisions(raw, truth, p["_internal_dir"], int(a.fy), p["reference_date"], seed=int(p["synth"]["seed"]))
-    logging.getLogger(__name__).info("会議の判断 (合成) を書き出しました: %s", f)
+    from .synth.meeting import fill_decisions
+
+    f = fill_decisions(p.raw_dir, truth, p.internal, p.fiscal_year, p.reference_date, seed=p.synth.seed)
+    log.info("会議の判断 (合成) を書き出しました: %s", f)
     return 0
 
+
+# --- run and report ----------------------------------------------------------------------------------
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from .pipeline import StepFailed, run_year
+    from .pipeline import run_year
 
-    try:
-        r = run_year(a.params, a.raw_dir, a.out_dir)
-    except StepFailed as e:
-        logging.getLogger(__name__).error("%s", e)
-        return 1
-    logging.getLogger(__name__).info("FY%d: %d ステップ完了 (%.1f 秒)", r.fiscal_year, len(r.steps), r.seconds)
+    r = run_year(a.params, _dir(a.raw_dir), _dir(a.out_dir))
+    log.info("FY%d: %d ステップ完了 (%.1f 秒)", r.fiscal_year, len(r.steps), r.seconds)
     return 0
 
 
-MEETING_STEP = "35_meeting"
+def _has_exports(raw: Path) -> bool:
+    return any(raw.glob("fy*/*/*.csv"))
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    """The whole demo: synthetic city (if data/raw is empty), then every year's pipeline."""
-    from .params import load_params
-    from .pipeline import StepFailed, run_year
-    from .synth.generate import generate
+    """Every year of the run in order. A city's own exports: each year straight through, reading whatever staff
+    saved. The synthetic demo: generated first when the raw folder is empty, with made-up meetings in between."""
+    from .params import load_params, run_years, year_params
+    from .pipeline import run_year
+    from .synth.marker import read_marker, truth_root
 
-    log = logging.getLogger(__name__)
     t0 = time.perf_counter()
-    base = load_params(a.params)
-    raw = paths.resolve(a.raw_dir, paths.RAW)
-    years = [int(y) for y in base["synth"]["years"]]
-    if not any(raw.glob("fy*/*/*.csv")):
-        log.info("%s が空なので合成データを生成します (こども %d 人, seed %d)", raw, base["synth"]["children"], base["synth"]["seed"])
-        truth = paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth"
-        generate(raw, truth, children=int(a.children or base["synth"]["children"]), seed=int(base["synth"]["seed"]), years=years)
-    from .synth.meeting import fill_decisions
+    base = load_params(a.params, {"raw_dir": _dir(a.raw_dir), "out_dir": _dir(a.out_dir)})
+    raw = base.raw_dir
+    years = run_years(base)
+    if not _has_exports(raw):
+        if not (a.demo or raw == paths.RAW):
+            raise UserError(f"入力フォルダにエクスポートがありません: {raw} (各課のエクスポートを <年度>/<部署>/<ファイル>.csv の形で"
+                            "置いてください。合成データでデモを実行するには --demo を付けます)")
+        from .synth.generate import generate
 
-    results = []
+        children = int(a.children or base.synth.children)
+        log.info("%s にエクスポートがないため合成データ (デモ) を生成します (こども %d 人, seed %d)", raw, children, base.synth.seed)
+        truth = paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth"
+        generate(raw, truth, children=children, seed=base.synth.seed, years=years)
+    demo = read_marker(raw) is not None
+    log.info("%s: %s (年度 %s)", raw, "合成データのデモ" if demo else "市のエクスポート", "・".join(map(str, years)))
+    results, waiting = [], []
     for fy in years:
-        pfile = paths.PARAMS / f"fy{fy}.yaml"
-        try:
-            first = run_year(pfile, str(raw), a.out_dir, stop=MEETING_STEP)
-            p = load_params(pfile, {"raw_dir": str(raw), "out_dir": a.out_dir})
-            if (p["_internal_dir"] / "extraction.csv").exists():
-                truth = paths.TRUTH if raw == paths.RAW else raw.parent / "synthetic_truth"
-                f = fill_decisions(raw, truth, p["_internal_dir"], fy, p["reference_date"], seed=int(base["synth"]["seed"]))
+        p = year_params(base, fy)
+        if demo:
+            first = run_year(p.params_path, str(raw), _dir(a.out_dir), stop=MEETING_STEP)
+            if (p.internal / "extraction.csv").exists():
+                from .synth.meeting import fill_decisions
+
+                f = fill_decisions(raw, truth_root(raw), p.internal, fy, p.reference_date, seed=base.synth.seed)
                 log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
-            second = run_year(pfile, str(raw), a.out_dir, start=MEETING_STEP)
-            first.steps += second.steps
+            first.steps += run_year(p.params_path, str(raw), _dir(a.out_dir), start=MEETING_STEP).steps
             results.append(first)
-        except StepFailed as e:
-            log.error("%s", e)
-            return 1
-    rep = paths.reports_dir(a.out_dir)
-    log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, rep)
+        else:
+            results.append(run_year(p.params_path, str(raw), _dir(a.out_dir)))
+        if not (p.processed / "decisions.parquet").exists():
+            waiting.append((fy, p.raw_year / "shien" / "kettei.csv"))
+    log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, paths.reports_dir(_dir(a.out_dir) or base.out_dir))
     for r in results:
         for s in r.steps:
             log.info("  FY%d %s: %s", r.fiscal_year, s["step"], s["html"])
+    for fy, f in waiting:
+        log.info("FY%d: 支援担当者会議の判断はまだありません。会議後に抽出リストを %s に保存すると、次回の実行で反映されます", fy, f)
     return 0
 
 
+# --- params ------------------------------------------------------------------------------------------
+
+def cmd_params(a: argparse.Namespace) -> int:
+    """Print the values a run will use, or the reference of every parameter."""
+    import yaml
+
+    from .params import load_params, reference
+
+    if a.reference:
+        for key, default, desc in reference():
+            sys.stdout.write(f"{key}: {default}  # {desc}\n" if default else f"{key}:  # {desc}\n")
+        return 0
+    p = load_params(a.params, {"raw_dir": _dir(a.raw_dir), "out_dir": _dir(a.out_dir)})
+    sys.stdout.write(f"# {p.params_path}\n")
+    sys.stdout.write(yaml.safe_dump(p.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
+    return 0
+
+
+# --- the parser --------------------------------------------------------------------------------------
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mimamori", description="こども見守り: 庁内データ連携による支援の必要なこどもの早期発見")
-    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true", help="詳しいログとエラーの詳細 (トレースバック) を表示する")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("synth", help="合成都市のエクスポートを生成する (meeting: 会議の判断を合成して記入する)")
-    s.add_argument("what", nargs="?", choices=["city", "meeting", "review"], default="city",
-                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果 (いずれも合成データ用)")
-    s.add_argument("--out", default="data/raw", help="出力先 (年度フォルダ fyYYYY/ をその下に作る)")
-    s.add_argument("--fy", type=int, default=None, help="meeting: 年度 (例: 2025)")
-    s.add_argument("--raw-dir", default=None, help="meeting: 入力フォルダ (既定: --out)")
-    s.add_argument("--out-dir", default=None, help="meeting: 抽出リストを書いた実行の出力先")
-    s.add_argument("--truth", default=None, help="正解データの出力先 (既定: data/synthetic_truth)")
-    s.add_argument("--children", type=int, default=16696, help="初年度の基準日に 0–18 歳のこどもの数")
-    s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--years", type=int, nargs="+", default=[2024, 2025])
-    s.set_defaults(func=cmd_synth)
+    p = sub.add_parser("report", help="年度ごとのパイプラインを順に実行しレポートを作る (入力が空なら合成データでデモ)")
+    p.add_argument("--params", default="params/fy2025.yaml", help="パラメータ (years: の年度を順に実行する)")
+    p.add_argument("--raw-dir", default=None, help="各課のエクスポート (<年度>/<部署>/<ファイル>.csv) のフォルダ")
+    p.add_argument("--out-dir", default=None, help="出力先 (<out>/processed/, <out>/reports/)")
+    p.add_argument("--demo", action="store_true", help="入力フォルダが空なら合成データを生成する (既定の data/raw では常に)")
+    p.add_argument("--children", type=int, default=None, help="合成都市の大きさ (既定: パラメータの synth.children)")
+    p.set_defaults(func=cmd_report)
 
     r = sub.add_parser("run", help="ある年度のノートブックを順に実行し HTML にする")
     r.add_argument("--params", required=True, help="例: params/fy2025.yaml")
@@ -133,19 +185,46 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default=None, help="出力先 (<out>/processed/<fy>/, <out>/reports/)")
     r.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="デモ全体: 合成データ → 各年度のパイプライン → レポート")
-    p.add_argument("--raw-dir", default=None)
-    p.add_argument("--out-dir", default=None)
-    p.add_argument("--children", type=int, default=None, help="合成都市の大きさ (既定: パラメータの synth.children)")
-    p.add_argument("--params", default="params/fy2025.yaml", help="合成都市の設定 (synth:) を読むパラメータ (例: params/smoke.yaml)")
-    p.set_defaults(func=cmd_report)
+    s = sub.add_parser("synth", help="合成都市 (デモ・テスト用) と、職員の記入の代わり (合成データのフォルダのみ)")
+    s.add_argument("what", nargs="?", choices=["city", "meeting", "review"], default="city",
+                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果")
+    s.add_argument("--out", default="data/raw", help="city: 出力先 (年度フォルダ fyYYYY/ をその下に作る)")
+    s.add_argument("--truth", default=None, help="city: 正解データの出力先 (既定: 出力先の隣の synthetic_truth)")
+    s.add_argument("--children", type=int, default=16696, help="city: 初年度の基準日に 0–18 歳のこどもの数")
+    s.add_argument("--seed", type=int, default=7, help="city: 乱数の種")
+    s.add_argument("--years", type=int, nargs="+", default=[2024, 2025], help="city: 年度")
+    s.add_argument("--fy", type=int, default=None, help="meeting/review: 年度 (例: 2025)")
+    s.add_argument("--params", default="params/fy2025.yaml", help="meeting/review: パラメータ")
+    s.add_argument("--raw-dir", default=None, help="meeting/review: 入力フォルダ (既定: --out)")
+    s.add_argument("--out-dir", default=None, help="meeting/review: 抽出リストを書いた実行の出力先")
+    s.set_defaults(func=cmd_synth)
+
+    q = sub.add_parser("params", help="実行に使われるパラメータ (既定値を含む) を表示する")
+    q.add_argument("--params", default="params/fy2025.yaml")
+    q.add_argument("--raw-dir", default=None)
+    q.add_argument("--out-dir", default=None)
+    q.add_argument("--reference", action="store_true", help="すべてのパラメータの既定値と説明を表示する")
+    q.set_defaults(func=cmd_params)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     _setup_logging(a.verbose)
-    return a.func(a)
+    from .pipeline import StepFailed
+
+    try:
+        return a.func(a)
+    except UserError as e:
+        if a.verbose:
+            log.exception("エラー")
+        log.error("エラー: %s", e)
+        return 2
+    except StepFailed as e:
+        if a.verbose and e.__cause__ is not None:
+            log.error("詳細", exc_info=e.__cause__)
+        log.error("%s", e)
+        return 2 if e.user_error else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,20 +12,15 @@ import numpy as np
 import pandas as pd
 
 from . import disclosure, paths
-from .params import load_params
+from .params import Params, run_years, year_params
 from .restricted import private_file
 from .scoring import GROUP_LABEL
 
 log = logging.getLogger(__name__)
 
 
-def year_params(p: dict, fy: int) -> dict:
-    """The params of another year of the same run (same raw and output folders)."""
-    return load_params(paths.PARAMS / f"fy{fy}.yaml", {"raw_dir": str(p["_raw_root"]), "out_dir": p.get("out_dir")})
-
-
-def _read(p: dict, name: str) -> pd.DataFrame | None:
-    f = Path(p["_processed_dir"]) / name
+def _read(p: Params, name: str) -> pd.DataFrame | None:
+    f = p.processed / name
     if not f.exists():
         return None
     return pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f, encoding="utf-8-sig", keep_default_na=False)
@@ -33,14 +28,14 @@ def _read(p: dict, name: str) -> pd.DataFrame | None:
 
 # --- the funnel -------------------------------------------------------------------------------------
 
-def funnel(p: dict) -> dict:
+def funnel(p: Params) -> dict:
     """Children in scope → extracted → already supported → newly judged to need support → support started."""
     scores = _read(p, "scores.parquet")
     dec = _read(p, "decisions.parquet")
     if scores is None:
         return {}
     x = scores[scores["group"] != ""]
-    out = {"fy": int(p["fiscal_year"]), "in_scope": len(scores), "extracted": len(x)}
+    out = {"fy": p.fiscal_year, "in_scope": len(scores), "extracted": len(x)}
     for g in ("basic", "other", "tier"):
         out[f"extracted_{g}"] = int((x["group"] == g).sum())
     if dec is None:
@@ -54,7 +49,7 @@ def funnel(p: dict) -> dict:
         "on_hold": int((d["support_needed"] == "保留").sum()), "support_started": int((new & d["support_started_on"].notna()).sum()),
         "new_in_top": int((new & d["group"].isin(["basic", "other"])).sum()), "new_in_tier": int((new & (d["group"] == "tier")).sum()),
     })
-    ref = pd.Timestamp(p["reference_date"])
+    ref = pd.Timestamp(p.reference_date)
     out["days_to_decision"] = float((d["decided_on"] - ref).dt.days.median()) if d["decided_on"].notna().any() else np.nan
     started = d.loc[new & d["support_started_on"].notna(), "support_started_on"]
     out["days_to_support"] = float((started - ref).dt.days.median()) if len(started) else np.nan
@@ -66,11 +61,11 @@ def funnel(p: dict) -> dict:
     return out
 
 
-def process_indicators(p: dict) -> dict:
+def process_indicators(p: Params) -> dict:
     """Sources loaded, rows quarantined, linkage rate, review queue size, run time."""
     s = _read(p, "ingest_summary.csv")
     r = _read(p, "linkage_rates.csv")
-    out = {"fy": int(p["fiscal_year"])}
+    out = {"fy": p.fiscal_year}
     if s is not None:
         out.update(sources=len(s), sources_loaded=int((s["status"] == "loaded").sum()),
                    rows_read=int(pd.to_numeric(s["rows_read"]).sum()), rows_quarantined=int(pd.to_numeric(s["rows_quarantined"]).sum()))
@@ -79,7 +74,7 @@ def process_indicators(p: dict) -> dict:
             r[c] = pd.to_numeric(r[c])
         out.update(linkage_rate=round(float((r["auto"] + r["reviewed"]).sum() / r["records"].sum()), 4),
                    review_queue=int(r["review"].sum()))
-    steps = Path(p["_reports_dir"]) / paths.fy_dir(p["fiscal_year"]) / "run_steps.json"
+    steps = p.reports / paths.fy_dir(p.fiscal_year) / "run_steps.json"
     if steps.exists():
         out["run_seconds"] = round(sum(x["seconds"] for x in json.loads(steps.read_text())), 1)
     return out
@@ -231,7 +226,7 @@ def hearing(ps: list[dict]) -> pd.DataFrame:
     for p in ps:
         t = read_table(p, role_source(p, "hearing"))
         if t is not None:
-            frames.append(t.assign(fy=int(p["fiscal_year"])))
+            frames.append(t.assign(fy=p.fiscal_year))
     if not frames:
         return pd.DataFrame()
     h = pd.concat(frames, ignore_index=True)
@@ -283,25 +278,25 @@ def theme_counts(coded: pd.DataFrame, codebook: dict, threshold: int) -> pd.Data
     return disclosure.protect(t, threshold=threshold, totals=False)
 
 
-def write_internal_comments(p: dict, coded: pd.DataFrame) -> Path:
+def write_internal_comments(p: Params, coded: pd.DataFrame) -> Path:
     """Quotes of the free comments, with their themes: internal report only."""
-    with private_file(Path(p["_internal_dir"]) / "hearing_comments.csv", Path(p["_reports_dir"]) / "internal") as f:
+    with private_file(p.internal / "hearing_comments.csv", p.internal_root) as f:
         coded[coded["comment"] != ""].to_csv(f, index=False, encoding="utf-8-sig")
     return f
 
 
-def evaluate(p: dict) -> dict:
+def evaluate(p: Params) -> dict:
     """Everything the evaluation notebook and the public report show, for the years in ``evaluation.years``."""
-    ev = p.get("evaluation", {})
-    years = [int(y) for y in ev.get("years", [p["fiscal_year"]]) if int(y) <= int(p["fiscal_year"])]
-    ps = [p if y == int(p["fiscal_year"]) else year_params(p, y) for y in years]
+    ev = p.evaluation
+    years = [y for y in (ev.years or run_years(p)) if y <= p.fiscal_year]
+    ps = [year_params(p, y) for y in years]
     funnels = [funnel(q) for q in ps]
     funnels = [f for f in funnels if f]
     procs = [process_indicators(q) for q in ps]
-    threshold = int(p.get("disclosure", {}).get("threshold", 5))
-    comp = comparison_table(funnels, float(ev.get("alpha", 0.05)), float(ev.get("power", 0.8)), threshold)
+    threshold = p.disclosure.threshold
+    comp = comparison_table(funnels, ev.alpha, ev.power, threshold)
     h = hearing(ps)
-    coded = code_comments(h, ev.get("codebook", {})) if len(h) else pd.DataFrame()
+    coded = code_comments(h, ev.codebook) if len(h) else pd.DataFrame()
     if len(coded):
         write_internal_comments(p, coded)
     return {
@@ -310,9 +305,9 @@ def evaluate(p: dict) -> dict:
         "types_table": types_table(funnels, threshold) if funnels else disclosure.mark_safe(pd.DataFrame(), "empty"),
         "process_table": process_table(procs),
         "comparison": disclosure.mark_safe(comp, "percentages and test statistics of the funnel"),
-        "comparison_reading": comparison_reading(comp, float(ev.get("alpha", 0.05))),
+        "comparison_reading": comparison_reading(comp, ev.alpha),
         "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
-        "themes": theme_counts(coded, ev.get("codebook", {}), threshold) if len(coded) else None,
+        "themes": theme_counts(coded, ev.codebook, threshold) if len(coded) else None,
         "group_labels": GROUP_LABEL,
     }
 

@@ -9,29 +9,23 @@ date and values, so that staff can see exactly why a child is on the list.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import paths
 from .ingest import load_registry, read_table, role_source
-from .params import read_yaml
+from .params import Params, read_data_file
 
 log = logging.getLogger(__name__)
 LINKED = ("auto", "reviewed")
 
 
-def load_catalogue(p: dict) -> dict[str, dict]:
+def load_catalogue(p: Params) -> dict[str, dict]:
     """The catalogue named in params, without survey items unless ``indicators.survey_items`` is true."""
-    ind = p.get("indicators", {})
-    f = paths.resolve(ind.get("catalogue"), paths.PARAMS / "indicators.yaml")
-    if not f.exists():
-        f = Path(p["_params_path"]).parent / ind.get("catalogue", "indicators.yaml")
-    items = read_yaml(f)["items"]
-    use_survey = bool(ind.get("survey_items", False))
-    return {k: {**v, "id": k, "window_months": read_yaml(f).get("window_months", 12)}
-            for k, v in items.items() if use_survey or not v.get("survey")}
+    cat = read_data_file(p.indicators.catalogue)
+    use_survey = p.indicators.survey_items
+    return {k: {**v, "id": k, "window_months": cat.get("window_months", 12)}
+            for k, v in cat["items"].items() if use_survey or not v.get("survey")}
 
 
 def age_on(birth: pd.Series, day) -> pd.Series:
@@ -41,13 +35,13 @@ def age_on(birth: pd.Series, day) -> pd.Series:
     return (d.year * 10000 + d.month * 100 + d.day - (b.dt.year * 10000 + b.dt.month * 100 + b.dt.day)) // 10000
 
 
-def registry(p: dict) -> pd.DataFrame:
+def registry(p: Params) -> pd.DataFrame:
     """The registry's analysis table with ages on the reference date."""
     juki = read_table(p, role_source(p, "registry"))
     if juki is None:
-        raise FileNotFoundError(f"住民基本台帳 (juki) が取り込まれていません: {p['_processed_dir']}")
+        raise FileNotFoundError(f"住民基本台帳 (juki) が取り込まれていません: {p.processed}")
     juki = juki.copy()
-    juki["age"] = age_on(juki["birth_date"], p["reference_date"])
+    juki["age"] = age_on(juki["birth_date"], p.reference_date)
     return juki
 
 
@@ -56,7 +50,7 @@ def children_in_scope(juki: pd.DataFrame) -> pd.DataFrame:
     return juki[juki["age"].between(0, 18)][["person_id", "household_id", "birth_date", "age", "sex"]].reset_index(drop=True)
 
 
-def source_rows(p: dict, source: str, links: pd.DataFrame | None) -> pd.DataFrame | None:
+def source_rows(p: Params, source: str, links: pd.DataFrame | None) -> pd.DataFrame | None:
     """A processed source table with ``person_id`` for every row (via 名寄せ for school-network files)."""
     t = read_table(p, source)
     if t is None:
@@ -70,10 +64,10 @@ def source_rows(p: dict, source: str, links: pd.DataFrame | None) -> pd.DataFram
     return t.assign(_source=spec["path"], _department=spec.get("department", ""))
 
 
-def _query(t: pd.DataFrame, rule: str | None, p: dict, item: dict) -> pd.Series:
+def _query(t: pd.DataFrame, rule: str | None, p: Params, item: dict) -> pd.Series:
     if not rule:
         return pd.Series(True, index=t.index)
-    ref = pd.Timestamp(p["reference_date"])
+    ref = pd.Timestamp(p.reference_date)
     window_start = ref - pd.DateOffset(months=int(item.get("window_months", 12)))
     return t.eval(rule, engine="python", local_dict={"ref": ref, "window_start": window_start}).astype(bool)
 
@@ -93,7 +87,7 @@ def _describe(t: pd.DataFrame, cols: list[str], labels: dict[str, str]) -> pd.Se
     return out
 
 
-def evidence(p: dict, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame | None) -> pd.DataFrame:
+def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame | None) -> pd.DataFrame:
     """Long table: child ``person_id``, item, matched (or near), department, source, row, date, detail."""
     scope = children_in_scope(juki)
     kids_by_household = scope[["person_id", "household_id", "age"]]

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from . import paths
 from .normalize import (
     map_unique,
     nfkc,
@@ -33,7 +32,7 @@ from .normalize import (
     split_name,
     to_katakana,
 )
-from .params import read_yaml
+from .params import City, Params, read_data_file
 from .pseudonym import key_path, load_key, pseudonym_series
 from .restricted import private_dir, private_file
 
@@ -80,20 +79,16 @@ class SourceResult:
 
 # --- registry ----------------------------------------------------------------------------------------
 
-def load_registry(p: dict) -> dict[str, dict]:
+def load_registry(p: Params) -> dict[str, dict]:
     """The source registry named in params (``ingest.registry``), with each source's columns flattened and
     the run's refusals (``ingest.refuse: {source: [header, ...]}``) applied."""
-    ing = p.get("ingest", {})
-    reg_path = paths.resolve(ing.get("registry"), paths.PARAMS / "sources.yaml")
-    if not reg_path.is_absolute() or not reg_path.exists():
-        reg_path = (Path(p["_params_path"]).parent / ing.get("registry", "sources.yaml")).resolve()
-    reg = read_yaml(reg_path)
+    reg = read_data_file(p.ingest.registry)
     defaults = reg.get("defaults", {})
     out = {}
     for sid, spec in reg["sources"].items():
         cols = {**spec.get("columns", {}), **spec.get("extra_columns", {})}
-        cols = {h: {**defaults, **c, "_city": p.get("city", {})} for h, c in cols.items()}
-        for h in ing.get("refuse", {}).get(sid, []):
+        cols = {h: {**defaults, **c} for h, c in cols.items()}
+        for h in p.ingest.refuse.get(sid, []):
             if h in cols:
                 cols[h]["allowed"] = False
         out[sid] = {**spec, "id": sid, "columns": cols}
@@ -249,7 +244,7 @@ def validate(spec: dict, df: pd.DataFrame, raw_rows: list[tuple]) -> tuple[pd.Se
 
 # --- conversion --------------------------------------------------------------------------------------
 
-def convert(kind: str, s: pd.Series, col: dict) -> pd.Series:
+def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.Series:
     """Validated text cells → typed values (invalid survey answers → missing)."""
     if kind == "key":
         return map_unique(s, lambda v: normalize_atena(v) if isinstance(v, str) else None).astype("string")
@@ -267,20 +262,20 @@ def convert(kind: str, s: pd.Series, col: dict) -> pd.Series:
     if kind == "kana":
         return map_unique(s, lambda v: to_katakana(v) if isinstance(v, str) else None).astype("string")
     if kind == "address":
-        city = col.get("_city", {})
-        return map_unique(s, lambda v: normalize_address(v, city.get("name", "別府市"), city.get("prefecture", "大分県"))
+        city = city or City()
+        return map_unique(s, lambda v: normalize_address(v, city.name, city.prefecture)
                           if isinstance(v, str) else None).astype("string")
     return s.astype("string")
 
 
 # --- one source --------------------------------------------------------------------------------------
 
-def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set]) -> SourceResult:
+def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], city: City | None = None) -> SourceResult:
     """Read, validate and convert one export. Never raises for data problems: they become the result."""
     t0 = time.perf_counter()
     res = SourceResult(spec["id"], spec["path"], spec.get("department", ""), spec.get("title", ""))
     try:
-        _ingest(spec, raw_dir, key, known, res)
+        _ingest(spec, raw_dir, key, known, res, city)
     except SourceError as e:
         res.status, res.message = e.status, str(e)
         res.table = res.identity = None
@@ -292,7 +287,7 @@ def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set]) 
     return res
 
 
-def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult) -> None:
+def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None) -> None:
     f = raw_dir / spec["path"]
     if not f.exists():
         if spec.get("optional"):
@@ -337,11 +332,12 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     res.rows_quarantined = int(res.quarantine["row"].nunique()) if len(res.quarantine) else 0
     valid = df[ok.to_numpy()] if len(df) else df
     res.rows_loaded = len(valid)
-    res.table, res.identity, res.missing = _tables(spec, valid, key, known)
+    res.table, res.identity, res.missing = _tables(spec, valid, key, known, city)
     res.message = "; ".join(x for x in [note, "データ行がありません (ヘッダーのみ)" if not rows else ""] if x)
 
 
-def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set]) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
+            city: City | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     """Typed analysis table (no identifying values) and identity rows for one source."""
     cols = spec["columns"]
     table = pd.DataFrame({"row": (df.index.to_numpy() + 1).astype(np.int64)})
@@ -351,7 +347,7 @@ def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set]) -> 
     for h in df.columns:
         c = cols[h]
         name, kind = c["name"], c["type"]
-        values = convert(kind, df[h], c).reset_index(drop=True)
+        values = convert(kind, df[h], c, city).reset_index(drop=True)
         missing[h] = int(values.isna().sum())
         if kind == "key" and c.get("pseudonym"):
             domain = "household" if c["pseudonym"] == "household_id" else "person"
@@ -410,11 +406,11 @@ class IngestResult:
         return pd.concat(qs, ignore_index=True)[cols] if qs else pd.DataFrame(columns=cols)
 
 
-def ingest_year(p: dict, write: bool = True) -> IngestResult:
+def ingest_year(p: Params, write: bool = True) -> IngestResult:
     """Ingest every source of the params' fiscal year; write outputs under ``<out>/processed/<fy>/``."""
     t0 = time.perf_counter()
     registry = load_registry(p)
-    raw_dir = Path(p["_raw_dir"])
+    raw_dir = p.raw_year
     key = load_key(key_path(p))
     if not raw_dir.exists():
         log.error("入力フォルダがありません: %s", raw_dir)
@@ -422,13 +418,13 @@ def ingest_year(p: dict, write: bool = True) -> IngestResult:
     known: dict[str, set] = {"family": set(), "family_kana": set()}
     order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
     for i, sid in enumerate(order, 1):
-        r = ingest_source(registry[sid], raw_dir, key, known)
+        r = ingest_source(registry[sid], raw_dir, key, known, p.city)
         if sid == order[0]:
             known = known_surnames(r.identity)
         results[sid] = r
         log.info("[取込 %2d/%d] %-28s %-7s 読込 %6d 行, 取込 %6d, 隔離 %4d (%.2f 秒)%s", i, len(order), r.path, r.status,
                  r.rows_read, r.rows_loaded, r.rows_quarantined, r.seconds, f"  {r.message}" if r.message else "")
-    res = IngestResult(int(p["fiscal_year"]), results, round(time.perf_counter() - t0, 2))
+    res = IngestResult(p.fiscal_year, results, round(time.perf_counter() - t0, 2))
     if write:
         write_outputs(p, res)
     not_loaded = [r.path for r in results.values() if r.status in ("missing", "error")]
@@ -437,9 +433,9 @@ def ingest_year(p: dict, write: bool = True) -> IngestResult:
     return res
 
 
-def write_outputs(p: dict, res: IngestResult) -> Path:
+def write_outputs(p: Params, res: IngestResult) -> Path:
     """Parquet per source, the restricted identity table, quarantine.csv and ingest_summary.csv."""
-    out = Path(p["_processed_dir"])
+    out = p.processed
     out.mkdir(parents=True, exist_ok=True)
     restricted = private_dir(out / "restricted")
     idents = []
@@ -464,7 +460,7 @@ def write_outputs(p: dict, res: IngestResult) -> Path:
     return out
 
 
-def role_source(p: dict, role: str) -> str:
+def role_source(p: Params, role: str) -> str:
     """The id of the source with this ``role`` in the registry (registry, attendance, survey, hearing)."""
     for sid, spec in load_registry(p).items():
         if spec.get("role") == role:
@@ -472,17 +468,17 @@ def role_source(p: dict, role: str) -> str:
     raise KeyError(f"登録簿に role: {role} のファイルがありません")
 
 
-def registry_path(p: dict) -> str:
+def registry_path(p: Params) -> str:
     """The file of the resident registry (the source whose ``role`` is ``registry``)."""
     return load_registry(p)[role_source(p, "registry")]["path"]
 
 
-def read_table(p: dict, source: str) -> pd.DataFrame | None:
+def read_table(p: Params, source: str) -> pd.DataFrame | None:
     """A processed source table of the params' year (``None`` if that source was not loaded)."""
-    f = Path(p["_processed_dir"]) / f"{source}.parquet"
+    f = p.processed / f"{source}.parquet"
     return pd.read_parquet(f) if f.exists() else None
 
 
-def read_identity(p: dict) -> pd.DataFrame:
+def read_identity(p: Params) -> pd.DataFrame:
     """The restricted identity table (linkage and internal reports only)."""
-    return pd.read_parquet(Path(p["_processed_dir"]) / "restricted" / "identity.parquet")
+    return pd.read_parquet(p.processed / "restricted" / "identity.parquet")

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
+from .params import Linkage as LinkageParams
+from .params import Params
 from .restricted import private_file
 
 log = logging.getLogger(__name__)
@@ -37,17 +39,6 @@ COLUMNS = ["unique_id", "family_name", "given_name", "family_kana", "given_kana"
 DECISION_YES, DECISION_NO = "一致", "不一致"
 COMPARISON_LABELS = {"family_name": "姓", "given_name": "名", "birth_date": "生年月日", "sex": "性別", "address": "住所",
                      "school_district": "通学区域"}
-# Candidate pairs: a record and a registry child sharing any of these. A typo in the birth date is caught by the
-# name rules, a typo or variant in one name by birth date plus the other name; 就学援助 by the parent's household.
-BLOCKING_RULES = [
-    "l.birth_date = r.birth_date AND l.family_kana = r.family_kana",
-    "l.birth_date = r.birth_date AND l.given_kana = r.given_kana",
-    "l.birth_date = r.birth_date AND l.family_name = r.family_name",
-    "l.birth_date = r.birth_date AND l.given_name = r.given_name",
-    "l.full_kana = r.full_kana",
-    "l.full_name = r.full_name",
-    "l.household_id = r.household_id",
-]
 # EM training blocks: birth date, then full reading. Never address: address blocks hold households, and EM
 # would learn "same household" (siblings) instead of "same person".
 # On the reading block Splink leaves the name comparisons alone (they use its columns) and trains the rest.
@@ -79,11 +70,11 @@ def _common(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def registry_side(ident: pd.DataFrame, p: dict) -> pd.DataFrame:
+def registry_side(ident: pd.DataFrame, p: Params) -> pd.DataFrame:
     """Registry children of school age (with a margin) as the left side of the linkage."""
     reg = ident[ident["source"] == registry_path(p)].copy()
-    lo, hi = p.get("linkage", {}).get("registry_age", [5, 16])
-    ref = pd.Timestamp(p["reference_date"])
+    lo, hi = p.linkage.registry_age
+    ref = pd.Timestamp(p.reference_date)
     bd = pd.to_datetime(reg["birth_date"])
     age = ref.year * 10000 + ref.month * 100 + ref.day - (bd.dt.year * 10000 + bd.dt.month * 100 + bd.dt.day)
     reg = reg[(age // 10000).between(lo, hi)]
@@ -141,10 +132,9 @@ def _levels_name(part: str, kana: str, fixed_else_m: float | None) -> list[dict]
     ]
 
 
-def model_settings(p: dict, link_type: str = "link_only") -> dict:
+def model_settings(lk: LinkageParams, link_type: str = "link_only") -> dict:
     """Splink settings: comparisons, blocking rules for prediction, training settings."""
-    lk = p.get("linkage", {})
-    twin_m = float(lk.get("different_given_name_m", 1e-5))
+    twin_m = lk.different_given_name_m
     comparisons = [
         {"output_column_name": "family_name", "comparison_description": "姓 (漢字と読み)",
          "comparison_levels": _levels_name("family_name", "family_kana", None)},
@@ -178,31 +168,29 @@ def model_settings(p: dict, link_type: str = "link_only") -> dict:
             {"sql_condition": "school_r = district_elem_l OR school_r = district_jhs_l", "label_for_charts": "学区内"},
             # pupils may attend outside their district (指定校変更, a move mid-year): never let EM call it impossible
             {"sql_condition": "ELSE", "label_for_charts": "学区外",
-             "m_probability": float(lk.get("out_of_district_m", 0.03)), "fix_m_probability": True},
+             "m_probability": lk.out_of_district_m, "fix_m_probability": True},
         ]},
     ]
     return {
         "link_type": link_type,
         "unique_id_column_name": "unique_id",
         "comparisons": comparisons,
-        "blocking_rules_to_generate_predictions": [{"blocking_rule": r} for r in lk.get("blocking_rules", BLOCKING_RULES)],
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": r} for r in lk.blocking_rules],
         "retain_intermediate_calculation_columns": True,
         "retain_matching_columns": True,
-        "max_iterations": int(lk.get("em_max_iterations", 50)),
-        "em_convergence": float(lk.get("em_convergence", 0.0001)),
+        "max_iterations": lk.em_max_iterations,
+        "em_convergence": lk.em_convergence,
         "additional_columns_to_retain": [],
     }
 
 
-def _db_api(p: dict):
-    backend = p.get("linkage", {}).get("backend", "duckdb")
-    if backend == "spark":
+def _db_api(lk: LinkageParams, backend: str | None = None):
+    if (backend or lk.backend) == "spark":
         from pyspark.sql import SparkSession
         from splink import SparkAPI
 
-        sp = p.get("linkage", {}).get("spark", {})
-        builder = SparkSession.builder.master(sp.get("master", "local[2]")).appName("mimamori")
-        for k, v in {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", **sp.get("conf", {})}.items():
+        builder = SparkSession.builder.master(lk.spark.master).appName("mimamori")
+        for k, v in {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", **lk.spark.conf}.items():
             builder = builder.config(k, str(v))
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
@@ -233,23 +221,23 @@ class Training:
     seconds: float
 
 
-def train(p: dict, registry: pd.DataFrame, records: pd.DataFrame) -> Training:
+def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame) -> Training:
     """Estimate u by random sampling and m by EM on birth-date and full-name blocks (never on address)."""
     from splink import Linker, block_on
 
     t0 = time.perf_counter()
     # training always runs on embedded DuckDB: EM on Spark can underflow an m-probability to exactly 0.0, which
     # Splink rejects; the trained model is then used unchanged by whichever backend predicts
-    api, spark = _db_api({"linkage": {"backend": "duckdb"}})
-    s = model_settings(p)
+    api, spark = _db_api(lk, backend="duckdb")
+    s = model_settings(lk)
     linker = Linker([_register(api, spark, registry, REGISTRY), _register(api, spark, records, RECORDS)], s,
                     log_level=logging.ERROR)
-    recall = float(p.get("linkage", {}).get("prior_recall", 0.9))
+    recall = lk.prior_recall
     linker.training.estimate_probability_two_random_records_match(
         [block_on("full_name", "birth_date"), block_on("full_kana", "birth_date")], recall=recall)
-    linker.training.estimate_u_using_random_sampling(max_pairs=float(p.get("linkage", {}).get("u_max_pairs", 2e6)), seed=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=lk.u_max_pairs, seed=1)
     iterations, rules, retried = [], [], False
-    max_pairs = float(p.get("linkage", {}).get("em_max_pairs", 2e6))
+    max_pairs = lk.em_max_pairs
     for rule in EM_BLOCKS:
         try:
             session = linker.training.estimate_parameters_using_expectation_maximisation(
@@ -280,7 +268,7 @@ def train(p: dict, registry: pd.DataFrame, records: pd.DataFrame) -> Training:
         raise RuntimeError("名寄せモデルの EM 学習がすべてのブロックで失敗しました (データが少なすぎる可能性があります)")
     if not converged:
         log.warning("EM が収束していません (上限 %d 回、または学習し直し・省略あり): %s", max_it, iterations)
-    model = floor_m(linker.misc.save_model_to_json(), float(p.get("linkage", {}).get("m_floor", 1e-4)))
+    model = floor_m(linker.misc.save_model_to_json(), lk.m_floor)
     if spark is not None:
         spark.stop()
     return Training(model=model, em_iterations=iterations, em_rules=rules, converged=converged,
@@ -298,11 +286,11 @@ def floor_m(model: dict, floor: float) -> dict:
     return model
 
 
-def predict(p: dict, model: dict, registry: pd.DataFrame, records: pd.DataFrame, lower: float) -> pd.DataFrame:
+def predict(lk: LinkageParams, model: dict, registry: pd.DataFrame, records: pd.DataFrame, lower: float) -> pd.DataFrame:
     """Scored candidate pairs (registry person × record) at or above ``lower``, one-to-one flagged."""
     from splink import Linker
 
-    api, spark = _db_api(p)
+    api, spark = _db_api(lk)
     linker = Linker([_register(api, spark, registry, REGISTRY), _register(api, spark, records, RECORDS)], model,
                     log_level=logging.ERROR)
     pred = linker.inference.predict(threshold_match_probability=lower)
@@ -327,9 +315,9 @@ def predict(p: dict, model: dict, registry: pd.DataFrame, records: pd.DataFrame,
 
 # --- decisions, one-to-one, outputs ------------------------------------------------------------------
 
-def read_decisions(p: dict) -> pd.DataFrame:
+def read_decisions(p: Params) -> pd.DataFrame:
     """Staff review decisions saved under ``<raw>/<fy>/linkage/review_decisions.csv`` (if any)."""
-    f = Path(p["_raw_dir"]) / "linkage" / "review_decisions.csv"
+    f = p.raw_year / "linkage" / "review_decisions.csv"
     cols = ["source", "row", "atena_no", "判定"]
     if not f.exists():
         return pd.DataFrame(columns=cols)
@@ -405,28 +393,28 @@ class LinkResult:
     sources: list[str] = field(default_factory=list)
 
 
-def link_year(p: dict, write: bool = True) -> LinkResult:
+def link_year(p: Params, write: bool = True) -> LinkResult:
     """Link every school-network source of the year; write links, the model and the review queue."""
     t0 = time.perf_counter()
-    lk = p.get("linkage", {})
-    upper, lower = float(lk.get("auto_threshold", 0.99)), float(lk.get("review_threshold", 0.8))
+    lk = p.linkage
+    upper, lower = lk.auto_threshold, lk.review_threshold
     ident = read_identity(p)
     registry = registry_side(ident, p)
     reg_all = ident[ident["source"] == registry_path(p)]
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
-    paths_ = {s: load_registry(p)[s]["path"] for s in lk.get("sources", [])}
+    paths_ = {s: load_registry(p)[s]["path"] for s in lk.sources}
     _path = paths_.__getitem__
     sources = [s for s in paths_ if (ident["source"] == _path(s)).any()]
     recs = {s: record_side(ident, _path(s), households) for s in sources}
-    train_on = lk.get("train_on") or role_source(p, "attendance")
+    train_on = lk.train_on or role_source(p, "attendance")
     train_on = train_on if train_on in recs else sources[0]
     registry = add_districts(registry, recs[train_on])
     log.info("名寄せモデルを学習中 (%s × 住基 %d 人) ...", train_on, len(registry))
-    training = train(p, registry, recs[train_on])
+    training = train(lk, registry, recs[train_on])
     decisions = read_decisions(p)
     links, reviews = [], []
-    inherit = set(lk.get("inherit_from_train", []))
+    inherit = set(lk.inherit_from_train)
     base_links = None
     for s in sorted(sources, key=lambda x: x != train_on):
         t1 = time.perf_counter()
@@ -434,7 +422,7 @@ def link_year(p: dict, write: bool = True) -> LinkResult:
         if s in inherit and base_links is not None:
             inherited = inherit_links(ident, _path(train_on), _path(s), base_links)
             rec = rec[~rec["unique_id"].astype(int).isin(inherited["row"])]
-        pairs = predict(p, training.model, registry, rec, lower) if len(rec) else pd.DataFrame()
+        pairs = predict(lk, training.model, registry, rec, lower) if len(rec) else pd.DataFrame()
         if inherited is not None and len(pairs):  # one-to-one: a child already linked through the school network
             pairs = pairs[~pairs["unique_id_l"].isin(inherited["person_id"])]
         lnk, rev = assign(pairs, rec, _path(s), upper, lower, decisions, person_to_atena)
@@ -493,8 +481,8 @@ def link_rates(links: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
-def write_outputs(p: dict, res: LinkResult, ident: pd.DataFrame, person_to_atena: pd.Series) -> None:
-    out = Path(p["_processed_dir"])
+def write_outputs(p: Params, res: LinkResult, ident: pd.DataFrame, person_to_atena: pd.Series) -> None:
+    out = p.processed
     res.links.to_parquet(out / "links.parquet", index=False)
     (out / "linkage_model.json").write_text(json.dumps(res.training.model, ensure_ascii=False, indent=1), encoding="utf-8")
     meta = {"em_iterations": res.training.em_iterations, "em_rules": res.training.em_rules, "converged": res.training.converged,
@@ -508,13 +496,13 @@ def write_outputs(p: dict, res: LinkResult, ident: pd.DataFrame, person_to_atena
 REVIEW_COLS = {"source": "ファイル", "row": "行", "match_probability": "一致確率"}
 
 
-def write_review_queue(p: dict, review: pd.DataFrame, ident: pd.DataFrame, person_to_atena: pd.Series) -> Path:
+def write_review_queue(p: Params, review: pd.DataFrame, ident: pd.DataFrame, person_to_atena: pd.Series) -> Path:
     """``reports/internal/<fy>/review_queue.xlsx``: both records side by side, each comparison's weight, and
     drop-down columns for the staff decision (saved back as ``linkage/review_decisions.csv``)."""
     from openpyxl import Workbook
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    target = Path(p["_internal_dir"]) / "review_queue.xlsx"
+    target = p.internal / "review_queue.xlsx"
     wb = Workbook()
     ws = wb.active
     ws.title = "要確認"
@@ -542,11 +530,11 @@ def write_review_queue(p: dict, review: pd.DataFrame, ident: pd.DataFrame, perso
     info = wb.create_sheet("説明")
     for line in ("名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
                  "「判定」に 一致 / 不一致 を選び、列 ファイル・行・宛名番号・判定 を CSV (UTF-8) で",
-                 f"{Path(p['_raw_dir']) / 'linkage' / 'review_decisions.csv'} に保存すると、次回の実行で反映されます。",
+                 f"{p.raw_year / 'linkage' / 'review_decisions.csv'} に保存すると、次回の実行で反映されます。",
                  "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
                  "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
         info.append([line])
-    with private_file(target, Path(p["_reports_dir"]) / "internal") as f:
+    with private_file(target, p.internal_root) as f:
         wb.save(f)
     return target
 
@@ -559,7 +547,7 @@ def _sex(v) -> str | None:
     return {"1": "男", "2": "女"}.get(str(v)) if v is not None and not pd.isna(v) else None
 
 
-def read_links(p: dict) -> pd.DataFrame | None:
+def read_links(p: Params) -> pd.DataFrame | None:
     """The year's links (``None`` before linkage has run)."""
     return read_table(p, "links")
 
@@ -578,7 +566,7 @@ def match_weights(model: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def save_match_weights_chart(p: dict, model: dict) -> Path:
+def save_match_weights_chart(p: Params, model: dict) -> Path:
     """Splink's match-weights chart as a self-contained HTML file (libraries inline: the city network is closed)."""
     from splink import DuckDBAPI, Linker
 
@@ -586,7 +574,7 @@ def save_match_weights_chart(p: dict, model: dict) -> Path:
     empty = pd.DataFrame({c: pd.Series(dtype="string") for c in COLUMNS})
     linker = Linker([api.register(empty, dataset_display_name=REGISTRY), api.register(empty.copy(), dataset_display_name=RECORDS)],
                     model, log_level=logging.ERROR)
-    target = Path(p["_reports_dir"]) / f"fy{p['fiscal_year']}" / "linkage_match_weights.html"
+    target = p.reports / p.fy / "linkage_match_weights.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     linker.visualisations.match_weights_chart().save(str(target), inline=True)
     return target

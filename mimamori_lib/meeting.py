@@ -14,6 +14,7 @@ import pandas as pd
 
 from .ingest import decode, read_rows
 from .normalize import nfkc, parse_date
+from .params import Params
 
 log = logging.getLogger(__name__)
 FLAG_TRUE, FLAG_FALSE = {"1", "有", "○", "あり", "true"}, {"0", "無", "", "なし", "false"}
@@ -36,11 +37,11 @@ def split_types(s: str) -> list[str] | None:
     return out
 
 
-def decisions_path(p: dict) -> Path:
-    return Path(p["_raw_dir"]) / "shien" / "kettei.csv"
+def decisions_path(p: Params) -> Path:
+    return p.raw_year / "shien" / "kettei.csv"
 
 
-def read_decisions(p: dict, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Validated decisions joined to the extraction (``None`` if the meeting has not saved its file yet)."""
     f = decisions_path(p)
     qcols = ["source", "row", "column", "value", "reason"]
@@ -95,8 +96,8 @@ def read_decisions(p: dict, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     return dec, quarantine
 
 
-def write_decisions(p: dict, dec: pd.DataFrame, quarantine: pd.DataFrame) -> None:
-    out = Path(p["_processed_dir"])
+def write_decisions(p: Params, dec: pd.DataFrame, quarantine: pd.DataFrame) -> None:
+    out = p.processed
     dec.to_parquet(out / "decisions.parquet", index=False)
     quarantine.to_csv(out / "decisions_quarantine.csv", index=False, encoding="utf-8-sig")
 

@@ -1,4 +1,11 @@
-"""Run parameters: one YAML per run (``params/fy2025.yaml``), read the same way by papermill and JupyterLab."""
+"""Run parameters: one YAML per run (``params/fy2025.yaml``), read the same way by papermill and JupyterLab.
+
+The schema below (pydantic v2) is the one place for defaults: a params file states only what differs from them,
+and code reads the typed values (``p.extraction.tier_band``), never a second default. A file may ``extends:``
+another (relative to itself); relative paths inside a file resolve against the file that wrote them. Unknown keys,
+wrong types, out-of-range values and malformed YAML stop the load with one Japanese line that names the file and
+the key (:class:`ParamsError`). ``mimamori params`` prints the resolved values and this reference.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,275 @@ import datetime as dt
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import paths
+from .errors import UserError
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError):
     """A params file that cannot be used (message in Japanese, naming the file and key)."""
+
+
+def _project_file(v: Path) -> Path:
+    """A data file named by the schema's default (relative): the project's ``params/`` folder."""
+    return v if v.is_absolute() else paths.PARAMS / v
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+class Synth(_Section):
+    """The synthetic demo city (`mimamori report` on a fresh machine, when the raw folder is empty)."""
+
+    children: int = Field(16696, ge=10, description="children aged 0–18 on the first year's reference date")
+    seed: int = Field(7, description="random seed: the same seed gives byte-identical exports")
+
+
+class City(_Section):
+    """The city whose exports these are."""
+
+    name: str = Field("別府市", description="the city whose exports these are (dropped from addresses before comparison)")
+    prefecture: str = Field("大分県", description="its prefecture (dropped from addresses too)")
+
+
+class Ingest(_Section):
+    """Ingestion: the source registry, refused columns, required sources and completeness checks."""
+
+    registry: Path = Field(Path("sources.yaml"), description="the source registry (relative to the params file that names it)")
+    refuse: dict[str, list[str]] = Field({}, description="columns refused on top of the registry's purpose limits: {source: [header]}")
+    required_sources: list[str] = Field([], description="sources that stop the run when unreadable, empty or header-only "
+                                                       "(the resident registry always does)")
+    shrink_warning: float = Field(0.2, ge=0, le=1, description="a source with this share fewer rows than the previous year "
+                                                              "or than the population it covers is flagged")
+    fail_on_shrink: bool = Field(False, description="true: a flagged drop stops the run instead of warning")
+
+    _registry = field_validator("registry")(lambda v: _project_file(v))
+
+
+class Spark(_Section):
+    """The Spark backend (linkage.backend: spark) for runs that outgrow one machine."""
+
+    master: str = Field("local[2]", description="Spark master URL")
+    conf: dict[str, str] = Field({}, description="extra Spark settings, e.g. {spark.executor.memory: 8g}")
+
+
+class Linkage(_Section):
+    """名寄せ of school-network records to the resident registry."""
+
+    backend: Literal["duckdb", "spark"] = Field("duckdb", description="duckdb (embedded) or spark (pip install -e .[spark])")
+    sources: list[str] = Field(["shusseki", "hokenshitsu", "kyushoku_minou", "tokushi", "shugaku_enjo", "seikatsu"],
+                               description="sources linked by name, reading and birth date")
+    train_on: str | None = Field(None, description="source whose records train the model (null: the attendance file)")
+    inherit_from_train: list[str] = Field(["hokenshitsu", "kyushoku_minou", "tokushi", "seikatsu"],
+                                          description="school-network files whose exact pupils of the attendance file take its link")
+    auto_threshold: float = Field(0.95, gt=0, le=1, description="match probability at or above: linked automatically")
+    review_threshold: float = Field(0.50, gt=0, le=1, description="from here up to auto_threshold: the staff review queue")
+    registry_age: tuple[int, int] = Field((5, 16), description="registry children considered (age on the reference date)")
+    blocking_rules: list[str] = Field([
+        "l.birth_date = r.birth_date AND l.family_kana = r.family_kana",
+        "l.birth_date = r.birth_date AND l.given_kana = r.given_kana",
+        "l.birth_date = r.birth_date AND l.family_name = r.family_name",
+        "l.birth_date = r.birth_date AND l.given_name = r.given_name",
+        "l.full_kana = r.full_kana",
+        "l.full_name = r.full_name",
+        "l.household_id = r.household_id",
+    ], min_length=1, description="candidate pairs: a record and a registry child sharing any of these (Splink SQL)")
+    different_given_name_m: float = Field(1e-5, gt=0, lt=1, description="fixed m of 'given names differ': twins never merge")
+    em_max_iterations: int = Field(50, ge=1, description="EM iterations at most (a run that stops here says so)")
+    em_convergence: float = Field(1e-4, gt=0, description="EM stops when no m or u changes by more than this")
+    prior_recall: float = Field(0.9, gt=0, le=1, description="recall assumed for the exact rules that estimate the prior")
+    u_max_pairs: float = Field(2e6, gt=0, description="random pairs sampled to estimate u-probabilities")
+    em_max_pairs: float = Field(2e6, gt=0, description="EM trains on a deterministic sample of at most this many pairs")
+    out_of_district_m: float = Field(0.03, gt=0, lt=1, description="fixed m of 'school outside the district'")
+    m_floor: float = Field(1e-4, gt=0, lt=1, description="no trained m-probability below this")
+    spark: Spark = Spark()
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> Linkage:
+        if self.review_threshold > self.auto_threshold:
+            raise ValueError("review_threshold は auto_threshold 以下にしてください")
+        return self
+
+
+class Indicators(_Section):
+    """判定項目: the indicator catalogue and how items count."""
+
+    catalogue: Path = Field(Path("indicators.yaml"), description="the indicator catalogue (relative to the params file)")
+    survey_items: bool = Field(False, description="true: the lifestyle survey's S01–S05 count in the judgement")
+    weights: dict[str, float] = Field({}, description="optional item weights for a weighted risk value, e.g. {B01: 2.0}")
+
+    _catalogue = field_validator("catalogue")(lambda v: _project_file(v))
+
+
+class Extraction(_Section):
+    """抽出: the list for the support meeting (groups 1 and 2, ties, exclusions, the next tier)."""
+
+    top_basic: int = Field(20, ge=0, description="group 1: top N by basic-item count (ties broken by other-item count)")
+    top_other: int = Field(10, ge=0, description="group 2: top M of the rest by other-item count")
+    ties: Literal["include", "break"] = Field("include", description="include: all tied at a cut-off are listed (同順位); "
+                                                                     "break: a deterministic order decides")
+    min_count: int = Field(1, ge=0, description="a child needs at least this many items of the group's kind")
+    exclude_supported: bool = Field(False, description="true: children already supported are skipped in groups 1 and 2")
+    tier_band: int = Field(0, ge=0, description="also list the next K not-yet-supported children below the top (次点層)")
+    supported_items: list[str] = Field(["B01", "B08", "N05"], description="items that mean 'already supported' "
+                                                                        "(and 支援要否=要 in an earlier year)")
+
+
+class SurveyItem(_Section):
+    """One survey item."""
+
+    column: str = Field(description="the survey table's column (e.g. q1_breakfast)")
+    values: list[str] = Field(description="answers that make the item")
+    label: str = Field(description="its name in reports")
+
+
+class SurveyOutcome(_Section):
+    """One difficulty for the survey analysis."""
+
+    items: list[str] = Field(description="indicator items whose any match is the difficulty")
+    label: str = Field(description="its name in reports")
+
+
+class Survey(_Section):
+    """生活習慣等調査: items, difficulties and the significance level."""
+
+    items: dict[str, SurveyItem] = Field(description="survey items: an answer pattern of a question")
+    outcomes: dict[str, SurveyOutcome] = Field(description="difficulties, each 'any of these indicator items'")
+    alpha: float = Field(0.05, gt=0, lt=1, description="significance level after Benjamini–Hochberg correction")
+
+
+class Disclosure(_Section):
+    """Disclosure control of public tables."""
+
+    threshold: int = Field(5, ge=2, description="counts from 1 to threshold − 1 are suppressed in public tables")
+
+
+class Evaluation(_Section):
+    """評価 and the public 成果報告会 report."""
+
+    years: list[int] | None = Field(None, description="years compared (null: every year of the run up to this one)")
+    power: float = Field(0.8, gt=0, lt=1, description="power for the smallest detectable difference between years")
+    alpha: float = Field(0.05, gt=0, lt=1, description="significance level of the comparison between years")
+    public_report: str = Field("成果報告会_{fy}.html", description="file name under reports/public/")
+    public_notebook: str = Field("50_evaluation", description="the notebook whose HTML is the public report")
+    codebook: dict[str, list[str]] = Field({}, description="staff hearing: theme → keywords (a comment may match several)")
+
+
+class Privacy(_Section):
+    """Files that name a child."""
+
+    fix_permissions: bool = Field(True, description="true: files that name a child found readable by others are set "
+                                                    "to 600/700 (false: only warned about)")
+
+
+# --- the run's parameters ------------------------------------------------------------------------------
+
+class Params(_Section):
+    """A run's parameters. Paths are absolute after loading; the derived folders are properties."""
+
+    fiscal_year: int = Field(ge=2000, le=2100, description="the fiscal year of the run (年度)")
+    reference_date: dt.date | None = Field(None, description="基準日 (null: 1 September of the fiscal year)")
+    raw_dir: Path = Field(paths.RAW, description="folder holding fy2024/, fy2025/, ... (the exports as received)")
+    out_dir: Path | None = Field(None, description="null: data/processed/<fy>/ and reports/; else <out>/processed, <out>/reports")
+    key_file: Path | None = Field(None, description="the pseudonym key (null: $MIMAMORI_KEY_FILE, else data/mimamori.key)")
+    years: dict[int, Path] = Field({}, description="the params file of each fiscal year of the run (relative to the file)")
+    notebooks: list[str] = Field(["10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "50_evaluation"],
+                                 description="notebooks of a run, in order")
+    synth: Synth = Synth()
+    city: City = City()
+    ingest: Ingest = Ingest()
+    linkage: Linkage = Linkage()
+    indicators: Indicators = Indicators()
+    extraction: Extraction = Extraction()
+    survey: Survey
+    disclosure: Disclosure = Disclosure()
+    evaluation: Evaluation = Evaluation()
+    privacy: Privacy = Privacy()
+
+    _path: Path = PrivateAttr(default=None)
+    _data: dict = PrivateAttr(default_factory=dict)
+    _origin: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _reference(self) -> Params:
+        if self.reference_date is None:
+            self.reference_date = dt.date(self.fiscal_year, 9, 1)
+        return self
+
+    @field_validator("raw_dir", mode="before")
+    @classmethod
+    def _raw_default(cls, v: Any) -> Any:
+        return cls.model_fields["raw_dir"].default if v is None or v == "" else v
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _year_keys(cls, v: Any) -> Any:
+        return {int(k): f for k, f in v.items()} if isinstance(v, dict) else v
+
+    # where things are (derived, never set in a file)
+    @property
+    def params_path(self) -> Path:
+        """The params file this run was loaded from."""
+        return self._path
+
+    @property
+    def fy(self) -> str:
+        """``fy2025``."""
+        return paths.fy_dir(self.fiscal_year)
+
+    @property
+    def raw_year(self) -> Path:
+        """``<raw>/<fy>/``: this year's exports."""
+        return self.raw_dir / self.fy
+
+    @property
+    def processed(self) -> Path:
+        """``<out>/processed/<fy>/``."""
+        return paths.processed_dir(self.out_dir, self.fiscal_year)
+
+    @property
+    def reports(self) -> Path:
+        """``<out>/reports/``."""
+        return paths.reports_dir(self.out_dir)
+
+    @property
+    def internal_root(self) -> Path:
+        """``<out>/reports/internal/``: everything that names a child."""
+        return self.reports / "internal"
+
+    @property
+    def internal(self) -> Path:
+        """``<out>/reports/internal/<fy>/``."""
+        return self.internal_root / self.fy
+
+    def overrides(self) -> dict:
+        """The folder overrides to pass on to another year or a notebook of the same run."""
+        return {"raw_dir": str(self.raw_dir), "out_dir": None if self.out_dir is None else str(self.out_dir)}
+
+    def with_overrides(self, changes: dict) -> Params:
+        """The same run's parameters with some values changed (validated again)."""
+        return _build(_merge(self._data, changes), self._path, self._origin)
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+# keys whose values are paths: resolved against the file that wrote them
+PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("indicators", "catalogue"))
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -28,57 +295,162 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _parse(path: str, mtime: float) -> dict:
+def _leaves(d: dict, prefix: tuple = ()) -> list[tuple]:
+    out = []
+    for k, v in d.items():
+        out += _leaves(v, (*prefix, k)) if isinstance(v, dict) and v else [(*prefix, k)]
+    return out
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date that is not a real date (2025-13-01) stays text, so that the schema
+    can name its key instead of the YAML parser failing without one."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(path: str, mtime: float) -> Any:
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as e:
-        raise ParamsError(f"パラメータファイルを読めません: {path}: {e}") from e
+        mark = getattr(e, "problem_mark", None)
+        where = f" ({mark.line + 1} 行目 {mark.column + 1} 列目付近)" if mark else ""
+        raise ParamsError(f"パラメータファイルの YAML が読めません{where}: {path}") from e
+    except UnicodeDecodeError as e:
+        raise ParamsError(f"パラメータファイルが UTF-8 ではありません: {path}") from e
 
 
-def read_yaml(path: Path) -> dict:
-    """Read one YAML file (parsed once per version of the file), following ``extends:`` (a path relative to that
-    file) recursively."""
-    if not path.exists():
-        raise ParamsError(f"パラメータファイルが見つかりません: {path}")
-    data = copy.deepcopy(_parse(str(path), path.stat().st_mtime))
-    if not isinstance(data, dict):
-        raise ParamsError(f"パラメータファイルの形式が不正です (マッピングではありません): {path}")
-    parent = data.pop("extends", None)
-    if parent:
-        data = _merge(read_yaml((path.parent / parent).resolve()), data)
+def _resolve_paths(data: dict, base: Path) -> dict:
+    for key in PATH_KEYS:
+        node = data
+        for k in key[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key[-1]), str | os.PathLike) and str(node[key[-1]]):
+            p = Path(node[key[-1]]).expanduser()
+            node[key[-1]] = str(p if p.is_absolute() else (base / p).resolve())
+    if isinstance(data.get("years"), dict):
+        data["years"] = {y: str((base / Path(f)).resolve()) if f else f for y, f in data["years"].items()}
     return data
 
 
-def load_params(params_path: str | os.PathLike = "params/fy2025.yaml", overrides: dict | None = None) -> dict[str, Any]:
-    """Load a run's parameters, apply overrides (CLI or notebook), and resolve its paths.
+def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
+    """One params file (parsed once per version of the file) merged over the files it ``extends``; relative
+    paths resolved against the file that wrote them. Returns (data, origin: key path → file that set it)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        chain = " → ".join(p.name for p in (*_seen, path))
+        raise ParamsError(f"extends が循環しています: {chain} ({path})")
+    if not path.is_file():
+        raise ParamsError(f"パラメータファイルが見つかりません: {path}")
+    raw = _parse(str(path), path.stat().st_mtime)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"パラメータファイルの形式が不正です (「キー: 値」の形ではありません): {path}")
+    data = _resolve_paths(copy.deepcopy(raw), path.parent)
+    parent = data.pop("extends", None)
+    origin = dict.fromkeys(_leaves(data), path)
+    if parent:
+        base, base_origin = read_yaml((path.parent / str(parent)).resolve(), (*_seen, path))
+        data = _merge(base, data)
+        origin = {**base_origin, **origin}
+    return data, origin
 
-    Adds ``_params_path``, ``_raw_dir`` (``<raw>/<fy>``), ``_processed_dir``, ``_reports_dir`` and
-    ``_internal_dir`` (absolute ``Path`` objects).
-    """
-    path = paths.resolve(params_path, paths.PARAMS / "fy2025.yaml")
-    p = read_yaml(path)
-    p = _merge(p, {k: v for k, v in (overrides or {}).items() if v is not None})
-    if "fiscal_year" not in p:
-        raise ParamsError(f"fiscal_year がありません: {path}")
-    fy = int(p["fiscal_year"])
-    ref = p.get("reference_date") or dt.date(fy, 9, 1)
-    if isinstance(ref, str):
-        ref = dt.date.fromisoformat(ref)
-    p["reference_date"] = ref
-    p["_params_path"] = path
-    raw = paths.resolve(p.get("raw_dir"), paths.RAW)
-    p["_raw_root"] = raw
-    p["_raw_dir"] = raw / paths.fy_dir(fy)
-    out = p.get("out_dir")
-    p["_processed_dir"] = paths.processed_dir(out, fy)
-    p["_reports_dir"] = paths.reports_dir(out)
-    p["_internal_dir"] = p["_reports_dir"] / "internal" / paths.fy_dir(fy)
+
+def read_data_file(path: Path) -> dict:
+    """A YAML data file of the project (source registry, indicator catalogue), parsed once per version."""
+    data, _ = read_yaml(path)
+    return data
+
+
+_MESSAGES = {
+    "missing": "必須の項目がありません", "extra_forbidden": "不明な項目です (綴りを確認してください)",
+    "int_parsing": "整数ではありません", "int_type": "整数ではありません", "int_from_float": "整数ではありません",
+    "float_parsing": "数値ではありません", "float_type": "数値ではありません",
+    "bool_parsing": "true か false にしてください", "bool_type": "true か false にしてください",
+    "string_type": "文字列ではありません", "list_type": "リストではありません", "dict_type": "「キー: 値」の形ではありません",
+    "model_type": "「キー: 値」の形ではありません", "tuple_type": "リストではありません",
+    "date_parsing": "日付 (YYYY-MM-DD) ではありません", "date_from_datetime_parsing": "日付 (YYYY-MM-DD) ではありません",
+    "date_type": "日付 (YYYY-MM-DD) ではありません", "too_short": "要素が足りません", "too_long": "要素が多すぎます",
+}
+
+
+def _message(err: dict) -> str:
+    t = err["type"]
+    ctx = err.get("ctx") or {}
+    if t == "literal_error":
+        return f"次のいずれかにしてください: {ctx.get('expected', '')}"
+    for key, word in (("ge", "以上"), ("gt", "より大きく"), ("le", "以下"), ("lt", "未満")):
+        if t.startswith({"ge": "greater_than_equal", "gt": "greater_than", "le": "less_than_equal", "lt": "less_than"}[key]):
+            bound = ctx.get(key)
+            if bound is not None:
+                return f"{bound:g} {word}にしてください" if isinstance(bound, int | float) else f"{bound} {word}にしてください"
+    if t == "value_error":
+        return str(ctx.get("error", err.get("msg", "")))
+    return _MESSAGES.get(t, err.get("msg", t))
+
+
+def _build(data: dict, path: Path, origin: dict) -> Params:
+    try:
+        p = Params.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(str(x) for x in err["loc"])
+        key = ".".join(loc) or "(全体)"
+        where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin), path)
+        value = f" (値: {err['input']!r})" if err["type"] not in ("missing",) and not isinstance(err.get("input"), dict) else ""
+        more = f" ほか {len(e.errors()) - 1} 件" if len(e.errors()) > 1 else ""
+        raise ParamsError(f"パラメータ {key}: {_message(err)}{value} — {where}{more}") from None
+    p._path, p._data, p._origin = path, data, origin
     return p
 
 
-def year_params(p: dict, fy: int) -> dict:
-    """The same run's parameters for another fiscal year (same raw and output roots)."""
-    other = p.get("years", {}).get(fy) or p.get("years", {}).get(str(fy))
-    path = paths.resolve(other, paths.PARAMS / f"fy{fy}.yaml") if other else paths.PARAMS / f"fy{fy}.yaml"
-    return load_params(path, {"raw_dir": str(p["_raw_root"]), "out_dir": p.get("out_dir")})
+def load_params(params_path: str | os.PathLike = "params/fy2025.yaml", overrides: dict | None = None) -> Params:
+    """Load a run's parameters (a file, the files it extends, then ``overrides`` such as the CLI's folders) and
+    validate them. Relative paths in ``overrides`` resolve against the repository root."""
+    path = paths.resolve_existing(params_path)
+    data, origin = read_yaml(path)
+    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    over = _resolve_paths(copy.deepcopy(over), paths.ROOT)
+    return _build(_merge(data, over), path, {**origin, **dict.fromkeys(_leaves(over), Path("(上書き指定)"))})
+
+
+def year_params(p: Params, fy: int) -> Params:
+    """The same run's parameters for another fiscal year (its file from ``years:``; the same raw and output
+    folders)."""
+    if int(fy) == p.fiscal_year:
+        return p
+    f = p.years.get(int(fy))
+    if f is None:
+        known = "・".join(str(y) for y in sorted(p.years)) or "なし"
+        raise ParamsError(f"年度 {fy} のパラメータファイルが years にありません (あるのは {known}): {p.params_path}")
+    return load_params(f, p.overrides())
+
+
+def run_years(p: Params) -> list[int]:
+    """Every fiscal year of the run, in order (those in ``years``, and this one)."""
+    return sorted({*p.years, p.fiscal_year})
+
+
+def reference(model: type[BaseModel] = Params, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, description) of every parameter: the reference printed by ``mimamori params``."""
+    out = []
+    for name, f in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.append((key, "", (ann.__doc__ or "").strip().splitlines()[0] if ann.__doc__ else ""))
+            out += reference(ann, key + ".")
+            continue
+        default = "(必須)" if f.is_required() else repr(f.get_default(call_default_factory=True))
+        out.append((key, default, f.description or ""))
+    return out

@@ -24,6 +24,15 @@ def resolve(path: str | os.PathLike | None, default: Path) -> Path:
     return p if p.is_absolute() else (ROOT / p)
 
 
+def resolve_existing(path: str | os.PathLike) -> Path:
+    """A file the user named: absolute stays; relative is taken from the working directory if it is there, else
+    from the repository root (so ``params/fy2025.yaml`` works from the root and from ``notebooks/``)."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    return (Path.cwd() / p).resolve() if (Path.cwd() / p).exists() else (ROOT / p)
+
+
 def fy_dir(fy: int) -> str:
     """Folder name of a fiscal year, e.g. ``fy2025``."""
     return f"fy{int(fy)}"

@@ -10,13 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
-from .params import load_params
+from .errors import USER_ERROR_NAMES, InputError
+from .params import Params, load_params
 
 log = logging.getLogger(__name__)
 
 
 class StepFailed(RuntimeError):
-    """A notebook failed; the message names the step and the cell."""
+    """A notebook failed; the message names the step and the cell. ``user_error``: the notebook stopped on a
+    user's mistake (a params value, an unusable input), whose own message says what to fix."""
+
+    def __init__(self, message: str, user_error: bool = False):
+        super().__init__(message)
+        self.user_error = user_error
 
 
 @dataclass
@@ -42,10 +48,10 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
-def notebooks_for(p: dict) -> list[Path]:
+def notebooks_for(p: Params) -> list[Path]:
     """The run's notebooks that exist today, in the params' order."""
     out = []
-    for name in p.get("notebooks", []):
+    for name in p.notebooks:
         nb = paths.NOTEBOOKS / f"{name}.ipynb"
         if nb.exists():
             out.append(nb)
@@ -75,11 +81,11 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
     overrides = {"raw_dir": str(paths.resolve(raw_dir, paths.RAW)) if raw_dir else None,
                  "out_dir": str(paths.resolve(out_dir, paths.ROOT)) if out_dir else None}
     p = load_params(params_path, overrides)
-    fy = int(p["fiscal_year"])
-    if not any(Path(p["_raw_dir"]).glob("*/*.csv")):
-        raise StepFailed(f"入力フォルダに CSV がありません: {p['_raw_dir']} (各課のエクスポートを <部署>/<ファイル>.csv の形で置いてください。"
+    fy = p.fiscal_year
+    if not any(p.raw_year.glob("*/*.csv")):
+        raise InputError(f"入力フォルダに CSV がありません: {p.raw_year} (各課のエクスポートを <部署>/<ファイル>.csv の形で置いてください。"
                          "デモは `mimamori report` が合成データを作ります)")
-    target = p["_reports_dir"] / paths.fy_dir(fy)
+    target = p.reports / paths.fy_dir(fy)
     target.mkdir(parents=True, exist_ok=True)
     check_permissions(p)
     result = RunResult(fiscal_year=fy)
@@ -90,12 +96,14 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
         executed = target / nb.name
         try:
             pm.execute_notebook(
-                str(nb), str(executed), parameters={"params_path": str(p["_params_path"]), "overrides": {
+                str(nb), str(executed), parameters={"params_path": str(p.params_path), "overrides": {
                     k: v for k, v in overrides.items() if v is not None}},
                 cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False, kernel_name="python3",
                 kernel_manager_class=_ipc_kernel_manager(),
             )
         except pm.PapermillExecutionError as e:
+            if e.ename in USER_ERROR_NAMES:
+                raise StepFailed(f"{paths.fy_dir(fy)} のステップ {nb.stem} を中止しました: {e.evalue}", user_error=True) from e
             raise StepFailed(
                 f"{paths.fy_dir(fy)} のステップ {nb.stem} がセル {e.cell_index} (実行番号 {e.exec_count}) で失敗しました: "
                 f"{e.ename}: {e.evalue}\n途中までの結果: {executed}") from e
@@ -104,23 +112,23 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
         result.steps.append({"step": nb.stem, "seconds": secs, "html": str(html)})
         log.info("[%s %d/%d] %s 完了 (%.1f 秒) → %s", paths.fy_dir(fy), i, len(nbs), nb.stem, secs, html)
         _record_step(target / "run_steps.json", nb.stem, secs)
-        public = p.get("evaluation", {}).get("public_report")
-        if public and nb.stem == p.get("evaluation", {}).get("public_notebook", "50_evaluation"):
-            dest = p["_reports_dir"] / "public" / public.format(fy=fy)
+        public = p.evaluation.public_report
+        if public and nb.stem == p.evaluation.public_notebook:
+            dest = p.reports / "public" / public.format(fy=fy)
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
             log.info("公開用レポート: %s", dest)
     return result
 
 
-def check_permissions(p: dict) -> list[Path]:
+def check_permissions(p: Params) -> list[Path]:
     """Warn about (and, with ``privacy.fix_permissions``, fix) internal reports, restricted identity tables and the
     key left readable by other accounts."""
     from .pseudonym import key_path
     from .restricted import audit
 
-    roots = [p["_reports_dir"] / "internal", *sorted(Path(p["_processed_dir"]).parent.glob("fy*/restricted")), key_path(p)]
-    return audit(roots, fix=bool(p["privacy"]["fix_permissions"]))
+    roots = [p.reports / "internal", *sorted(p.processed.parent.glob("fy*/restricted")), key_path(p)]
+    return audit(roots, fix=p.privacy.fix_permissions)
 
 
 def _record_step(f: Path, step: str, seconds: float) -> None:

@@ -13,18 +13,19 @@ import pandas as pd
 
 from . import paths
 from .normalize import map_unique
+from .params import Params
 
 log = logging.getLogger(__name__)
 DEFAULT_KEY_FILE = paths.DATA / "mimamori.key"
 
 
-def key_path(p: dict | None = None) -> Path:
+def key_path(p: Params | None = None) -> Path:
     """``$MIMAMORI_KEY_FILE``, else the params' ``key_file``, else ``data/mimamori.key``."""
     env = os.environ.get("MIMAMORI_KEY_FILE")
     if env:
         return Path(env).expanduser()
-    if p and p.get("key_file"):
-        return paths.resolve(p["key_file"], DEFAULT_KEY_FILE)
+    if p is not None and p.key_file is not None:
+        return p.key_file
     return DEFAULT_KEY_FILE
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .ingest import IngestResult, load_registry
+from .params import Params
 
 STATUS_JA = {"loaded": "取込済", "missing": "ファイルなし", "absent": "対象外 (任意)", "error": "読込不可"}
 
@@ -48,7 +49,7 @@ def missing_rates(res: IngestResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ファイル", "列", "欠損件数", "欠損率(%)"])
 
 
-def code_distributions(res: IngestResult, p: dict) -> pd.DataFrame:
+def code_distributions(res: IngestResult, p: Params) -> pd.DataFrame:
     """Counts of each listed code in the loaded (non-identifying) code columns."""
     registry = load_registry(p)
     rows = []

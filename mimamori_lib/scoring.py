@@ -11,13 +11,13 @@ next K not-yet-supported children below the top (Beppu's plan for FY2026). All s
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
 from .ingest import read_table
+from .params import Extraction, Params
 from .pseudonym import key_path, load_key, pseudonym
 
 log = logging.getLogger(__name__)
@@ -58,25 +58,22 @@ def _rank(df: pd.DataFrame, first: str, second: str) -> pd.Series:
     return pd.Series(pd.Series(key, index=df.index).rank(method="min").astype(int), index=df.index)
 
 
-def extract(scores: pd.DataFrame, p: dict) -> pd.DataFrame:
+def extract(scores: pd.DataFrame, ex: Extraction) -> pd.DataFrame:
     """Add ``group``, ``rank``, ``tied`` (同順位), ``cutoff_tie`` to the scores (``supported`` must be present)."""
-    ex = p.get("extraction", {})
-    ties = ex.get("ties", "include")
-    if ties not in ("include", "break"):
-        raise ValueError(f"extraction.ties は include か break です: {ties}")
-    min_count = int(ex.get("min_count", 1))
+    ties = ex.ties
+    min_count = ex.min_count
     df = scores.copy()
     df["group"], df["rank"], df["tied"], df["cutoff_tie"] = "", pd.NA, False, False
-    eligible = ~df["supported"] if ex.get("exclude_supported", False) else pd.Series(True, index=df.index)
-    plan = [("basic", "basic_value", "other_value", "basic_count", int(ex.get("top_basic", 20))),
-            ("other", "other_value", "basic_value", "other_count", int(ex.get("top_other", 10)))]
+    eligible = ~df["supported"] if ex.exclude_supported else pd.Series(True, index=df.index)
+    plan = [("basic", "basic_value", "other_value", "basic_count", ex.top_basic),
+            ("other", "other_value", "basic_value", "other_count", ex.top_other)]
     taken = pd.Series(False, index=df.index)
     for group, first, second, count, n in plan:
         cand = df[eligible & ~taken & (df[count] >= min_count)]
         picked, cut_tie = _pick(cand, first, second, n, ties)
         _mark(df, picked, cut_tie, group, first, second)
         taken |= df.index.isin(picked.index)
-    k = int(ex.get("tier_band", 0) or 0)
+    k = ex.tier_band
     if k > 0:
         cand = df[~df["supported"] & ~taken & ((df["basic_count"] + df["other_count"]) >= min_count)]
         picked, cut_tie = _pick(cand, "basic_value", "other_value", k, ties)
@@ -100,18 +97,18 @@ def extract_id(key: bytes, fy: int, person_id: str) -> str:
     return f"{fy % 100:02d}-" + pseudonym(key, f"{fy}:{person_id}", domain="extract")[:6].upper()
 
 
-def previously_needed(p: dict) -> set[str]:
+def previously_needed(p: Params) -> set[str]:
     """Children judged 支援要否=要 at an earlier year's meeting (from that year's processed decisions)."""
     out: set[str] = set()
-    base = Path(p["_processed_dir"]).parent
+    base = p.processed.parent
     for d in sorted(base.glob("fy*")):
-        if d.name < f"fy{p['fiscal_year']}" and (d / "decisions.parquet").exists():
+        if d.name < p.fy and (d / "decisions.parquet").exists():
             dec = pd.read_parquet(d / "decisions.parquet")
             out |= set(dec.loc[dec["support_needed"] == "要", "person_id"].dropna())
     return out
 
 
-def score_year(p: dict, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Scores for every child in scope and the extraction; returns (scores, evidence, catalogue)."""
     catalogue = load_catalogue(p)
     juki = registry(p)
@@ -120,19 +117,19 @@ def score_year(p: dict, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame,
         log.warning("名寄せの結果 (links) がないため、学校系の項目は判定されません")
     ev = evidence(p, catalogue, juki, links)
     scope = children_in_scope(juki)
-    m = item_matrix(scope, ev, catalogue, p.get("indicators", {}).get("weights"))
-    m = weighted_values(m, catalogue, p.get("indicators", {}).get("weights") or {})
-    sup_items = [i for i in p.get("extraction", {}).get("supported_items", ["B01", "B08", "N05"]) if i in m]
+    m = item_matrix(scope, ev, catalogue, p.indicators.weights)
+    m = weighted_values(m, catalogue, p.indicators.weights)
+    sup_items = [i for i in p.extraction.supported_items if i in m]
     earlier = previously_needed(p)
     m["supported_earlier_decision"] = m["person_id"].isin(earlier)
     m["supported"] = (m[sup_items].sum(axis=1) > 0) | m["supported_earlier_decision"]
-    scores = extract(m, p)
+    scores = extract(m, p.extraction)
     key = load_key(key_path(p))
-    fy = int(p["fiscal_year"])
+    fy = p.fiscal_year
     scores["extract_id"] = np.where(scores["group"] != "", [extract_id(key, fy, x) for x in scores["person_id"]], None)
     scores = scores.merge(scope[["person_id", "age"]], on="person_id", how="left")
     if write:
-        out = Path(p["_processed_dir"])
+        out = p.processed
         scores.to_parquet(out / "scores.parquet", index=False)
         ev.to_parquet(out / "evidence.parquet", index=False)
     n = scores["group"].value_counts().to_dict()
@@ -171,15 +168,15 @@ def list_summary(scores: pd.DataFrame) -> pd.DataFrame:
     return t.rename(index=GROUP_LABEL).reset_index().rename(columns={"group": "グループ"})
 
 
-def survey_effect(p: dict, scores: pd.DataFrame) -> pd.DataFrame | None:
+def survey_effect(p: Params, scores: pd.DataFrame) -> pd.DataFrame | None:
     """How the list changes when the lifestyle survey's items S01–S05 count (or stop counting): children who
     enter and leave each group. ``None`` when the year has no survey."""
     from .ingest import read_table, role_source
 
     if read_table(p, role_source(p, "survey")) is None:
         return None
-    on = bool(p.get("indicators", {}).get("survey_items", False))
-    other = {**p, "indicators": {**p.get("indicators", {}), "survey_items": not on}}
+    on = p.indicators.survey_items
+    other = p.with_overrides({"indicators": {"survey_items": not on}})
     alt, _, _ = score_year(other, write=False)
     with_s, without = (scores, alt) if on else (alt, scores)
     rows = []

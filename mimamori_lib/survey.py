@@ -11,24 +11,24 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .indicators import LINKED
 from .ingest import load_registry, read_table, role_source
+from .params import Params
 
 log = logging.getLogger(__name__)
 LEVEL = {**{f"小{i}": "小学校" for i in range(1, 7)}, **{f"中{i}": "中学校" for i in range(1, 4)}}
 
 
-def analysis_frame(p: dict) -> pd.DataFrame | None:
+def analysis_frame(p: Params) -> pd.DataFrame | None:
     """One row per linked respondent: answers, item flags (NaN where unanswered), outcomes, grade and sex."""
     sv_id = role_source(p, "survey")
     sv = read_table(p, sv_id)
     links = read_table(p, "links")
-    scores_f = Path(p["_processed_dir"]) / "scores.parquet"
+    scores_f = p.processed / "scores.parquet"
     if sv is None or links is None or not scores_f.exists():
         return None
     path = load_registry(p)[sv_id]["path"]
@@ -36,20 +36,20 @@ def analysis_frame(p: dict) -> pd.DataFrame | None:
     df = sv.merge(lk, on="row", how="left")
     scores = pd.read_parquet(scores_f)
     juki = read_table(p, role_source(p, "registry"))[["person_id", "sex"]]
-    cfg = p["survey"]
-    for o, spec in cfg["outcomes"].items():
-        cols = [i for i in spec["items"] if i in scores]
+    cfg = p.survey
+    for o, spec in cfg.outcomes.items():
+        cols = [i for i in spec.items if i in scores]
         scores[o] = (scores[cols].sum(axis=1) > 0).astype(int)
-    df = df.merge(scores[["person_id", *cfg["outcomes"]]], on="person_id", how="left").merge(juki, on="person_id", how="left")
-    for item, spec in cfg["items"].items():
-        col = df[spec["column"]]
-        df[item] = np.where(col.isna(), np.nan, col.isin([str(v) for v in spec["values"]]).astype(float))
+    df = df.merge(scores[["person_id", *cfg.outcomes]], on="person_id", how="left").merge(juki, on="person_id", how="left")
+    for item, spec in cfg.items.items():
+        col = df[spec.column]
+        df[item] = np.where(col.isna(), np.nan, col.isin([str(v) for v in spec.values]).astype(float))
     df["level"] = df["grade"].map(LEVEL)
     df["linked"] = df["person_id"].notna()
     return df
 
 
-def response_summary(p: dict, df: pd.DataFrame) -> pd.DataFrame:
+def response_summary(p: Params, df: pd.DataFrame) -> pd.DataFrame:
     """Respondents, linked respondents, and unanswered (blank or out-of-range) answers per question."""
     reg = load_registry(p)[role_source(p, "survey")]["columns"]
     rows = [{"設問": h, "回答数": int(df[c["name"]].notna().sum()), "無回答・範囲外": int(df[c["name"]].isna().sum())}
@@ -57,7 +57,7 @@ def response_summary(p: dict, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def distributions(p: dict, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Answer counts per question by school level and sex (for disclosure control before publication)."""
     reg = load_registry(p)[role_source(p, "survey")]["columns"]
     out = {}
@@ -78,15 +78,15 @@ def _fit(formula: str, data: pd.DataFrame):
         return smf.logit(formula, data=data).fit(disp=0, maxiter=100)
 
 
-def associations(p: dict, df: pd.DataFrame) -> pd.DataFrame:
+def associations(p: Params, df: pd.DataFrame) -> pd.DataFrame:
     """Odds ratio of each difficulty for each item, adjusted for grade and sex, with BH q-values."""
     from statsmodels.stats.multitest import multipletests
 
-    cfg = p["survey"]
+    cfg = p.survey
     base = df[df["linked"] & df["sex"].notna()]
     rows = []
-    for outcome in cfg["outcomes"]:
-        for item in cfg["items"]:
+    for outcome in cfg.outcomes:
+        for item in cfg.items:
             d = base[[outcome, item, "grade", "sex"]].dropna()
             if d[item].nunique() < 2 or d[outcome].nunique() < 2:
                 continue
@@ -100,13 +100,13 @@ def associations(p: dict, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def multivariable(p: dict, df: pd.DataFrame) -> pd.DataFrame:
+def multivariable(p: Params, df: pd.DataFrame) -> pd.DataFrame:
     """Per difficulty, all items together (adjusted for grade and sex): odds ratios, n and McFadden pseudo-R²."""
-    cfg = p["survey"]
-    items = list(cfg["items"])
+    cfg = p.survey
+    items = list(cfg.items)
     base = df[df["linked"] & df["sex"].notna()]
     rows = []
-    for outcome in cfg["outcomes"]:
+    for outcome in cfg.outcomes:
         d = base[[outcome, *items, "grade", "sex"]].dropna()
         r = _fit(f"{outcome} ~ {' + '.join(items)} + C(grade) + C(sex)", d)
         ci = r.conf_int()
@@ -117,27 +117,27 @@ def multivariable(p: dict, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def analyse_year(p: dict, write: bool = True) -> dict | None:
+def analyse_year(p: Params, write: bool = True) -> dict | None:
     """The survey analysis of the year (``None`` when there is no survey, as in FY2024)."""
     t0 = time.perf_counter()
     df = analysis_frame(p)
     if df is None:
-        log.info("生活習慣等調査のデータがありません (FY%s)", p["fiscal_year"])
+        log.info("生活習慣等調査のデータがありません (FY%s)", p.fiscal_year)
         return None
     assoc = associations(p, df)
     multi = multivariable(p, df)
     if write:
-        assoc.to_csv(Path(p["_processed_dir"]) / "survey_associations.csv", index=False, encoding="utf-8")
-        multi.to_csv(Path(p["_processed_dir"]) / "survey_multivariable.csv", index=False, encoding="utf-8")
+        assoc.to_csv(p.processed / "survey_associations.csv", index=False, encoding="utf-8")
+        multi.to_csv(p.processed / "survey_multivariable.csv", index=False, encoding="utf-8")
     return {"frame": df, "associations": assoc, "multivariable": multi, "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def labelled(p: dict, table: pd.DataFrame) -> pd.DataFrame:
+def labelled(p: Params, table: pd.DataFrame) -> pd.DataFrame:
     """Japanese labels for items and outcomes, rounded for reading."""
-    cfg = p["survey"]
+    cfg = p.survey
     t = table.copy()
-    t["項目"] = t["item"].map(lambda i: cfg["items"][i]["label"])
-    t["困難"] = t["outcome"].map(lambda o: cfg["outcomes"][o]["label"])
+    t["項目"] = t["item"].map(lambda i: cfg.items[i].label)
+    t["困難"] = t["outcome"].map(lambda o: cfg.outcomes[o].label)
     for c in ("odds_ratio", "ci_low", "ci_high"):
         t[c] = t[c].round(2)
     for c in ("p_value", "q_value"):
@@ -146,7 +146,7 @@ def labelled(p: dict, table: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def forest_plot(p: dict, assoc: pd.DataFrame):
+def forest_plot(p: Params, assoc: pd.DataFrame):
     """Odds ratios with 95% CIs, one panel per difficulty (log scale; Japanese labels)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -154,15 +154,15 @@ def forest_plot(p: dict, assoc: pd.DataFrame):
     from .plots import setup
 
     setup()
-    cfg = p["survey"]
-    outcomes = list(cfg["outcomes"])
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.2 * len(outcomes), 0.45 * len(cfg["items"]) + 1.5), sharey=True)
+    cfg = p.survey
+    outcomes = list(cfg.outcomes)
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(5.2 * len(outcomes), 0.45 * len(cfg.items) + 1.5), sharey=True)
     axes = np.atleast_1d(axes)
-    labels = [cfg["items"][i]["label"] for i in cfg["items"]]
+    labels = [cfg.items[i].label for i in cfg.items]
     for ax, o in zip(axes, outcomes, strict=True):
-        a = assoc[assoc["outcome"] == o].set_index("item").reindex(list(cfg["items"]))
+        a = assoc[assoc["outcome"] == o].set_index("item").reindex(list(cfg.items))
         y = np.arange(len(a))[::-1]
-        sig = a["q_value"] < float(cfg.get("alpha", 0.05))
+        sig = a["q_value"] < cfg.alpha
         ax.errorbar(a["odds_ratio"], y, xerr=[a["odds_ratio"] - a["ci_low"], a["ci_high"] - a["odds_ratio"]], fmt="none",
                     ecolor="#888")
         ax.scatter(a["odds_ratio"], y, c=np.where(sig, "#c44e52", "#4c72b0"), zorder=3)
@@ -173,44 +173,44 @@ def forest_plot(p: dict, assoc: pd.DataFrame):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_yticks(np.arange(len(a))[::-1], labels)
-        ax.set_title(f"{cfg['outcomes'][o]['label']} (赤: 補正後も有意)")
+        ax.set_title(f"{cfg.outcomes[o].label} (赤: 補正後も有意)")
         ax.set_xlabel("オッズ比 (95%信頼区間, 学年・性別で調整)")
     fig.tight_layout()
     return fig
 
 
-def plain_reading(p: dict, assoc: pd.DataFrame, multi: pd.DataFrame) -> list[str]:
+def plain_reading(p: Params, assoc: pd.DataFrame, multi: pd.DataFrame) -> list[str]:
     """What the data do and do not support, in plain Japanese."""
-    cfg = p["survey"]
-    alpha = float(cfg.get("alpha", 0.05))
+    cfg = p.survey
+    alpha = cfg.alpha
     lines = []
-    for o, spec in cfg["outcomes"].items():
+    for o, spec in cfg.outcomes.items():
         a = assoc[assoc["outcome"] == o]
         sig = a[a["q_value"] < alpha].sort_values("odds_ratio", ascending=False)
         if len(sig):
-            parts = [f"{cfg['items'][r.item]['label']} (オッズ比 {r.odds_ratio:.1f}, 95%信頼区間 {r.ci_low:.1f}–{r.ci_high:.1f})"
+            parts = [f"{cfg.items[r.item].label} (オッズ比 {r.odds_ratio:.1f}, 95%信頼区間 {r.ci_low:.1f}–{r.ci_high:.1f})"
                      for r in sig.itertuples()]
-            lines.append(f"【{spec['label']}】学年と性別をそろえて比べると、{'、'.join(parts)} のこどもで"
-                         f"{spec['label']}の項目に該当する割合が高い傾向がありました (多重比較の補正後も統計的に有意)。")
+            lines.append(f"【{spec.label}】学年と性別をそろえて比べると、{'、'.join(parts)} のこどもで"
+                         f"{spec.label}の項目に該当する割合が高い傾向がありました (多重比較の補正後も統計的に有意)。")
         nonsig = a[a["q_value"] >= alpha]
         if len(nonsig):
-            lines.append(f"【{spec['label']}】{'、'.join(cfg['items'][i]['label'] for i in nonsig['item'])} については、"
+            lines.append(f"【{spec.label}】{'、'.join(cfg.items[i].label for i in nonsig['item'])} については、"
                          "補正後に明確な関連は確認できませんでした (関連がないことの証明ではありません)。")
         n = multi.loc[multi["outcome"] == o, "n"]
         r2 = multi.loc[multi["outcome"] == o, "pseudo_r2"]
         if len(n):
-            lines.append(f"【{spec['label']}】すべての項目を同時に入れたモデル (n={int(n.iloc[0])}) の擬似決定係数は "
+            lines.append(f"【{spec.label}】すべての項目を同時に入れたモデル (n={int(n.iloc[0])}) の擬似決定係数は "
                          f"{float(r2.iloc[0]):.3f} で、生活習慣だけで困難を言い当てることはできません。")
     lines.append("これらは一時点の調査での「関連」であり、生活習慣が困難の原因であることを示すものではありません。"
                  "また、回答しなかったこども (欠席が多いこどもを含む) は分析に含まれていません。")
     return lines
 
 
-def public_distributions(p: dict, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def public_distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Answer distributions by school level and sex, disclosure-controlled for publication."""
     from .disclosure import protect
 
-    threshold = int(p.get("disclosure", {}).get("threshold", 5))
+    threshold = p.disclosure.threshold
     out = {}
     for q, t in distributions(p, df).items():
         t.index = [f"{a}・{b}" for a, b in t.index]
@@ -218,12 +218,12 @@ def public_distributions(p: dict, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def public_crosstab(p: dict, df: pd.DataFrame, item: str, outcome: str) -> pd.DataFrame:
+def public_crosstab(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.DataFrame:
     """Item × difficulty among linked respondents, disclosure-controlled."""
     from .disclosure import protect
 
-    cfg = p["survey"]
+    cfg = p.survey
     d = df[df["linked"]][[item, outcome]].dropna()
-    t = pd.crosstab(d[item].map({1.0: f"{cfg['items'][item]['label']}: はい", 0.0: "いいえ"}),
-                    d[outcome].map({1: f"{cfg['outcomes'][outcome]['label']}: 該当", 0: "非該当"}))
-    return protect(t, threshold=int(p.get("disclosure", {}).get("threshold", 5)))
+    t = pd.crosstab(d[item].map({1.0: f"{cfg.items[item].label}: はい", 0.0: "いいえ"}),
+                    d[outcome].map({1: f"{cfg.outcomes[outcome].label}: 該当", 0: "非該当"}))
+    return protect(t, threshold=p.disclosure.threshold)

@@ -58,7 +58,7 @@ def test_planted_defects_quarantined_row_by_row(run) -> None:
     assert q.loc[4, "column"] == "宛名番号" and q.loc[4, "value"] == "**A*", "personal values are masked"
     assert q.loc[5, "column"] == "性別" and "不明なコード" in q.loc[5, "reason"]
     assert q.loc[6, "column"] == "(行全体)" and q.loc[6, "value"] == "2 行目と同一"
-    t = pd.read_parquet(Path(p["_processed_dir"]) / "juki.parquet")
+    t = pd.read_parquet(p.processed / "juki.parquet")
     assert list(t["row"]) == [1, 2]
     assert "atena_no" not in t.columns and "name" not in t.columns and "address" not in t.columns
     ident = read_identity(p)
@@ -67,9 +67,9 @@ def test_planted_defects_quarantined_row_by_row(run) -> None:
     assert list(ident["name_kana"]) == ["タカハシ イチロウ", "タカハシハナコ"]
     assert list(ident["given_kana"]) == ["イチロウ", "ハナコ"]
     assert list(ident["address"]) == ["野口原3-4-5", "野口原3-4-5"]
-    summary = pd.read_csv(Path(p["_processed_dir"]) / "ingest_summary.csv")
+    summary = pd.read_csv(p.processed / "ingest_summary.csv")
     assert (summary["rows_read"] == summary["rows_loaded"] + summary["rows_quarantined"]).all()
-    assert set(pd.read_csv(Path(p["_processed_dir"]) / "quarantine.csv")["row"]) == {3, 4, 5, 6}
+    assert set(pd.read_csv(p.processed / "quarantine.csv")["row"]) == {3, 4, 5, 6}
 
 
 def test_pseudonyms_and_key(run, tmp_path: Path) -> None:
@@ -84,10 +84,10 @@ def test_pseudonyms_and_key(run, tmp_path: Path) -> None:
     jf = res.sources["jido_fuyo"].table
     assert jf["person_id"].iloc[0] == juki["person_id"].iloc[1] == pseudonym(key.encode(), "0001234568")
     assert jf["recipient_person_id"].iloc[0] == juki["person_id"].iloc[0], "1234567 and 0001234567 are one person"
-    for f in Path(p["_processed_dir"]).rglob("*"):
+    for f in p.processed.rglob("*"):
         if f.is_file():
             assert key.encode() not in f.read_bytes()
-    assert (Path(p["_processed_dir"]) / "restricted").stat().st_mode & 0o077 == 0
+    assert (p.processed / "restricted").stat().st_mode & 0o077 == 0
 
 
 def test_file_level_failures_stop_only_that_source(run) -> None:
@@ -115,7 +115,7 @@ def test_file_level_failures_stop_only_that_source(run) -> None:
     assert s["yotaikyo"].table["closed_on"].isna().all()
     assert s["techo"].rows_quarantined == 1 and "列数" in _q(res, "shogai/techo.csv")["reason"].iloc[0]
     assert s["jidoshien"].status == "missing" and s["seikatsu"].status == "absent"
-    summary = pd.read_csv(Path(p["_processed_dir"]) / "ingest_summary.csv", keep_default_na=False)
+    summary = pd.read_csv(p.processed / "ingest_summary.csv", keep_default_na=False)
     assert (summary["rows_read"] == summary["rows_loaded"] + summary["rows_quarantined"]).all()
     assert set(summary.loc[summary["status"].isin(["error", "missing"]), "source"]) >= {
         "kosodate/hoiku.csv", "hitokurashi/seiho.csv", "kenko/kenshin.csv", "shogai/jidoshien.csv"}
@@ -146,7 +146,7 @@ def test_synthetic_city_quarantine_matches_truth(beppu: Path, beppu_processed) -
     assert got == want, "exactly the planted defects are quarantined, with their row numbers"
     for r in res.sources.values():
         assert r.rows_read == r.rows_loaded + r.rows_quarantined
-    assert os.path.exists(Path(p["_processed_dir"]) / "restricted" / "identity.parquet")
+    assert os.path.exists(p.processed / "restricted" / "identity.parquet")
 
 
 def test_identical_anonymous_answers_are_not_duplicates(run) -> None:

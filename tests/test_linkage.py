@@ -10,6 +10,7 @@ import pytest
 
 from mimamori_lib import linkage
 from mimamori_lib.ingest import read_identity
+from mimamori_lib.params import Linkage as LinkageParams
 from mimamori_lib.synth.evaluate import linkage_accuracy
 
 
@@ -33,20 +34,19 @@ def test_one_to_one_per_source(beppu_processed) -> None:
 
 def test_outputs_written(beppu_processed) -> None:
     p, _, res = beppu_processed
-    out = Path(p["_processed_dir"])
+    out = p.processed
     links = pd.read_parquet(out / "links.parquet")
     assert list(links.columns) == ["source", "row", "person_id", "match_probability", "status"]
     assert (out / "linkage_model.json").exists() and (out / "linkage_rates.csv").exists()
-    assert (Path(p["_internal_dir"]) / "review_queue.xlsx").exists()
-    html = (Path(p["_reports_dir"]) / "fy2025" / "linkage_match_weights.html").read_text(encoding="utf-8")
+    assert (p.internal / "review_queue.xlsx").exists()
+    html = (p.reports / "fy2025" / "linkage_match_weights.html").read_text(encoding="utf-8")
     assert "cdn.jsdelivr" not in html and "vega" in html, "chart libraries inline: the city network is closed"
     rates = res.rates.set_index("source")
     assert (rates["linkage_rate"] > 0.9).all()
 
 
 def test_pitfall_settings() -> None:
-    p = {"linkage": {}}
-    s = linkage.model_settings(p)
+    s = linkage.model_settings(LinkageParams())
     for c in s["comparisons"]:
         for lvl in c["comparison_levels"]:
             if lvl.get("tf_adjustment_column"):
@@ -94,8 +94,8 @@ def _records(reg: pd.DataFrame, drop: list[str]) -> pd.DataFrame:
 def small_model():
     reg = _small_registry()
     rec = _records(reg, [])
-    p = {"linkage": {"em_max_iterations": 50}}
-    return p, reg, rec, linkage.train(p, reg, rec)
+    lk = LinkageParams(em_max_iterations=50)
+    return lk, reg, rec, linkage.train(lk, reg, rec)
 
 
 def test_twins_never_merged(small_model) -> None:
@@ -121,7 +121,7 @@ def test_twins_never_merged(small_model) -> None:
 def test_em_cap_is_reported_not_called_convergence(small_model, caplog) -> None:
     p, reg, rec, _ = small_model
     with caplog.at_level(logging.WARNING, logger="mimamori_lib.linkage"):
-        tr = linkage.train({"linkage": {"em_max_iterations": 1}}, reg, rec)
+        tr = linkage.train(LinkageParams(em_max_iterations=1), reg, rec)
     assert not tr.converged and tr.em_iterations[0] == 1
     assert "収束していません" in caplog.text
 

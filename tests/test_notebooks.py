@@ -22,7 +22,7 @@ def smoke_run(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MIMAMORI_KEY_FILE", str(root / "smoke.key"))
     old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
-    code = cli.main(["report", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
+    code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
     os.umask(old_umask)
     assert code == 0
     yield root
@@ -78,7 +78,7 @@ def test_extraction_and_meeting(smoke_run) -> None:
         dec = pd.read_parquet(smoke_run / "out" / "processed" / fy / "decisions.parquet")
         assert len(dec) == len(lst) and set(dec["support_needed"]) <= {"要", "否", "保留"}
     p25 = load_params("params/fy2025.yaml", {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
-    assert (Path(p25["_processed_dir"]) / "survey_associations.csv").exists()
+    assert (Path(p25.processed) / "survey_associations.csv").exists()
 
 
 def _identity_strings(root: Path) -> set[str]:
@@ -102,7 +102,7 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
     secrets = _identity_strings(smoke_run)
     sheet = next((smoke_run / "out" / "reports" / "internal" / "fy2025" / "assessment").glob("*.html")).read_text(encoding="utf-8")
     assert len(secrets) > 1000 and any(s in sheet for s in secrets), "the scan would see a leak (internal sheets name children)"
-    threshold = load_params("params/smoke.yaml")["disclosure"]["threshold"]
+    threshold = load_params("params/smoke.yaml").disclosure.threshold
     for f in pub:
         html = f.read_text(encoding="utf-8")
         soup = BeautifulSoup(html, "html.parser")

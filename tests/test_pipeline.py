@@ -8,11 +8,12 @@ import nbformat
 import pytest
 
 from mimamori_lib import paths, pipeline
+from mimamori_lib.errors import InputError
 
 
 def test_no_input_stops_with_a_clear_message(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
-    with pytest.raises(pipeline.StepFailed, match="入力フォルダに CSV がありません"):
+    with pytest.raises(InputError, match="入力フォルダに CSV がありません"):
         pipeline.run_year("params/fy2025.yaml", str(tmp_path / "raw"), str(tmp_path / "out"))
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from mimamori_lib import meeting
 from mimamori_lib.indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
-from mimamori_lib.params import load_params
+from mimamori_lib.params import Extraction, load_params
 from mimamori_lib.scoring import extract
 
 T = pd.Timestamp
@@ -26,7 +26,7 @@ def mini(tmp_path_factory):
     root = tmp_path_factory.mktemp("mini")
     p = load_params("params/fy2025.yaml", {"raw_dir": str(root / "raw"), "out_dir": str(root / "out"),
                                            "indicators": {"survey_items": True}})
-    d = Path(p["_processed_dir"])
+    d = p.processed
     d.mkdir(parents=True)
     person = lambda pid, hh, born, rel, moves=0: {"row": 0, "person_id": pid, "household_id": hh, "relation": rel,  # noqa: E731
                                                   "birth_date": T(born), "sex": "1", "moves_in_5y": moves}
@@ -115,9 +115,8 @@ def _scores(rows: list[tuple[str, int, int, bool]]) -> pd.DataFrame:
     return df
 
 
-def _p(**ex) -> dict:
-    base = {"top_basic": 2, "top_other": 1, "ties": "include", "min_count": 1, "exclude_supported": False, "tier_band": 0}
-    return {"extraction": {**base, **ex}}
+def _p(**ex) -> Extraction:
+    return Extraction(**{"top_basic": 2, "top_other": 1, **ex})
 
 
 def test_ties_at_cutoff_all_included_and_flagged() -> None:

@@ -14,7 +14,7 @@ def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     p, _, _ = beppu_processed
     score_year(p)
     res = analyse_year(p)
-    out = pd.read_csv(Path(p["_processed_dir"]) / "survey_associations.csv")
+    out = pd.read_csv(p.processed / "survey_associations.csv")
     assert list(out.columns) == ["item", "outcome", "n", "odds_ratio", "ci_low", "ci_high", "p_value", "q_value"]
     planted = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "planted_effects.csv")
     planted["outcome"] = planted["outcome"].replace({"refusal": "non_attendance"})

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import paths
+from ..params import Params
+from .marker import truth_root
 
 
-def truth_dir(p: dict) -> Path | None:
-    """The truth folder of the run's synthetic city, if this is one (``<raw>/../synthetic_truth/<fy>``)."""
-    raw_root = Path(p["_raw_root"])
-    base = paths.TRUTH if raw_root == paths.RAW else raw_root.parent / "synthetic_truth"
-    d = base / paths.fy_dir(p["fiscal_year"])
-    return d if (d / "rows.csv").exists() else None
+def truth_dir(p: Params) -> Path | None:
+    """The truth folder of the run's year, if the raw folder is a marked synthetic city (``None`` otherwise)."""
+    base = truth_root(p.raw_dir)
+    d = base / p.fy if base else None
+    return d if d is not None and (d / "rows.csv").exists() else None
 
 
 def linkage_accuracy(links: pd.DataFrame, identity: pd.DataFrame, truth: Path) -> dict:

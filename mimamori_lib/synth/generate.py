@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from ..paths import fy_dir
 from .city import build_city, members_on
 from .exports import STYLES, render, school_master, write_csv
+from .marker import write_marker
 from .records import build_timeline, planted_effects, year_records
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def generate(out: Path, truth: Path, children: int = 16696, seed: int = 7, years
             planted_effects().to_csv(tdir / "planted_effects.csv", index=False, lineterminator="\n")
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     (truth / "manifest.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    write_marker(out, truth, seed, children, years, __version__)
     return summary
 
 
