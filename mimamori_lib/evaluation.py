@@ -308,7 +308,7 @@ def evaluate(p: Params) -> dict:
         "comparison_reading": comparison_reading(comp, ev.alpha),
         "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
         "themes": theme_counts(coded, ev.codebook, threshold) if len(coded) else None,
-        "group_labels": GROUP_LABEL,
+        "group_labels": GROUP_LABEL, "timing": timing_lines(funnels, threshold),
     }
 
 
@@ -328,6 +328,27 @@ def funnel_plot(table: pd.DataFrame):
     ax.set_title("支援を実施するまでの流れ (少数は秘匿: 表示なし)")
     fig.tight_layout()
     return fig
+
+
+def timing_lines(funnels: list[dict], threshold: int) -> list[str]:
+    """Median days from the reference date to the meeting's decision and to the start of support, per year. A year
+    without decisions says so; a median of fewer than ``threshold`` children is not shown (it would be theirs)."""
+    out = []
+    for f in funnels:
+        if not f.get("decided"):
+            out.append(f"FY{f['fy']}: 会議の判断はまだありません。")
+            continue
+        parts = []
+        for key, base, label in (("days_to_decision", "decided", "判断まで"), ("days_to_support", "support_started", "支援開始まで")):
+            v, n = f.get(key), int(f.get(base) or 0)
+            if v is None or pd.isna(v) or n == 0:
+                parts.append(f"{label}: 記録なし")
+            elif n < threshold:
+                parts.append(f"{label}: 人数が少ないため非公表")
+            else:
+                parts.append(f"{label} {v:.0f} 日")
+        out.append(f"FY{f['fy']}: " + "、".join(parts) + " (基準日からの中央値)")
+    return out
 
 
 def overview_text(e: dict) -> str:

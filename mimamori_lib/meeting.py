@@ -8,11 +8,14 @@ number and reason; nothing is dropped silently.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .ingest import decode, read_rows
+from . import notices
+from .errors import InputError
+from .ingest import SourceError, decode, read_rows
 from .normalize import nfkc, parse_date
 from .params import Params
 
@@ -47,11 +50,15 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
     qcols = ["source", "row", "column", "value", "reason"]
     if not f.exists():
         return None, pd.DataFrame(columns=qcols)
-    text, _, _ = decode(f.read_bytes(), "utf-8-sig")
-    header, rows = read_rows(text)
+    try:
+        text, _, _ = decode(f.read_bytes(), "utf-8-sig")
+        header, rows = read_rows(text)
+    except SourceError as e:
+        raise InputError(f"会議の判断のファイルを読めません: {f}: {e} (抽出リストを CSV (UTF-8) で保存し直してください)") from None
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise ValueError(f"{f}: 必要な列がありません: {'・'.join(missing)}")
+        raise InputError(f"会議の判断のファイルに必要な列がありません: {'・'.join(missing)} ({f})。抽出リスト (extraction.xlsx) の"
+                         f"列 {'・'.join(REQUIRED)} を残したまま保存し直してください")
     idx = {h: header.index(h) for h in REQUIRED}
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     good, q = [], []
@@ -96,10 +103,62 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
     return dec, quarantine
 
 
-def write_decisions(p: Params, dec: pd.DataFrame, quarantine: pd.DataFrame) -> None:
+def write_decisions(p: Params, dec: pd.DataFrame | None, quarantine: pd.DataFrame) -> None:
+    """``decisions.parquet`` and ``decisions_quarantine.csv``; without usable decisions, an earlier run's table is
+    removed so that no later step reads stale decisions."""
     out = p.processed
-    dec.to_parquet(out / "decisions.parquet", index=False)
+    if dec is None:
+        (out / "decisions.parquet").unlink(missing_ok=True)
+    else:
+        dec.to_parquet(out / "decisions.parquet", index=False)
     quarantine.to_csv(out / "decisions_quarantine.csv", index=False, encoding="utf-8-sig")
+
+
+@dataclass
+class MeetingYear:
+    """The year's meeting as read back: decisions (``None`` when there are none to use), quarantined rows, and a
+    sentence for the report."""
+
+    decisions: pd.DataFrame | None
+    quarantine: pd.DataFrame
+    message: str
+
+
+def read_year(p: Params, scores: pd.DataFrame) -> MeetingYear:
+    """Read the year's decisions for the 35_meeting step. A meeting not held yet or a file the pipeline cannot
+    use is said plainly (and noted for the end of the run); the year's other steps still run."""
+    qcols = ["source", "row", "column", "value", "reason"]
+    try:
+        dec, q = read_decisions(p, scores)
+    except InputError as e:
+        notices.add(p, "35_meeting", str(e))
+        return MeetingYear(None, pd.DataFrame(columns=qcols), str(e))
+    if dec is None:
+        msg = (f"会議の判断はまだありません。会議後に抽出リストを {decisions_path(p)} に保存すると、次回の実行で反映されます。")
+        notices.add(p, "35_meeting", f"FY{p.fiscal_year}: {msg}", level="info")
+        return MeetingYear(None, q, msg)
+    msg = f"会議の判断 {len(dec)} 行を読み込みました。"
+    if len(q):
+        msg += f" {q['row'].nunique()} 行は不備があるため隔離しました (decisions_quarantine.csv に理由)。"
+        notices.add(p, "35_meeting", f"FY{p.fiscal_year}: 会議の判断のうち {q['row'].nunique()} 行を隔離しました (理由は "
+                                     f"{p.processed / 'decisions_quarantine.csv'})")
+    return MeetingYear(dec, q, msg)
+
+
+def read_scores(p: Params) -> pd.DataFrame:
+    """The year's scores and extraction (30_extract must have run)."""
+    f = p.processed / "scores.parquet"
+    if not f.exists():
+        raise InputError(f"抽出結果がありません: {f} (先に 30_extract を実行してください)")
+    return pd.read_parquet(f)
+
+
+def quarantine_reasons(quarantine: pd.DataFrame) -> pd.DataFrame | str:
+    """Quarantined rows of the decisions file by column and reason (no values)."""
+    if quarantine.empty:
+        return "隔離した行はありません。"
+    return quarantine.groupby(["column", "reason"]).size().rename("件数").reset_index().rename(
+        columns={"column": "列", "reason": "理由"})
 
 
 def decision_summary(dec: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

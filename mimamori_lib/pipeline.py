@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
+from . import notices, paths
 from .errors import USER_ERROR_NAMES, InputError
 from .params import Params, load_params
 
@@ -94,6 +94,7 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
         t0 = time.perf_counter()
         log.info("[%s %d/%d] %s を実行中 ...", paths.fy_dir(fy), i, len(nbs), nb.stem)
         executed = target / nb.name
+        notices.clear(p, nb.stem)
         try:
             pm.execute_notebook(
                 str(nb), str(executed), parameters={"params_path": str(p.params_path), "overrides": {
@@ -118,6 +119,10 @@ def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str |
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
             log.info("公開用レポート: %s", dest)
+    ran = {s["step"] for s in result.steps}
+    for n in notices.read(p):
+        if n["step"] in ran:
+            log.log(logging.WARNING if n["level"] == "warning" else logging.INFO, "[%s %s] %s", p.fy, n["step"], n["message"])
     return result
 
 

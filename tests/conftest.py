@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,17 @@ import pytest
 from mimamori_lib.synth.generate import generate
 
 BEPPU_CHILDREN = 16696
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_key(tmp_path_factory):
+    """One pseudonym key for the whole test session (never the repository's data/mimamori.key); the environment
+    is restored afterwards."""
+    mp = pytest.MonkeyPatch()
+    key = tmp_path_factory.mktemp("key") / "test.key"
+    mp.setenv("MIMAMORI_KEY_FILE", str(key))
+    yield key
+    mp.undo()
 
 
 @pytest.fixture(scope="session")
@@ -30,15 +42,26 @@ def small_city(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def beppu_processed(beppu: Path, tmp_path_factory):
     """The Beppu-scale city's FY2025 ingested and linked once: (params, ingest result, link result)."""
-    import os
 
     from mimamori_lib.ingest import ingest_year
     from mimamori_lib.linkage import link_year
     from mimamori_lib.params import load_params
 
     out = tmp_path_factory.mktemp("beppu_out")
-    os.environ["MIMAMORI_KEY_FILE"] = str(out / "test.key")
     p = load_params("params/fy2025.yaml", {"raw_dir": str(beppu / "raw"), "out_dir": str(out)})
     ingested = ingest_year(p)
     linked = link_year(p)
     return p, ingested, linked
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """`mimamori report --demo` on the small synthetic city of params/smoke.yaml: every notebook of both years."""
+    from mimamori_lib import cli
+
+    root = tmp_path_factory.mktemp("smoke")
+    old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
+    code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
+    os.umask(old_umask)
+    assert code == 0
+    return root

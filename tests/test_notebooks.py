@@ -4,29 +4,14 @@ report leaks no one."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from bs4 import BeautifulSoup
 
 from mimamori_lib import cli, paths
 from mimamori_lib.params import load_params
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MIMAMORI_KEY_FILE", str(root / "smoke.key"))
-    old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
-    code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
-    os.umask(old_umask)
-    assert code == 0
-    yield root
-    mp.undo()
 
 
 def test_every_notebook_ran_for_both_years(smoke_run) -> None:
