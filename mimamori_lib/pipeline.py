@@ -61,14 +61,15 @@ def notebooks_for(p: Params) -> list[Path]:
 
 
 def to_html(executed: Path, target: Path) -> Path:
-    """Executed notebook → HTML without code cells or prompts."""
+    """Executed notebook → HTML without code cells or prompts, loading nothing from outside the file."""
     import nbformat
-    from nbconvert import HTMLExporter
+
+    from .offline import check_file, html_exporter
 
     nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = html_exporter().from_notebook_node(nb)
     target.write_text(body, encoding="utf-8")
+    check_file(target)
     return target
 
 

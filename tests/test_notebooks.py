@@ -112,6 +112,20 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
                         assert int(v) == 0 or int(v) >= threshold, f"{f.name}: unsuppressed small count {v}"
 
 
+def test_every_html_works_offline(smoke_run) -> None:
+    """Notebook reports, the public report, assessment sheets and the Splink chart load nothing from outside."""
+    from mimamori_lib.offline import external_loads
+
+    pages = sorted((smoke_run / "out").rglob("*.html"))
+    kinds = {p.parent.name for p in pages} | {p.name for p in pages}
+    assert {"public", "assessment", "linkage_match_weights.html", "30_extract.html"} <= kinds
+    bad = {str(p.relative_to(smoke_run)): external_loads(p.read_text(encoding="utf-8")) for p in pages}
+    assert not {k: v for k, v in bad.items() if v}
+    assert external_loads('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//c.example/a.css">'
+                          '<script type="module">import("https://e.example/m.mjs")</script>') == [
+        "//c.example/a.css", "https://cdn.example/x.js", "https://e.example/m.mjs"], "the check itself sees loads"
+
+
 def test_internal_outputs_are_private(smoke_run) -> None:
     """`find reports/internal -perm /077` prints nothing; the identity tables are 600 in 700 folders too."""
     from mimamori_lib.restricted import too_open
