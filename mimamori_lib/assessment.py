@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paths
+from .ages import age_on
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
 from .params import Params
@@ -200,9 +201,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     ident = read_identity(p)
     reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
     juki = read_table(p, role_source(p, "registry")).set_index("person_id")
-    ref = pd.Timestamp(p.reference_date)
-    juki["age"] = ((ref.year * 10000 + ref.month * 100 + ref.day) - (juki["birth_date"].dt.year * 10000
-                   + juki["birth_date"].dt.month * 100 + juki["birth_date"].dt.day)) // 10000
+    juki["age"] = age_on(juki["birth_date"], p.reference_date)
     school = _school_of(p, ident)
     links = read_table(p, "links")
     survey, sv_id = None, role_source(p, "survey")

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .ages import age_on
 from .ingest import load_registry, read_table, role_source
 from .params import Params, read_data_file
 
@@ -26,13 +27,6 @@ def load_catalogue(p: Params) -> dict[str, dict]:
     use_survey = p.indicators.survey_items
     return {k: {**v, "id": k, "window_months": cat.get("window_months", 12)}
             for k, v in cat["items"].items() if use_survey or not v.get("survey")}
-
-
-def age_on(birth: pd.Series, day) -> pd.Series:
-    """Completed years on ``day``."""
-    b = pd.to_datetime(birth)
-    d = pd.Timestamp(day)
-    return (d.year * 10000 + d.month * 100 + d.day - (b.dt.year * 10000 + b.dt.month * 100 + b.dt.day)) // 10000
 
 
 def registry(p: Params) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .ages import age_on
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
 from .params import Linkage as LinkageParams
 from .params import Params
@@ -74,10 +75,7 @@ def registry_side(ident: pd.DataFrame, p: Params) -> pd.DataFrame:
     """Registry children of school age (with a margin) as the left side of the linkage."""
     reg = ident[ident["source"] == registry_path(p)].copy()
     lo, hi = p.linkage.registry_age
-    ref = pd.Timestamp(p.reference_date)
-    bd = pd.to_datetime(reg["birth_date"])
-    age = ref.year * 10000 + ref.month * 100 + ref.day - (bd.dt.year * 10000 + bd.dt.month * 100 + bd.dt.day)
-    reg = reg[(age // 10000).between(lo, hi)]
+    reg = reg[age_on(reg["birth_date"], p.reference_date).between(lo, hi)]
     out = _common(reg)
     out.insert(0, "unique_id", reg["person_id"].astype("string"))
     out["school"] = pd.NA

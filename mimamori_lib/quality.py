@@ -18,7 +18,7 @@ def overview(res: IngestResult) -> pd.DataFrame:
             "部署": r.department, "ファイル": r.path, "内容": r.title, "状態": STATUS_JA.get(r.status, r.status),
             "読込行数": r.rows_read, "取込行数": r.rows_loaded, "隔離行数": r.rows_quarantined,
             "隔離率(%)": round(100 * r.rows_quarantined / r.rows_read, 2) if r.rows_read else 0.0,
-            "読み込まない列": "・".join(r.columns_refused), "メッセージ": r.message,
+            "読み込まない列": "・".join(r.columns_refused), "メッセージ": r.message, "警告": r.warning,
         })
     return pd.DataFrame(rows)
 
@@ -27,6 +27,12 @@ def not_loaded(res: IngestResult) -> pd.DataFrame:
     """Files that could not be used, with the reason."""
     o = overview(res)
     return o[o["状態"].isin([STATUS_JA["missing"], STATUS_JA["error"]])][["部署", "ファイル", "状態", "メッセージ"]]
+
+
+def shrink_warnings(res: IngestResult) -> pd.DataFrame | str:
+    """Files with markedly fewer rows than last year or than the children they should cover."""
+    rows = [{"ファイル": r.path, "内容": r.title, "読込行数": r.rows_read, "警告": r.warning} for r in res.sources.values() if r.warning]
+    return pd.DataFrame(rows) if rows else "前年度・対象人数と比べて行数が大きく減ったファイルはありません。"
 
 
 def quarantine_reasons(res: IngestResult) -> pd.DataFrame:

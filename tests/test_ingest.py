@@ -121,8 +121,9 @@ def test_file_level_failures_stop_only_that_source(run) -> None:
         "kosodate/hoiku.csv", "hitokurashi/seiho.csv", "kenko/kenshin.csv", "shogai/jidoshien.csv"}
 
 
-def test_bom_and_crlf_variants_agree(run) -> None:
+def test_bom_crlf_and_utf16_variants_agree(run) -> None:
     raw, go = run
+    write(raw, "shimin/juki.csv", [JUKI_HEADER] + JUKI_ROWS[:2])
     lines = ["相談者宛名番号,相談日,主訴", "1234567,2025/04/01,仕事", "0001234567,20250402,債務"]
     write(raw, "hitokurashi/konkyu.csv", lines, enc="utf-8-sig", eol="\r\n")
     _, a = go()
@@ -130,8 +131,11 @@ def test_bom_and_crlf_variants_agree(run) -> None:
     _, b = go()
     write(raw, "hitokurashi/konkyu.csv", lines, enc="cp932", eol="\r\n")
     _, c = go()
-    ta, tb, tc = (x.sources["konkyu"].table for x in (a, b, c))
-    assert ta.equals(tb) and ta.equals(tc) and len(ta) == 2
+    (raw / "fy2025" / "hitokurashi" / "konkyu.csv").write_bytes("\r\n".join(x.replace(",", "\t") for x in lines).encode("utf-16"))
+    _, d = go()
+    assert "UTF-16" in d.sources["konkyu"].message and "タブ区切り" in d.sources["konkyu"].message
+    ta, tb, tc, td = (x.sources["konkyu"].table for x in (a, b, c, d))
+    assert ta.equals(tb) and ta.equals(tc) and ta.equals(td) and len(ta) == 2, "Excel's Unicode text reads the same"
     assert ta["person_id"].nunique() == 1
 
 
@@ -151,6 +155,7 @@ def test_synthetic_city_quarantine_matches_truth(beppu: Path, beppu_processed) -
 
 def test_identical_anonymous_answers_are_not_duplicates(run) -> None:
     raw, go = run
+    write(raw, "shimin/juki.csv", [JUKI_HEADER] + JUKI_ROWS[:2])
     rows = ["所属区分,Q1_対象者認識の一致,Q2_こども理解の深まり,Q3_データの有用性,Q4_業務負担,自由記述",
             "市職員,4,4,3,3,連携が進んだ", "市職員,4,4,3,3,連携が進んだ", "教職員,6,x,3,3,"]
     write(raw, "hearing/staff.csv", rows, enc="utf-8-sig", eol="\r\n")

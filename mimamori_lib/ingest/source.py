@@ -1,0 +1,205 @@
+"""One export: read, check the header, validate, convert, pseudonymise (identities to the restricted table)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..normalize import (
+    map_unique,
+    nfkc,
+    normalize_address,
+    normalize_atena,
+    normalize_name,
+    parse_date,
+    parse_int,
+    split_name,
+    to_katakana,
+)
+from ..params import City
+from ..pseudonym import pseudonym_series
+from .reading import SourceError, decode, delimiter, read_rows
+from .validation import WHOLE_ROW, validate
+
+log = logging.getLogger(__name__)
+# canonical fields that the linkage needs, copied to the identity table even when not identifying
+LINK_FIELDS = ("birth_date", "sex", "school", "grade")
+
+
+@dataclass
+class SourceResult:
+    source: str
+    path: str
+    department: str
+    title: str
+    status: str = "loaded"            # loaded | missing | absent (optional) | error
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    columns_refused: list[str] = field(default_factory=list)
+    message: str = ""
+    encoding: str = ""
+    table: pd.DataFrame | None = None
+    identity: pd.DataFrame | None = None
+    quarantine: pd.DataFrame | None = None
+    missing: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    warning: str = ""                 # a completeness warning (fewer rows than last year or than it should cover)
+
+    def summary_row(self) -> dict:
+        return {"source": self.path, "status": self.status, "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
+                "rows_quarantined": self.rows_quarantined, "columns_refused": ";".join(self.columns_refused),
+                "message": self.message, "warning": self.warning}
+
+
+def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.Series:
+    """Validated text cells → typed values (invalid survey answers → missing)."""
+    if kind == "key":
+        return map_unique(s, lambda v: normalize_atena(v) if isinstance(v, str) else None).astype("string")
+    if kind in ("date", "wareki"):
+        return pd.to_datetime(map_unique(s, lambda v: parse_date(v) if isinstance(v, str) else None))
+    if kind == "int":
+        return map_unique(s, lambda v: parse_int(v) if isinstance(v, str) else None).astype("Int64")
+    if kind == "code":
+        codes = {nfkc(str(c)) for c in col.get("codes", [])}
+        recode = {nfkc(str(k)): str(v) for k, v in col.get("recode", {}).items()}
+        out = s.where(s.isin(codes))
+        return out.map(lambda v: recode.get(v, v) if isinstance(v, str) else v).astype("string")
+    if kind == "name":
+        return map_unique(s, lambda v: normalize_name(v) if isinstance(v, str) else None).astype("string")
+    if kind == "kana":
+        return map_unique(s, lambda v: to_katakana(v) if isinstance(v, str) else None).astype("string")
+    if kind == "address":
+        city = city or City()
+        return map_unique(s, lambda v: normalize_address(v, city.name, city.prefecture)
+                          if isinstance(v, str) else None).astype("string")
+    return s.astype("string")
+
+
+
+def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], city: City | None = None) -> SourceResult:
+    """Read, validate and convert one export. Never raises for data problems: they become the result."""
+    t0 = time.perf_counter()
+    res = SourceResult(spec["id"], spec["path"], spec.get("department", ""), spec.get("title", ""))
+    try:
+        _ingest(spec, raw_dir, key, known, res, city)
+    except SourceError as e:
+        res.status, res.message = e.status, str(e)
+        res.table = res.identity = None
+        res.rows_loaded = res.rows_quarantined = 0
+        res.quarantine = None
+    res.seconds = round(time.perf_counter() - t0, 3)
+    if res.rows_read != res.rows_loaded + res.rows_quarantined and res.status == "loaded":
+        raise AssertionError(f"{res.path}: 行数が合いません ({res.rows_read} ≠ {res.rows_loaded} + {res.rows_quarantined})")
+    return res
+
+
+def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None) -> None:
+    f = raw_dir / spec["path"]
+    if not f.exists():
+        if spec.get("optional"):
+            raise SourceError("absent", "ファイルがありません (任意のファイルのため問題ありません)")
+        raise SourceError("missing", f"ファイルがありません: {spec['path']}")
+    data = f.read_bytes()
+    if not data.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
+    text, res.encoding, note = decode(data, spec["encoding"])
+    if delimiter(text) == "\t":
+        note = "; ".join(x for x in (note, "タブ区切りとして読みました") if x)
+    header, rows = read_rows(text)
+    cols = spec["columns"]
+    unknown = [h for h in header if h not in cols]
+    disallowed = [h for h in header if h in cols and cols[h].get("allowed", True) is False]
+    missing_required = [h for h, c in cols.items() if c.get("required") and h not in header]
+    if missing_required:
+        raise SourceError("error", f"必須列がありません: {'・'.join(missing_required)} (見つかった列: {'・'.join(header)})")
+    dup_headers = sorted({h for h in header if header.count(h) > 1})
+    if dup_headers:
+        raise SourceError("error", f"同じ名前の列が複数あります: {'・'.join(dup_headers)}")
+    res.columns_refused = [f"{h}(登録簿にない列)" for h in unknown] + [f"{h}(利用目的外)" for h in disallowed]
+    if res.columns_refused:
+        log.info("  %s: 読み込まない列 %s", spec["path"], "・".join(res.columns_refused))
+    keep = [i for i, h in enumerate(header) if h in cols and h not in disallowed]
+    keep_headers = [header[i] for i in keep]
+    res.rows_read = len(rows)
+    width = len(header)
+    bad_width = [i for i, r in enumerate(rows) if len(r) != width]
+    q_lines = [(i + 1, WHOLE_ROW, f"{len(rows[i])} 列", f"列数がヘッダー ({width} 列) と一致しません") for i in bad_width]
+    good = [i for i in range(len(rows)) if len(rows[i]) == width]
+    raw_tuples = [tuple(rows[i]) for i in good]
+    df = pd.DataFrame([[rows[i][j] for j in keep] for i in good], columns=keep_headers, index=good, dtype="string")
+    if len(df):
+        df = df.apply(lambda s: map_unique(s, nfkc)).astype("string")
+        df = df.mask(df == "")
+        for h in keep_headers:
+            if cols[h]["type"] == "key":  # 10-digit form, so 1234567 and 0001234567 are one key
+                df[h] = map_unique(df[h], lambda v: (normalize_atena(v) or v) if isinstance(v, str) else v).astype("string")
+    ok, q = validate(spec, df, raw_tuples) if len(df) else (pd.Series(dtype=bool), pd.DataFrame())
+    quarantine = pd.concat([pd.DataFrame(q_lines, columns=["row", "column", "value", "reason"]), q], ignore_index=True)
+    quarantine.insert(0, "source", spec["path"])
+    res.quarantine = quarantine.sort_values("row", kind="stable").reset_index(drop=True)
+    res.rows_quarantined = int(res.quarantine["row"].nunique()) if len(res.quarantine) else 0
+    valid = df[ok.to_numpy()] if len(df) else df
+    res.rows_loaded = len(valid)
+    res.table, res.identity, res.missing = _tables(spec, valid, key, known, city)
+    res.message = "; ".join(x for x in [note, "データ行がありません (ヘッダーのみ)" if not rows else ""] if x)
+
+
+def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
+            city: City | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    """Typed analysis table (no identifying values) and identity rows for one source."""
+    cols = spec["columns"]
+    table = pd.DataFrame({"row": (df.index.to_numpy() + 1).astype(np.int64)})
+    ident = pd.DataFrame({"source": spec["path"], "row": table["row"].to_numpy()})
+    missing = {}
+    has_identity = False
+    for h in df.columns:
+        c = cols[h]
+        name, kind = c["name"], c["type"]
+        values = convert(kind, df[h], c, city).reset_index(drop=True)
+        missing[h] = int(values.isna().sum())
+        if kind == "key" and c.get("pseudonym"):
+            domain = "household" if c["pseudonym"] == "household_id" else "person"
+            table[c["pseudonym"]] = pseudonym_series(key, values, domain).to_numpy()
+            ident[c["pseudonym"]] = table[c["pseudonym"]].to_numpy()
+        if c.get("identity"):
+            ident[name] = values.to_numpy()
+            if kind not in ("key",):
+                has_identity = True
+        else:
+            table[name] = values.to_numpy()
+            if name in LINK_FIELDS:
+                ident[name] = values.to_numpy()
+        if kind == "name":
+            ident["family_name"], ident["given_name"] = _split(ident[name], known.get("family", set()))
+            ident["name_raw"] = df[h].to_numpy()
+        if kind == "kana":
+            ident["family_kana"], ident["given_kana"] = _split(ident[name], known.get("family_kana", set()))
+    return table, (ident if has_identity else None), missing
+
+
+def _split(names: pd.Series, known: set[str]) -> tuple[pd.Series, pd.Series]:
+    """Family and given parts of normalised names; unspaced names use known family names."""
+    fams = known | _spaced(names)
+    parts = map_unique(pd.Series(names), lambda v: split_name(v, fams) if isinstance(v, str) else (None, None))
+    return parts.str[0].astype("string").to_numpy(), parts.str[1].astype("string").to_numpy()
+
+
+def _spaced(names: pd.Series) -> set[str]:
+    """Family names a column itself shows with a space."""
+    s = pd.Series(names).dropna().astype(str)
+    return set(s[s.str.contains(" ", regex=False)].str.split(" ").str[0])
+
+
+def known_surnames(identity: pd.DataFrame | None) -> dict[str, set]:
+    """Family names (kanji and kana) seen with a space in the registry: the fallback for unspaced names."""
+    if identity is None or identity.empty:
+        return {"family": set(), "family_kana": set()}
+    return {"family": _spaced(identity["name"]), "family_kana": _spaced(identity["name_kana"])}
+
+

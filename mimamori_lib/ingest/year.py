@@ -1,0 +1,117 @@
+"""One fiscal year: every source of the registry, the registry first; outputs and the processed tables."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import notices
+from ..params import Params
+from ..pseudonym import key_path, load_key
+from ..restricted import private_dir, private_file
+from .completeness import RequiredSourceError, check_required, shrink_warnings
+from .registry import load_registry
+from .source import SourceResult, ingest_source, known_surnames
+
+log = logging.getLogger(__name__)
+STEP = "10_ingest"
+
+
+@dataclass
+class IngestResult:
+    fiscal_year: int
+    sources: dict[str, SourceResult]
+    seconds: float
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([r.summary_row() for r in self.sources.values()])
+
+    def quarantine(self) -> pd.DataFrame:
+        qs = [r.quarantine for r in self.sources.values() if r.quarantine is not None and len(r.quarantine)]
+        cols = ["source", "row", "column", "value", "reason"]
+        return pd.concat(qs, ignore_index=True)[cols] if qs else pd.DataFrame(columns=cols)
+
+
+def ingest_year(p: Params, write: bool = True) -> IngestResult:
+    """Ingest every source of the params' fiscal year; write outputs under ``<out>/processed/<fy>/``."""
+    t0 = time.perf_counter()
+    registry = load_registry(p)
+    raw_dir = p.raw_year
+    key = load_key(key_path(p))
+    if not raw_dir.exists():
+        log.error("入力フォルダがありません: %s", raw_dir)
+    results: dict[str, SourceResult] = {}
+    known: dict[str, set] = {"family": set(), "family_kana": set()}
+    order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
+    for i, sid in enumerate(order, 1):
+        r = ingest_source(registry[sid], raw_dir, key, known, p.city)
+        if sid == order[0]:
+            known = known_surnames(r.identity)
+        results[sid] = r
+        log.info("[取込 %2d/%d] %-28s %-7s 読込 %6d 行, 取込 %6d, 隔離 %4d (%.2f 秒)%s", i, len(order), r.path, r.status,
+                 r.rows_read, r.rows_loaded, r.rows_quarantined, r.seconds, f"  {r.message}" if r.message else "")
+    check_required(p, registry, results)
+    reg_id = next(s for s in order if registry[s].get("role") == "registry")
+    warnings = shrink_warnings(p, registry, results, results[reg_id].table)
+    for sid, w in warnings.items():
+        results[sid].warning = w
+    res = IngestResult(p.fiscal_year, results, round(time.perf_counter() - t0, 2))
+    if write:
+        write_outputs(p, res)
+        notices.clear(p, STEP)
+    messages = [f"FY{p.fiscal_year} {results[sid].path}: {w}" for sid, w in warnings.items()]
+    not_loaded = [r for r in results.values() if r.status in ("missing", "error")]
+    if not_loaded:
+        messages.insert(0, f"FY{p.fiscal_year}: 読み込めなかったファイル: " + "・".join(f"{r.path} ({r.message})" for r in not_loaded))
+    for msg in messages:
+        if write:
+            notices.add(p, STEP, msg)
+        else:
+            log.warning("%s", msg)
+    if warnings and p.ingest.fail_on_shrink:
+        raise RequiredSourceError("行数が大きく減ったファイルがあるため中止しました (ingest.fail_on_shrink: true): "
+                                  + "・".join(results[s].path for s in warnings))
+    return res
+
+
+def write_outputs(p: Params, res: IngestResult) -> Path:
+    """Parquet per source, the restricted identity table, quarantine.csv and ingest_summary.csv."""
+    out = p.processed
+    out.mkdir(parents=True, exist_ok=True)
+    restricted = private_dir(out / "restricted")
+    idents = []
+    for sid, r in res.sources.items():
+        target = out / f"{sid}.parquet"
+        if r.table is not None:
+            r.table.to_parquet(target, index=False)
+        elif target.exists():
+            target.unlink()
+        if r.identity is not None:
+            idents.append(r.identity)
+    if idents:
+        ident = pd.concat(idents, ignore_index=True)
+        for c in ident.columns:
+            if ident[c].dtype == object:
+                ident[c] = ident[c].astype("string")
+        with private_file(restricted / "identity.parquet") as f:
+            ident.to_parquet(f, index=False)
+    res.quarantine().to_csv(out / "quarantine.csv", index=False, encoding="utf-8-sig")
+    res.summary().to_csv(out / "ingest_summary.csv", index=False, encoding="utf-8-sig")
+    log.info("取込結果を書き出しました: %s", out)
+    return out
+
+
+
+def read_table(p: Params, source: str) -> pd.DataFrame | None:
+    """A processed source table of the params' year (``None`` if that source was not loaded)."""
+    f = p.processed / f"{source}.parquet"
+    return pd.read_parquet(f) if f.exists() else None
+
+
+def read_identity(p: Params) -> pd.DataFrame:
+    """The restricted identity table (linkage and internal reports only)."""
+    return pd.read_parquet(p.processed / "restricted" / "identity.parquet")
