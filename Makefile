@@ -4,14 +4,24 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: install report test lint lab bench test-spark clean clean-data
+.PHONY: install report test lint lab bench test-spark lock clean clean-data
 
-$(STAMP): pyproject.toml
+# Installs the exact versions in requirements.lock (what produced the published figures), then the project itself.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+## Refresh requirements.lock from pyproject.toml (newest versions allowed there), then reinstall from it.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --upgrade -o $(LOCK)
+	$(MAKE) install
 
 install: $(STAMP)
 

@@ -47,3 +47,23 @@ def test_gitignore_keeps_data_out() -> None:
     text = (paths.ROOT / ".gitignore").read_text()
     for rule in ("data/raw/*", "data/processed/*", "data/synthetic_truth/", "reports/*", "*.key", "*.parquet", "*.xlsx"):
         assert rule in text
+
+
+def test_lock_file_pins_every_dependency() -> None:
+    """requirements.lock (installed by make) pins an exact version of every dependency that pyproject.toml allows."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (paths.ROOT / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split("==", 1)
+            pins[canonicalize_name(name)] = version.split(";")[0].strip()
+    project = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        req = Requirement(spec)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in requirements.lock (make lock)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} does not satisfy {req.specifier}"
