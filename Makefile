@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/linkage.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/disclosure.py
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'

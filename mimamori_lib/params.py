@@ -170,6 +170,8 @@ class Disclosure(_Section):
     """Disclosure control of public tables."""
 
     threshold: int = Field(5, ge=2, description="counts from 1 to threshold − 1 are suppressed in public tables")
+    protection: int = Field(3, ge=1, description="each hidden small count must stay consistent with values at least "
+                                                 "this far apart, given everything a report publishes (audited)")
 
 
 class Evaluation(_Section):

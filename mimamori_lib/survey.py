@@ -201,29 +201,48 @@ def plain_reading(p: Params, assoc: pd.DataFrame, multi: pd.DataFrame) -> list[s
         if len(n):
             lines.append(f"【{spec.label}】すべての項目を同時に入れたモデル (n={int(n.iloc[0])}) の擬似決定係数は "
                          f"{float(r2.iloc[0]):.3f} で、生活習慣だけで困難を言い当てることはできません。")
+    if assoc.attrs.get("left_out"):
+        lines.append(f"該当する人数が少ない組み合わせ ({assoc.attrs['left_out']} 件) は、結果から人数が分かってしまうため示していません。")
     lines.append("これらは一時点の調査での「関連」であり、生活習慣が困難の原因であることを示すものではありません。"
                  "また、回答しなかったこども (欠席が多いこどもを含む) は分析に含まれていません。")
     return lines
 
 
 def public_distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Answer distributions by school level and sex, disclosure-controlled for publication."""
-    from .disclosure import protect
+    """Answer distributions by school level and sex, disclosure-controlled for publication. Every question counts
+    the same respondents, so a row's total is one quantity in all the tables: they are protected as one system."""
+    from .disclosure import protect_many
 
-    threshold = p.disclosure.threshold
-    out = {}
+    tables = {}
     for q, t in distributions(p, df).items():
         t.index = [f"{a}・{b}" for a, b in t.index]
-        out[q] = protect(t, threshold=threshold)
-    return out
+        tables[q] = t
+    return protect_many(tables, threshold=p.disclosure.threshold, protection=p.disclosure.protection, shared_row_totals=True)
+
+
+def _two_by_two(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.DataFrame:
+    cfg = p.survey
+    d = df[df["linked"]][[item, outcome]].dropna()
+    return pd.crosstab(d[item].map({1.0: f"{cfg.items[item].label}: はい", 0.0: "いいえ"}),
+                       d[outcome].map({1: f"{cfg.outcomes[outcome].label}: 該当", 0: "非該当"}))
 
 
 def public_crosstab(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.DataFrame:
     """Item × difficulty among linked respondents, disclosure-controlled."""
     from .disclosure import protect
 
-    cfg = p.survey
-    d = df[df["linked"]][[item, outcome]].dropna()
-    t = pd.crosstab(d[item].map({1.0: f"{cfg.items[item].label}: はい", 0.0: "いいえ"}),
-                    d[outcome].map({1: f"{cfg.outcomes[outcome].label}: 該当", 0: "非該当"}))
-    return protect(t, threshold=p.disclosure.threshold)
+    return protect(_two_by_two(p, df, item, outcome), threshold=p.disclosure.threshold,
+                   protection=p.disclosure.protection, name=f"{item}×{outcome}")
+
+
+def public_associations(p: Params, df: pd.DataFrame, assoc: pd.DataFrame) -> pd.DataFrame:
+    """The associations a public report may show: an odds ratio and its interval are computed from the item ×
+    difficulty counts, so one whose 2×2 table has a small cell (which publication would hide) is left out."""
+    threshold = p.disclosure.threshold
+    keep = []
+    for r in assoc.itertuples():
+        t = _two_by_two(p, df, r.item, r.outcome).to_numpy()
+        keep.append(t.shape == (2, 2) and not ((t >= 1) & (t < threshold)).any())
+    out = assoc[np.array(keep, dtype=bool)] if len(assoc) else assoc
+    out.attrs["left_out"] = int(len(assoc) - len(out))
+    return out

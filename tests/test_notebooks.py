@@ -11,6 +11,7 @@ import pandas as pd
 from bs4 import BeautifulSoup
 
 from mimamori_lib import cli, paths
+from mimamori_lib.disclosure import MASK
 from mimamori_lib.params import load_params
 
 
@@ -110,6 +111,12 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
                     v = td.get_text(strip=True).replace(",", "")
                     if v.isdigit():
                         assert int(v) == 0 or int(v) >= threshold, f"{f.name}: unsuppressed small count {v}"
+            header = [th.get_text(strip=True) for th in t.find_all("th")]
+            if "p値 (Fisher)" in header:  # the derived-statistics rule: a hidden percentage hides its row's statistics
+                for tr in t.find_all("tr")[1:]:
+                    cells = [td.get_text(strip=True) for td in tr.find_all("td")]
+                    if cells and MASK in cells[:2]:
+                        assert all(c == MASK for c in cells[:5]), f"{f.name}: a statistic from a hidden count: {cells}"
 
 
 def test_every_html_works_offline(smoke_run) -> None:
@@ -136,6 +143,17 @@ def test_internal_outputs_are_private(smoke_run) -> None:
     for d in (smoke_run / "out" / "processed").glob("fy*/restricted"):
         assert too_open(d) == []
     assert (smoke_run / "out" / "reports" / "fy2025").stat().st_mode & 0o055, "reports without identities stay readable"
+
+
+def test_every_public_table_passes_the_linear_audit(smoke_run) -> None:
+    import json
+
+    for fy in ("fy2024", "fy2025"):
+        rec = json.loads((smoke_run / "out" / "processed" / fy / "public_audit.json").read_text(encoding="utf-8"))
+        assert rec["funnel"]["passed"] and rec["funnel"]["intervals"], rec
+        assert all(r["passed"] for r in rec.values())
+        for lo, hi in rec["funnel"]["intervals"].values():
+            assert hi is None or hi - lo >= rec["funnel"]["protection"]
 
 
 def test_review_loop(smoke_run) -> None:

@@ -67,3 +67,14 @@ def test_lock_file_pins_every_dependency() -> None:
         name = canonicalize_name(req.name)
         assert name in pins, f"{req.name} is not in requirements.lock (make lock)"
         assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} does not satisfy {req.specifier}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_valid_nbformat(nb) -> None:
+    import warnings
+
+    import nbformat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nbformat.validate(nbformat.read(nb, as_version=4))

@@ -1,0 +1,83 @@
+"""What the evaluation notebook and the public 成果報告会 report show: every table disclosure-controlled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import disclosure
+from ..params import Params, run_years, year_params
+from ..scoring import GROUP_LABEL
+from .funnel import funnel, publish
+from .hearing import (
+    code_comments,
+    hearing,
+    likert_summary,
+    likert_tests,
+    theme_counts,
+    write_internal_comments,
+)
+from .process import process_indicators, process_table
+
+
+def evaluate(p: Params) -> dict:
+    """Everything the evaluation notebook and the public report show, for the years in ``evaluation.years``."""
+    ev = p.evaluation
+    years = [y for y in (ev.years or run_years(p)) if y <= p.fiscal_year]
+    ps = [year_params(p, y) for y in years]
+    funnels = [f for f in (funnel(q) for q in ps) if f]
+    procs = [process_indicators(q) for q in ps]
+    threshold, protection = p.disclosure.threshold, p.disclosure.protection
+    pub = publish(funnels, threshold, protection, ev.alpha, ev.power) if funnels else {
+        "funnel_table": disclosure.mark_safe(pd.DataFrame(), "empty"), "types_table": disclosure.mark_safe(pd.DataFrame(), "empty"),
+        "comparison": disclosure.mark_safe(pd.DataFrame(), "empty"), "comparison_reading": "まだ集計できる年度がありません。",
+        "timing": [], "audit": None, "system": None}
+    h = hearing(ps)
+    coded = code_comments(h, ev.codebook) if len(h) else pd.DataFrame()
+    if len(coded):
+        write_internal_comments(p, coded)
+    themes = theme_counts(coded, ev.codebook, threshold, protection) if len(coded) else None
+    write_audit(p, {"funnel": pub["audit"], "themes": disclosure.audit(themes.attrs["system"], protection, fresh=True)
+                    if themes is not None else None})
+    return {
+        "years": years, "funnels": funnels, "process": procs, **pub,
+        "process_table": process_table(procs),
+        "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
+        "themes": themes, "group_labels": GROUP_LABEL,
+    }
+
+
+def write_audit(p: Params, audits: dict) -> None:
+    """``<processed>/<fy>/public_audit.json``: for every public table of the report, whether its audit passed and
+    each hidden small count's interval given everything published (the note and the tests read it)."""
+    import json
+
+    rec = {name: a.record() for name, a in audits.items() if a is not None}
+    (p.processed / "public_audit.json").write_text(json.dumps(rec, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def funnel_plot(table: pd.DataFrame):
+    """Bars of the funnel per year from the disclosure-controlled table (suppressed cells are left out)."""
+    import matplotlib.pyplot as plt
+
+    from ..plots import setup
+
+    setup()
+    rows = ["抽出", "会議で判断", "既に支援につながっていた", "新たに支援要 (新規)", "支援を開始"]
+    t = table.loc[[r for r in rows if r in table.index]].replace(disclosure.MASK, np.nan).astype(float)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    t.plot.bar(ax=ax, rot=0, color=["#9db4d6", "#4c72b0", "#2a4d80"][: len(t.columns)])
+    ax.set_ylabel("人数")
+    ax.set_xlabel("")
+    ax.set_title("支援を実施するまでの流れ (少数は秘匿: 表示なし)")
+    fig.tight_layout()
+    return fig
+
+
+def overview_text(e: dict) -> str:
+    """The opening numbers of the report (large counts only)."""
+    f = e["funnels"][-1] if e["funnels"] else {}
+    pr = e["process"][-1] if e["process"] else {}
+    return (f"FY{f.get('fy', '')} は、0〜18歳のこども {f.get('in_scope', 0):,} 人を対象に、{pr.get('sources_loaded', 0)} 種類の"
+            f"庁内データ (延べ {pr.get('rows_read', 0):,} 行) を連携し、支援が必要な可能性のあるこどもを抽出して支援担当者会議で"
+            "支援の要否を判断しました。")
