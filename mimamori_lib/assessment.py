@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import paths
 from .ages import age_on
+from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
 from .params import Params
@@ -34,7 +35,7 @@ def _school_of(p: Params, ident: pd.DataFrame) -> pd.Series:
     path = load_registry(p)[role_source(p, "attendance")]["path"]
     if links is None:
         return pd.Series(dtype="string")
-    lk = links[(links["source"] == path) & links["status"].isin(LINKED)]
+    lk = linked_rows(links, path)
     rec = ident[ident["source"] == path][["row", "school", "grade"]]
     m = lk.merge(rec, on="row")
     return (m["school"].str.replace("別府市立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
@@ -47,7 +48,7 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
     x = scores[scores["group"] != ""].copy()
     order = {"basic": 0, "other": 1, "tier": 2}
     x = x.assign(_g=x["group"].map(order)).sort_values(["_g", "rank", "extract_id"]).drop(columns="_g")
-    matched = ev[ev["kind"] == "match"].drop_duplicates(["item", "person_id"])
+    matched = ev[(ev["kind"] == "match").to_numpy() & isin(ev["person_id"], x["person_id"])].drop_duplicates(["item", "person_id"])
     words = matched.assign(w=matched["item"] + " " + matched["item"].map(lambda i: catalogue[i]["label"])) \
         .sort_values("item").groupby("person_id")["w"].agg("、".join)
     school = _school_of(p, ident)
@@ -134,24 +135,39 @@ def _fmt_date(v) -> str:
     return "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
 
-def _attendance(p: Params, person_id: str) -> list[dict]:
-    """Attendance of the child in every processed year up to this one (same pseudonym across years)."""
-    out = []
-    base = p.processed.parent
+def linked_rows(links: pd.DataFrame | None, path: str) -> pd.DataFrame:
+    """(row, person_id) of a source's records linked to a child (automatic or staff-confirmed)."""
+    if links is None:
+        return pd.DataFrame(columns=["row", "person_id"])
+    return links[(links["source"] == path).to_numpy() & isin(links["status"], LINKED)][["row", "person_id"]]
+
+
+ATTENDANCE = ("grade", "absence_prev", "absence_prev_illness", "absence_cur", "late_cur", "early_leave_cur")
+
+
+def attendance_by_year(p: Params) -> dict[str, pd.DataFrame]:
+    """Each processed year up to this one: linked pupils' attendance, indexed by the child's pseudonym (the same
+    across years)."""
+    out = {}
     att = role_source(p, "attendance")
     path = load_registry(p)[att]["path"]
-    for d in sorted(base.glob("fy*")):
-        if d.name > paths.fy_dir(p.fiscal_year) or not (d / f"{att}.parquet").exists() or not (d / "links.parquet").exists():
+    for d in sorted(p.processed.parent.glob("fy*")):
+        if d.name > p.fy or not (d / f"{att}.parquet").exists() or not (d / "links.parquet").exists():
             continue
-        links = _read_cached(d / "links.parquet")
-        lk = links[(links["source"] == path) & links["status"].isin(LINKED) & (links["person_id"] == person_id)]
-        if lk.empty:
+        lk = linked_rows(_read_cached(d / "links.parquet"), path)
+        t = _read_cached(d / f"{att}.parquet")[["row", *ATTENDANCE]].merge(lk, on="row")
+        out[d.name[2:]] = t.drop_duplicates("person_id").set_index("person_id")
+    return out
+
+
+def _attendance(by_year: dict[str, pd.DataFrame], person_id: str) -> list[dict]:
+    """Attendance of the child in every processed year up to this one."""
+    out = []
+    for fy, t in by_year.items():
+        if person_id not in t.index:
             continue
-        t = _read_cached(d / f"{att}.parquet")
-        r = t[t["row"] == lk["row"].iloc[0]].iloc[0]
-        out.append({"fy": d.name[2:], **{k: ("" if pd.isna(r.get(k)) else (r.get(k) if k == "grade" else int(r.get(k))))
-                                         for k in ("grade", "absence_prev", "absence_prev_illness", "absence_cur",
-                                                   "late_cur", "early_leave_cur")}})
+        r = t.loc[person_id]
+        out.append({"fy": fy, **{k: ("" if pd.isna(r[k]) else (r[k] if k == "grade" else int(r[k]))) for k in ATTENDANCE}})
     return out
 
 
@@ -170,24 +186,30 @@ def _survey(p: Params, person_id: str, survey: pd.DataFrame | None, spec: dict) 
     return out
 
 
-def _history(p: Params, person_id: str) -> list[dict]:
-    out = []
-    base = p.processed.parent
-    for d in sorted(base.glob("fy*")):
-        if d.name >= paths.fy_dir(p.fiscal_year) or not (d / "scores.parquet").exists():
+def history_by_year(p: Params) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Earlier years' extraction (extracted children only) and meeting decisions, indexed by pseudonym."""
+    out = {}
+    for d in sorted(p.processed.parent.glob("fy*")):
+        if d.name >= p.fy or not (d / "scores.parquet").exists():
             continue
         s = _read_cached(d / "scores.parquet")
-        s = s[s["person_id"] == person_id]
-        dec = _read_cached(d / "decisions.parquet") if (d / "decisions.parquet").exists() else pd.DataFrame()
-        dec = dec[dec["person_id"] == person_id] if len(dec) else dec
-        if s.empty or s["group"].iloc[0] == "":
+        s = s[(s["group"] != "").to_numpy()].drop_duplicates("person_id").set_index("person_id")
+        dec = _read_cached(d / "decisions.parquet") if (d / "decisions.parquet").exists() else pd.DataFrame(columns=["person_id"])
+        out[d.name[2:]] = (s, dec.drop_duplicates("person_id").set_index("person_id"))
+    return out
+
+
+def _history(by_year: dict[str, tuple[pd.DataFrame, pd.DataFrame]], person_id: str) -> list[dict]:
+    out = []
+    for fy, (s, dec) in by_year.items():
+        if person_id not in s.index:
             continue
-        h = {"fy": d.name[2:], "extracted": f"{GROUP_LABEL[s['group'].iloc[0]]} {s['rank'].iloc[0]}位", "need": "", "types": "",
-             "content": "", "date": ""}
-        if len(dec):
-            r = dec.iloc[0]
-            h.update(need=r.get("support_needed") or "", types=r.get("difficulty_types") or "", content=r.get("support_content") or "",
-                     date=_fmt_date(r.get("decided_on")))
+        r = s.loc[person_id]
+        h = {"fy": fy, "extracted": f"{GROUP_LABEL[r['group']]} {r['rank']}位", "need": "", "types": "", "content": "", "date": ""}
+        if person_id in dec.index:
+            d = dec.loc[person_id]
+            h.update(need=d.get("support_needed") or "", types=d.get("difficulty_types") or "",
+                     content=d.get("support_content") or "", date=_fmt_date(d.get("decided_on")))
         out.append(h)
     return out
 
@@ -206,9 +228,12 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     links = read_table(p, "links")
     survey, sv_id = None, role_source(p, "survey")
     if read_table(p, sv_id) is not None and links is not None:
-        spath = load_registry(p)[sv_id]["path"]
-        lk = links[(links["source"] == spath) & links["status"].isin(LINKED)][["row", "person_id"]]
-        survey = read_table(p, sv_id).merge(lk, on="row")
+        survey = read_table(p, sv_id).merge(linked_rows(links, load_registry(p)[sv_id]["path"]), on="row")
+    attendance, history = attendance_by_year(p), history_by_year(p)
+    sv_spec = load_registry(p)[sv_id]
+    listed = scores[(scores["group"] != "").to_numpy()]
+    ev_listed = ev[isin(ev["person_id"], listed["person_id"])]
+    ev_by_child = dict(tuple(ev_listed.groupby("person_id")))
     target = private_dir(p.internal / "assessment", p.internal_root)
     written = []
     today = dt.date.today().isoformat()
@@ -218,7 +243,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
         hh = juki[juki["household_id"] == juki.loc[pid, "household_id"]]
         household = [{"relation": juki.loc[m, "relation"], "name": reg.loc[m, "name"] if m in reg.index else "", "age": int(juki.loc[m, "age"])}
                      for m in hh.sort_values("birth_date").index]
-        e = ev[ev["person_id"] == pid].sort_values(["item", "date"])
+        e = ev_by_child.get(pid, ev.iloc[0:0]).sort_values(["item", "date"])
         def rows(kind: str, e=e) -> list[dict]:
             return [{"item": r["item"], "label": catalogue[r["item"]]["label"], "type": catalogue[r["item"]]["type"],
                      "kind": "基本" if catalogue[r["item"]].get("basic") else "その他", "department": r["department"],
@@ -235,9 +260,9 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
              "address": me["address"], "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
              "supported_text": "・".join(supported) or "なし"}
         html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,
-                          matched=rows("match"), near=rows("near"), attendance=_attendance(p, pid),
-                          survey=_survey(p, pid, survey, load_registry(p)[sv_id]),
-                          history=_history(p, pid), difficulty_types=DIFFICULTY_TYPES)
+                          matched=rows("match"), near=rows("near"), attendance=_attendance(attendance, pid),
+                          survey=_survey(p, pid, survey, sv_spec), history=_history(history, pid),
+                          difficulty_types=DIFFICULTY_TYPES)
         written.append(write_text(target / f"{s['extract_id']}.html", html))
     return written
 
@@ -249,12 +274,12 @@ def extract_year(p: Params, write: bool = True) -> dict:
     from .scoring import score_year
 
     t0 = time.perf_counter()
-    scores, ev, catalogue = score_year(p, write=write)
+    scores, ev, catalogue, items = score_year(p, write=write)
     t_scores = time.perf_counter() - t0
     table = extraction_table(p, scores, ev, catalogue)
     files: dict = {}
     if write:
         files["list"] = write_extraction_list(p, table)
         files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue)
-    return {"scores": scores, "evidence": ev, "catalogue": catalogue, "table": table, "files": files,
+    return {"scores": scores, "evidence": ev, "catalogue": catalogue, "items": items, "table": table, "files": files,
             "seconds_scores": round(t_scores, 2), "seconds": round(time.perf_counter() - t0, 2)}

@@ -89,9 +89,17 @@ def cmd_stand_in(a: argparse.Namespace) -> int:
 def cmd_run(a: argparse.Namespace) -> int:
     from .pipeline import run_year
 
-    r = run_year(a.params, _dir(a.raw_dir), _dir(a.out_dir))
-    log.info("FY%d: %d ステップ完了 (%.1f 秒)", r.fiscal_year, len(r.steps), r.seconds)
+    r = run_year(a.params, _dir(a.raw_dir), _dir(a.out_dir), force=a.force, from_step=a.from_step)
+    _summary([r])
     return 0
+
+
+def _summary(results: list) -> None:
+    for r in results:
+        ran = [s["step"] for s in r.steps if s["outcome"] == "ran"]
+        skipped = [s["step"] for s in r.steps if s["outcome"] == "skipped"]
+        log.info("FY%d: 実行 %d ステップ (%.1f 秒)%s", r.fiscal_year, len(ran), r.seconds,
+                 f"、最新のためスキップ {len(skipped)} ステップ ({'・'.join(skipped)})" if skipped else "")
 
 
 def _has_exports(raw: Path) -> bool:
@@ -102,7 +110,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     """Every year of the run in order. A city's own exports: each year straight through, reading whatever staff
     saved. The synthetic demo: generated first when the raw folder is empty, with made-up meetings in between."""
     from .params import load_params, run_years, year_params
-    from .pipeline import run_year
+    from .pipeline import Node, run_all
     from .synth.marker import read_marker, truth_root
 
     t0 = time.perf_counter()
@@ -121,28 +129,25 @@ def cmd_report(a: argparse.Namespace) -> int:
         generate(raw, truth, children=children, seed=base.synth.seed, years=years)
     demo = read_marker(raw) is not None
     log.info("%s: %s (年度 %s)", raw, "合成データのデモ" if demo else "市のエクスポート", "・".join(map(str, years)))
-    results, waiting = [], []
-    for fy in years:
-        p = year_params(base, fy)
-        if demo:
-            first = run_year(p.params_path, str(raw), _dir(a.out_dir), stop=MEETING_STEP)
-            if (p.internal / "extraction.csv").exists():
-                from .synth.meeting import fill_decisions
+    hooks = {}
+    if demo:
+        from .synth.meeting import fill_decisions
 
+        def meeting(fy: int) -> None:
+            p = year_params(base, fy)
+            if (p.internal / "extraction.csv").exists():
                 f = fill_decisions(raw, truth_root(raw), p.internal, fy, p.reference_date, seed=base.synth.seed)
                 log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
-            first.steps += run_year(p.params_path, str(raw), _dir(a.out_dir), start=MEETING_STEP).steps
-            results.append(first)
-        else:
-            results.append(run_year(p.params_path, str(raw), _dir(a.out_dir)))
+
+        hooks = {Node(fy, "30_extract"): (lambda fy=fy: meeting(fy)) for fy in years}
+    results = run_all(base, hooks, force=a.force, from_step=a.from_step)
+    log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, base.reports)
+    _summary(results)
+    for fy in years:
+        p = year_params(base, fy)
         if not (p.processed / "decisions.parquet").exists():
-            waiting.append((fy, p.raw_year / "shien" / "kettei.csv"))
-    log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, paths.reports_dir(_dir(a.out_dir) or base.out_dir))
-    for r in results:
-        for s in r.steps:
-            log.info("  FY%d %s: %s", r.fiscal_year, s["step"], s["html"])
-    for fy, f in waiting:
-        log.info("FY%d: 支援担当者会議の判断はまだありません。会議後に抽出リストを %s に保存すると、次回の実行で反映されます", fy, f)
+            log.info("FY%d: 支援担当者会議の判断はまだありません。会議後に抽出リストを %s に保存すると、次回の実行で反映されます",
+                     fy, p.raw_year / "shien" / "kettei.csv")
     return 0
 
 
@@ -166,6 +171,12 @@ def cmd_params(a: argparse.Namespace) -> int:
 
 # --- the parser --------------------------------------------------------------------------------------
 
+def _rerun_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--force", action="store_true", help="最新のステップも含めてすべて実行し直す")
+    sp.add_argument("--from", dest="from_step", default=None, metavar="STEP",
+                    help="このステップ (例: 30_extract) 以降を実行し直す")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mimamori", description="こども見守り: 庁内データ連携による支援の必要なこどもの早期発見")
     ap.add_argument("-v", "--verbose", action="store_true", help="詳しいログとエラーの詳細 (トレースバック) を表示する")
@@ -177,12 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=None, help="出力先 (<out>/processed/, <out>/reports/)")
     p.add_argument("--demo", action="store_true", help="入力フォルダが空なら合成データを生成する (既定の data/raw では常に)")
     p.add_argument("--children", type=int, default=None, help="合成都市の大きさ (既定: パラメータの synth.children)")
+    _rerun_options(p)
     p.set_defaults(func=cmd_report)
 
     r = sub.add_parser("run", help="ある年度のノートブックを順に実行し HTML にする")
     r.add_argument("--params", required=True, help="例: params/fy2025.yaml")
     r.add_argument("--raw-dir", default=None, help="年度フォルダ (fyYYYY/) を含む入力フォルダ")
     r.add_argument("--out-dir", default=None, help="出力先 (<out>/processed/<fy>/, <out>/reports/)")
+    _rerun_options(r)
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("synth", help="合成都市 (デモ・テスト用) と、職員の記入の代わり (合成データのフォルダのみ)")

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .ages import age_on
+from .arrays import isin
+from .errors import InputError
 from .ingest import load_registry, read_table, role_source
 from .params import Params, read_data_file
 
@@ -21,10 +23,11 @@ log = logging.getLogger(__name__)
 LINKED = ("auto", "reviewed")
 
 
-def load_catalogue(p: Params) -> dict[str, dict]:
-    """The catalogue named in params, without survey items unless ``indicators.survey_items`` is true."""
+def load_catalogue(p: Params, every_item: bool = False) -> dict[str, dict]:
+    """The catalogue named in params: the items that count in the judgement (survey items only when
+    ``indicators.survey_items`` is true), or ``every_item``."""
     cat = read_data_file(p.indicators.catalogue)
-    use_survey = p.indicators.survey_items
+    use_survey = p.indicators.survey_items or every_item
     return {k: {**v, "id": k, "window_months": cat.get("window_months", 12)}
             for k, v in cat["items"].items() if use_survey or not v.get("survey")}
 
@@ -33,7 +36,7 @@ def registry(p: Params) -> pd.DataFrame:
     """The registry's analysis table with ages on the reference date."""
     juki = read_table(p, role_source(p, "registry"))
     if juki is None:
-        raise FileNotFoundError(f"住民基本台帳 (juki) が取り込まれていません: {p.processed}")
+        raise InputError(f"住民基本台帳が取り込まれていません: {p.processed} (先に 10_ingest を実行してください)")
     juki = juki.copy()
     juki["age"] = age_on(juki["birth_date"], p.reference_date)
     return juki
@@ -53,7 +56,7 @@ def source_rows(p: Params, source: str, links: pd.DataFrame | None) -> pd.DataFr
     if "person_id" not in t.columns:
         if links is None:
             return None
-        lk = links[(links["source"] == spec["path"]) & links["status"].isin(LINKED)][["row", "person_id"]]
+        lk = links[(links["source"] == spec["path"]).to_numpy() & isin(links["status"], LINKED)][["row", "person_id"]]
         t = t.merge(lk, on="row", how="inner")
     return t.assign(_source=spec["path"], _department=spec.get("department", ""))
 
@@ -86,6 +89,7 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
     scope = children_in_scope(juki)
     kids_by_household = scope[["person_id", "household_id", "age"]]
     adults = juki[juki["age"] >= 18][["person_id", "household_id", "age"]]
+    in_scope = scope["person_id"]
     reg = load_registry(p)
     frames = []
     cache: dict[str, pd.DataFrame | None] = {}
@@ -122,7 +126,7 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
                     gap = e["holder_age"] - e["age"]
                     e = e[(e["person_id"] != e["holder"]) & gap.between(14, 55)]
                 e = e.drop(columns=[c for c in ("household_id", "holder_age", "age") if c in e.columns])
-            e = e[e["person_id"].isin(scope["person_id"])]
+            e = e[isin(e["person_id"], in_scope)]
             # one line per fact: a household's 生活保護 is one row per member in the department's file
             e = e.drop_duplicates(["person_id", "date", "detail"])
             counts = e.groupby("person_id")["row"].transform("size")
@@ -133,19 +137,22 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
     cols = ["item", "kind", "person_id", "holder", "department", "source", "row", "date", "detail"]
     ev = pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
     # "near" only where the item itself is not matched
-    matched = set(zip(ev.loc[ev["kind"] == "match", "item"], ev.loc[ev["kind"] == "match", "person_id"], strict=True))
-    near = ev["kind"] == "near"
-    keep = ~near | ~pd.Series([(i, q) in matched for i, q in zip(ev["item"], ev["person_id"], strict=True)], index=ev.index)
+    pair = ev["item"].astype(str) + "|" + ev["person_id"].astype(str)
+    matched = pair[(ev["kind"] == "match").to_numpy()]
+    keep = (ev["kind"] != "near").to_numpy() | ~isin(pair, matched)
     return ev[keep].reset_index(drop=True)
 
 
 def item_matrix(scope: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, weights: dict | None = None) -> pd.DataFrame:
     """One row per child in scope: each item 0/1, basic and other counts, and the weighted risk value."""
-    m = ev[ev["kind"] == "match"].drop_duplicates(["item", "person_id"])
-    wide = pd.crosstab(m["person_id"], m["item"]).clip(upper=1) if len(m) else pd.DataFrame()
+    m = ev[(ev["kind"] == "match").to_numpy()].drop_duplicates(["item", "person_id"])
     out = scope[["person_id"]].copy()
+    index = pd.Index(out["person_id"])
     for iid in catalogue:
-        out[iid] = out["person_id"].map(wide[iid]).fillna(0).astype(int) if iid in wide else 0
+        col = np.zeros(len(out), dtype=int)
+        pos = index.get_indexer(m.loc[(m["item"] == iid).to_numpy(), "person_id"])
+        col[pos[pos >= 0]] = 1
+        out[iid] = col
     basic = [i for i, it in catalogue.items() if it.get("basic")]
     other = [i for i, it in catalogue.items() if not it.get("basic")]
     out["basic_count"] = out[basic].sum(axis=1).astype(int)

@@ -185,6 +185,13 @@ class Evaluation(_Section):
     codebook: dict[str, list[str]] = Field({}, description="staff hearing: theme → keywords (a comment may match several)")
 
 
+class Run(_Section):
+    """How notebooks are run."""
+
+    workers: int = Field(2, ge=1, le=16, description="notebooks run side by side when they do not depend on each other "
+                                                     "(1: one at a time, the lowest memory)")
+
+
 class Privacy(_Section):
     """Files that name a child."""
 
@@ -215,6 +222,7 @@ class Params(_Section):
     disclosure: Disclosure = Disclosure()
     evaluation: Evaluation = Evaluation()
     privacy: Privacy = Privacy()
+    run: Run = Run()
 
     _path: Path = PrivateAttr(default=None)
     _data: dict = PrivateAttr(default_factory=dict)

@@ -15,6 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .arrays import isin
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
 from .ingest import read_table
 from .params import Extraction, Params
@@ -108,33 +109,65 @@ def previously_needed(p: Params) -> set[str]:
     return out
 
 
-def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Scores for every child in scope and the extraction; returns (scores, evidence, catalogue)."""
-    catalogue = load_catalogue(p)
+def item_table(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every child in scope with every item of the catalogue (survey items included), independent of how the list
+    is drawn: (items, evidence, catalogue). Written as ``items.parquet``; what reads only the items (the survey
+    analysis, the ranking's outcomes) does not run again when only the extraction changes."""
+    catalogue = load_catalogue(p, every_item=True)
     juki = registry(p)
     links = read_table(p, "links")
     if links is None:
         log.warning("名寄せの結果 (links) がないため、学校系の項目は判定されません")
     ev = evidence(p, catalogue, juki, links)
     scope = children_in_scope(juki)
-    m = item_matrix(scope, ev, catalogue, p.indicators.weights)
-    m = weighted_values(m, catalogue, p.indicators.weights)
+    items = item_matrix(scope, ev, catalogue)[["person_id", *catalogue]]
+    items = scope[["person_id", "household_id", "age"]].merge(items, on="person_id")
+    return items, ev, catalogue
+
+
+def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[str]) -> pd.DataFrame:
+    """Counts of the items that count (``catalogue``), weights, who is already supported, and the extraction."""
+    m = items[["person_id", *catalogue]].copy()
+    basic = [i for i, it in catalogue.items() if it.get("basic")]
+    other = [i for i, it in catalogue.items() if not it.get("basic")]
+    m["basic_count"] = m[basic].sum(axis=1).astype(int)
+    m["other_count"] = m[other].sum(axis=1).astype(int)
+    w = p.indicators.weights
+    m["risk_value"] = np.round(sum((m[i] * float(w.get(i, 1.0)) for i in catalogue), start=pd.Series(0.0, index=m.index)), 3)
+    m = weighted_values(m, catalogue, w)
     sup_items = [i for i in p.extraction.supported_items if i in m]
-    earlier = previously_needed(p)
-    m["supported_earlier_decision"] = m["person_id"].isin(earlier)
-    m["supported"] = (m[sup_items].sum(axis=1) > 0) | m["supported_earlier_decision"]
-    scores = extract(m, p.extraction)
+    m["supported_earlier_decision"] = isin(m["person_id"], earlier_needed)
+    m["supported"] = (m[sup_items].sum(axis=1) > 0).to_numpy() | m["supported_earlier_decision"].to_numpy()
+    return extract(m, p.extraction)
+
+
+def active_catalogue(catalogue: dict, p: Params, survey_items: bool | None = None) -> dict:
+    """The items that count in this run's judgement (survey items only when ``indicators.survey_items``)."""
+    use = p.indicators.survey_items if survey_items is None else survey_items
+    return {k: v for k, v in catalogue.items() if use or not v.get("survey")}
+
+
+def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
+    """Scores for every child in scope and the extraction; returns (scores, evidence, catalogue, items) with the
+    evidence and catalogue of the items that count."""
+    items, ev_all, full = item_table(p)
+    catalogue = active_catalogue(full, p)
+    scores = score(items, catalogue, p, previously_needed(p))
     key = load_key(key_path(p))
     fy = p.fiscal_year
-    scores["extract_id"] = np.where(scores["group"] != "", [extract_id(key, fy, x) for x in scores["person_id"]], None)
-    scores = scores.merge(scope[["person_id", "age"]], on="person_id", how="left")
+    picked = (scores["group"] != "").to_numpy()
+    scores["extract_id"] = pd.Series(None, index=scores.index, dtype="object")
+    scores.loc[picked, "extract_id"] = [extract_id(key, fy, x) for x in scores.loc[picked, "person_id"]]
+    scores = scores.merge(items[["person_id", "age"]], on="person_id", how="left")
+    ev = ev_all[isin(ev_all["item"], list(catalogue))].reset_index(drop=True)
     if write:
         out = p.processed
+        items.to_parquet(out / "items.parquet", index=False)
         scores.to_parquet(out / "scores.parquet", index=False)
         ev.to_parquet(out / "evidence.parquet", index=False)
     n = scores["group"].value_counts().to_dict()
     log.info("判定: 対象 %d 人, 抽出 %s", len(scores), {GROUP_LABEL[k]: v for k, v in n.items() if k})
-    return scores, ev, catalogue
+    return scores, ev, catalogue, items
 
 
 # --- summaries for the extraction report (no names; counts only) ------------------------------------
@@ -168,16 +201,16 @@ def list_summary(scores: pd.DataFrame) -> pd.DataFrame:
     return t.rename(index=GROUP_LABEL).reset_index().rename(columns={"group": "グループ"})
 
 
-def survey_effect(p: Params, scores: pd.DataFrame) -> pd.DataFrame | None:
+def survey_effect(p: Params, items: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame | None:
     """How the list changes when the lifestyle survey's items S01–S05 count (or stop counting): children who
-    enter and leave each group. ``None`` when the year has no survey."""
-    from .ingest import read_table, role_source
-
-    if read_table(p, role_source(p, "survey")) is None:
+    enter and leave each group, from the same items (no second pass over the data). ``None`` when the year has
+    no survey."""
+    full = load_catalogue(p, every_item=True)
+    survey_ids = [i for i, it in full.items() if it.get("survey")]
+    if not survey_ids or not items[survey_ids].to_numpy().any():
         return None
     on = p.indicators.survey_items
-    other = p.with_overrides({"indicators": {"survey_items": not on}})
-    alt, _, _ = score_year(other, write=False)
+    alt = score(items, active_catalogue(full, p, survey_items=not on), p, previously_needed(p))
     with_s, without = (scores, alt) if on else (alt, scores)
     rows = []
     for g in ("basic", "other", "tier"):

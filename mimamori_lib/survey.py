@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_table, role_source
 from .params import Params
@@ -28,13 +29,13 @@ def analysis_frame(p: Params) -> pd.DataFrame | None:
     sv_id = role_source(p, "survey")
     sv = read_table(p, sv_id)
     links = read_table(p, "links")
-    scores_f = p.processed / "scores.parquet"
-    if sv is None or links is None or not scores_f.exists():
+    items_f = p.processed / "items.parquet"
+    if sv is None or links is None or not items_f.exists():
         return None
     path = load_registry(p)[sv_id]["path"]
-    lk = links[(links["source"] == path) & links["status"].isin(LINKED)][["row", "person_id"]]
+    lk = links[(links["source"] == path).to_numpy() & isin(links["status"], LINKED)][["row", "person_id"]]
     df = sv.merge(lk, on="row", how="left")
-    scores = pd.read_parquet(scores_f)
+    scores = pd.read_parquet(items_f)
     juki = read_table(p, role_source(p, "registry"))[["person_id", "sex"]]
     cfg = p.survey
     for o, spec in cfg.outcomes.items():

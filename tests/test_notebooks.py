@@ -156,13 +156,17 @@ def test_every_public_table_passes_the_linear_audit(smoke_run) -> None:
             assert hi is None or hi - lo >= rec["funnel"]["protection"]
 
 
-def test_review_loop(smoke_run) -> None:
+def test_review_loop(smoke_run, tmp_path) -> None:
     """Staff answer the review queue (here from the truth); the next linkage applies their decisions."""
+    import shutil
+
     from mimamori_lib.linkage import link_year
 
-    assert cli.main(["synth", "review", "--fy", "2025", "--out", str(smoke_run / "raw"), "--out-dir", str(smoke_run / "out")]) == 0
-    dec = pd.read_csv(smoke_run / "raw" / "fy2025" / "linkage" / "review_decisions.csv", dtype=str, encoding="utf-8-sig")
-    p = load_params("params/fy2025.yaml", {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
+    for d in ("raw", "synthetic_truth", "out"):
+        shutil.copytree(smoke_run / d, tmp_path / d)
+    assert cli.main(["synth", "review", "--fy", "2025", "--out", str(tmp_path / "raw"), "--out-dir", str(tmp_path / "out")]) == 0
+    dec = pd.read_csv(tmp_path / "raw" / "fy2025" / "linkage" / "review_decisions.csv", dtype=str, encoding="utf-8-sig")
+    p = load_params("params/fy2025.yaml", {"raw_dir": str(tmp_path / "raw"), "out_dir": str(tmp_path / "out")})
     res = link_year(p, write=False)
     yes = dec[dec["判定"] == "一致"]
     if len(yes):

@@ -3,12 +3,11 @@ run time — counts of files and rows and rates, never counts of children."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from .. import disclosure, paths
+from .. import disclosure
 from ..params import Params
+from ..pipeline.manifest import step_seconds
 from .common import read_processed
 
 
@@ -25,9 +24,9 @@ def process_indicators(p: Params) -> dict:
             r[c] = pd.to_numeric(r[c])
         out.update(linkage_rate=round(float((r["auto"] + r["reviewed"]).sum() / r["records"].sum()), 4),
                    review_queue=int(r["review"].sum()))
-    steps = p.reports / paths.fy_dir(p.fiscal_year) / "run_steps.json"
-    if steps.exists():
-        out["run_seconds"] = round(sum(x["seconds"] for x in json.loads(steps.read_text())), 1)
+    secs = step_seconds(p)
+    if secs is not None:
+        out["run_seconds"] = secs
     return out
 
 

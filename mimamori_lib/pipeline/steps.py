@@ -1,0 +1,76 @@
+"""The steps of a year and what each reads and writes: the facts the runner fingerprints to skip a step that is up
+to date, and orders steps by (one year's steps, and a later year's steps on an earlier year's outputs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..params import Params
+
+
+def _sources(p: Params) -> list[str]:
+    from ..ingest import load_registry
+
+    return [spec["path"] for spec in load_registry(p).values()]
+
+
+def _source_tables(p: Params) -> list[str]:
+    from ..ingest import load_registry
+
+    return [f"{sid}.parquet" for sid in load_registry(p)]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook of a year."""
+
+    name: str
+    params: tuple[str, ...]                              # params fields it reads (top-level names)
+    data_files: tuple[str, ...] = ()                     # params fields naming data files it reads (dotted)
+    uses_key: bool = False                               # pseudonyms or 抽出ID depend on the key
+    raw: Callable[[Params], list[str]] | tuple[str, ...] = ()  # files under <raw>/<fy>/ it reads
+    after: tuple[str, ...] = ()                          # steps of the same year whose outputs it reads
+    earlier: tuple[str, ...] = ()                        # steps of earlier years whose outputs it reads
+    outputs: Callable[[Params], list[str]] | tuple[str, ...] = ()   # files it writes under <processed>/<fy>/
+    optional: Callable[[Params], list[str]] | tuple[str, ...] = ()  # files it writes only when there is data
+    internal: tuple[str, ...] = ()                       # files it writes under reports/internal/<fy>/
+    reads: Callable[[Params], list[str]] | None = None   # the same year's files it reads (default: every output
+                                                         # of the steps it comes after)
+
+    def raw_files(self, p: Params) -> list[str]:
+        return list(self.raw(p) if callable(self.raw) else self.raw)
+
+    def output_files(self, p: Params) -> list[str]:
+        return list(self.outputs(p) if callable(self.outputs) else self.outputs)
+
+    def optional_files(self, p: Params) -> list[str]:
+        return list(self.optional(p) if callable(self.optional) else self.optional)
+
+
+COMMON = ("fiscal_year", "reference_date")
+STEPS: dict[str, Step] = {s.name: s for s in (
+    Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry",), uses_key=True, raw=_sources,
+         earlier=("10_ingest",), outputs=("ingest_summary.csv", "quarantine.csv", "restricted/identity.parquet"),
+         optional=_source_tables),
+    Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",),
+         raw=("linkage/review_decisions.csv", "linkage/review_queue.xlsx"), after=("10_ingest",),
+         outputs=("links.parquet", "linkage_model.json", "linkage_rates.csv"), internal=("review_queue.xlsx",)),
+    Step("30_extract", (*COMMON, "ingest", "indicators", "extraction"), ("ingest.registry", "indicators.catalogue"),
+         uses_key=True, after=("10_ingest", "20_link"), earlier=("10_ingest", "20_link", "30_extract", "35_meeting"),
+         outputs=("items.parquet", "scores.parquet", "evidence.parquet"), internal=("extraction.xlsx", "extraction.csv")),
+    Step("35_meeting", COMMON, raw=("shien/kettei.csv",), after=("30_extract",), outputs=("decisions_quarantine.csv",),
+         optional=("decisions.parquet",)),
+    Step("40_survey", (*COMMON, "ingest", "survey", "disclosure"), ("ingest.registry",),
+         after=("10_ingest", "20_link", "30_extract"),
+         reads=lambda p: [*STEPS["10_ingest"].output_files(p), *_source_tables(p), "links.parquet", "items.parquet"],
+         optional=("survey_associations.csv", "survey_multivariable.csv", "survey_public.json")),
+    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years"), ("ingest.registry",),
+         after=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey"),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey"), outputs=("public_audit.json",)),
+)}
+
+
+def step(name: str) -> Step:
+    """The declaration of a notebook (a notebook without one reads everything: it always runs)."""
+    return STEPS.get(name) or Step(name, ())
