@@ -1,7 +1,11 @@
-"""Benchmark the whole demo (`make report` after the install step): target under 90 s at Beppu scale on 2 cores.
-Prints the split by stage: generation, then each notebook of each year (kernel start-up included).
+"""Benchmark the whole run: `mimamori report` on a synthetic city (generation timed apart), then the same command
+again after changing only `extraction.tier_band` (the re-run), with each step's seconds and peak memory from the run
+manifests.
 
-    python benchmarks/pipeline.py [--children 16696]
+    python benchmarks/pipeline.py [--children 16696] [--workers 2] [--data DIR]
+
+Targets (issue 14): both years plus evaluation at Beppu scale, installed, data present, from nothing, under 40 s;
+re-run after changing the tier band under 10 s; 500,000 children both years under 8 minutes and 6 GB peak.
 """
 
 from __future__ import annotations
@@ -12,43 +16,89 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (kernels), in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        q = pids.pop()
+        try:
+            for line in Path(f"/proc/{q}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = [c for t in Path(f"/proc/{q}/task").iterdir() for c in (t / "children").read_text().split()]
+        except OSError:
+            continue
+        pids += [int(c) for c in children]
+    return total / 1024
+
+
+def _run(args: list[str], env: dict) -> tuple[float, float]:
+    """Run a command; (seconds, peak resident memory of it and its kernels together, MB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+
+    def watch() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            time.sleep(0.2)
+
+    w = threading.Thread(target=watch, daemon=True)
+    w.start()
+    _, err = proc.communicate()
+    w.join()
+    if proc.returncode != 0:
+        sys.stderr.write(err[-4000:])
+        raise SystemExit(f"failed: {' '.join(args)}")
+    return time.perf_counter() - t0, peak[0]
+
+
+def _steps(out: Path) -> list[tuple[str, dict]]:
+    rows = []
+    for fy in sorted(p.name for p in (out / "reports").glob("fy*")):
+        m = json.loads((out / "reports" / fy / "run_manifest.json").read_text(encoding="utf-8"))
+        rows += [(f"{fy} {name}", s) for name, s in sorted(m["steps"].items())]
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--children", type=int, default=16696)
+    ap.add_argument("--workers", type=int, default=None, help="run.workers (default: the params' value)")
+    ap.add_argument("--data", default=None, help="keep the city and outputs here (default: a temporary folder)")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        env = {**os.environ, "MIMAMORI_KEY_FILE": str(Path(d) / "bench.key")}
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mimamori_lib.cli", "report", "--demo", "--raw-dir", f"{d}/raw", "--out-dir", f"{d}/out",
-                        "--children", str(a.children)], check=True, env=env, cwd=ROOT, capture_output=True)
-        total = time.perf_counter() - t0
-        gen = json.loads((Path(d) / "synthetic_truth" / "manifest.json").read_text())["seconds"]
-        print(f"make report equivalent at {a.children:,} children: {total:.1f} s in all")
-        print(f"  {'synthetic city':<28} {gen:6.1f} s")
-        for fy in sorted(p.name for p in (Path(d) / "out" / "reports").glob("fy*")):
-            steps = json.loads((Path(d) / "out" / "reports" / fy / "run_steps.json").read_text())
-            for s in steps:
-                print(f"  {fy + ' ' + s['step']:<28} {s['seconds']:6.1f} s")
-            print(f"  {fy + ' (all steps)':<28} {sum(s['seconds'] for s in steps):6.1f} s")
-        steps_total = sum(sum(s["seconds"] for s in json.loads((Path(d) / "out" / "reports" / fy / "run_steps.json").read_text()))
-                          for fy in ("fy2024", "fy2025"))
-        print(f"  {'other (start-up, meeting)':<28} {total - gen - steps_total:6.1f} s")
-        os.environ["MIMAMORI_KEY_FILE"] = env["MIMAMORI_KEY_FILE"]
-        from mimamori_lib.evaluation import funnel
-        from mimamori_lib.params import load_params, run_years, year_params
-
-        base = load_params(ROOT / "params" / "fy2025.yaml", {"raw_dir": f"{d}/raw", "out_dir": f"{d}/out"})
-        for fy in run_years(base):
-            f = funnel(year_params(base, fy))
-            keys = ("in_scope", "extracted", "extracted_basic", "extracted_other", "already_supported", "need_support",
-                    "new_need", "support_started", "days_to_decision", "days_to_support")
-            print(f"  funnel FY{fy}: " + ", ".join(f"{k}={f.get(k)}" for k in keys))
+    tmp = tempfile.TemporaryDirectory()
+    d = Path(a.data) if a.data else Path(tmp.name)
+    d.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MIMAMORI_KEY_FILE": str(d / "bench.key")}
+    py = sys.executable
+    if not (d / "raw" / "fy2025").exists():
+        secs, peak = _run([py, "-m", "mimamori_lib.cli", "synth", "--out", str(d / "raw"), "--children", str(a.children)], env)
+        print(f"synthetic city ({a.children:,} children, both years): {secs:.1f} s, peak {peak:,.0f} MB")
+    params = d / "bench.yaml"
+    extra = f"run:\n  workers: {a.workers}\n" if a.workers else ""
+    params.write_text(f"extends: {ROOT / 'params' / 'fy2025.yaml'}\n{extra}", encoding="utf-8")
+    report = [py, "-m", "mimamori_lib.cli", "report", "--params", str(params), "--raw-dir", str(d / "raw"),
+              "--out-dir", str(d / "out")]
+    secs, peak = _run([*report, "--force"], env)
+    print(f"\nboth years and evaluation from nothing: {secs:.1f} s (whole command), peak {peak:,.0f} MB (all processes)")
+    print(f"  {'step':<26} {'seconds':>8} {'peak MB':>8}")
+    for name, s in _steps(d / "out"):
+        print(f"  {name:<26} {s.get('seconds') or 0:>8.1f} {s.get('peak_mb') or 0:>8,.0f}")
+    params.write_text(params.read_text(encoding="utf-8") + "extraction:\n  tier_band: 30\n", encoding="utf-8")
+    secs2, peak2 = _run(report, env)
+    ran = [name for name, s in _steps(d / "out") if s.get("outcome") == "ran"]
+    print(f"\nre-run after changing only extraction.tier_band: {secs2:.1f} s (ran: {', '.join(ran)}), peak {peak2:,.0f} MB")
+    secs3, _ = _run(report, env)
+    print(f"re-run with nothing changed: {secs3:.1f} s")
 
 
 if __name__ == "__main__":

@@ -59,15 +59,20 @@ def response_summary(p: Params, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Answer counts per question by school level and sex (for disclosure control before publication)."""
+    """Answer counts per question by school level and sex, among respondents linked to the registry (whose sex it
+    records; the few others would form rows of a handful of children). For disclosure control before publication."""
     reg = load_registry(p)[role_source(p, "survey")]["columns"]
+    d = df[df["linked"].to_numpy() & df["sex"].notna().to_numpy() & df["level"].notna().to_numpy()]
+    sex = d["sex"].map({"1": "男", "2": "女"})
     out = {}
-    sex = df["sex"].map({"1": "男", "2": "女"}).fillna("不明")
     for h, c in reg.items():
         if not c["name"].startswith("q"):
             continue
-        ans = df[c["name"]].map(lambda v, c=c: c.get("labels", {}).get(v, v) if isinstance(v, str) else "無回答")
-        out[h] = pd.crosstab([df["level"].fillna("不明"), sex], ans)
+        labels = {str(k): v for k, v in c.get("labels", {}).items()}
+        order = [labels.get(str(k), str(k)) for k in c.get("codes", [])] + ["無回答"]
+        ans = d[c["name"]].map(lambda v, labels=labels: labels.get(v, v) if isinstance(v, str) else "無回答")
+        t = pd.crosstab([d["level"], sex], ans)
+        out[h] = t[[x for x in order if x in t.columns] + [x for x in t.columns if x not in order]]
     return out
 
 
@@ -93,11 +98,14 @@ def associations(p: Params, df: pd.DataFrame) -> pd.DataFrame:
                 continue
             r = _fit(f"{outcome} ~ {item} + C(grade) + C(sex)", d)
             ci = r.conf_int().loc[item]
+            x, y = d[item].to_numpy() == 1, d[outcome].to_numpy() == 1
             rows.append({"item": item, "outcome": outcome, "n": int(r.nobs), "odds_ratio": float(np.exp(r.params[item])),
-                         "ci_low": float(np.exp(ci[0])), "ci_high": float(np.exp(ci[1])), "p_value": float(r.pvalues[item])})
+                         "ci_low": float(np.exp(ci[0])), "ci_high": float(np.exp(ci[1])), "p_value": float(r.pvalues[item]),
+                         "n11": int((x & y).sum()), "n10": int((x & ~y).sum()), "n01": int((~x & y).sum()),
+                         "n00": int((~x & ~y).sum())})
     out = pd.DataFrame(rows)
     if len(out):
-        out["q_value"] = multipletests(out["p_value"], method="fdr_bh")[1]
+        out.insert(7, "q_value", multipletests(out["p_value"], method="fdr_bh")[1])
     return out
 
 
@@ -131,6 +139,15 @@ def analyse_year(p: Params, write: bool = True) -> dict | None:
         assoc.to_csv(p.processed / "survey_associations.csv", index=False, encoding="utf-8")
         multi.to_csv(p.processed / "survey_multivariable.csv", index=False, encoding="utf-8")
     return {"frame": df, "associations": assoc, "multivariable": multi, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def load_results(p: Params) -> dict | None:
+    """The year's survey analysis as 40_survey saved it (``None`` when the year has no survey): the public report
+    reads these instead of fitting the models again."""
+    f = p.processed / "survey_associations.csv"
+    if not f.exists():
+        return None
+    return {"associations": pd.read_csv(f), "multivariable": pd.read_csv(p.processed / "survey_multivariable.csv")}
 
 
 def labelled(p: Params, table: pd.DataFrame) -> pd.DataFrame:
@@ -236,14 +253,12 @@ def public_crosstab(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.
                    protection=p.disclosure.protection, name=f"{item}×{outcome}")
 
 
-def public_associations(p: Params, df: pd.DataFrame, assoc: pd.DataFrame) -> pd.DataFrame:
+def public_associations(p: Params, assoc: pd.DataFrame) -> pd.DataFrame:
     """The associations a public report may show: an odds ratio and its interval are computed from the item ×
     difficulty counts, so one whose 2×2 table has a small cell (which publication would hide) is left out."""
     threshold = p.disclosure.threshold
-    keep = []
-    for r in assoc.itertuples():
-        t = _two_by_two(p, df, r.item, r.outcome).to_numpy()
-        keep.append(t.shape == (2, 2) and not ((t >= 1) & (t < threshold)).any())
-    out = assoc[np.array(keep, dtype=bool)] if len(assoc) else assoc
+    cells = assoc[["n11", "n10", "n01", "n00"]].to_numpy() if len(assoc) else np.zeros((0, 4))
+    keep = ~((cells >= 1) & (cells < threshold)).any(axis=1)
+    out = assoc[keep].copy()
     out.attrs["left_out"] = int(len(assoc) - len(out))
     return out

@@ -15,7 +15,9 @@ def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     score_year(p)
     res = analyse_year(p)
     out = pd.read_csv(p.processed / "survey_associations.csv")
-    assert list(out.columns) == ["item", "outcome", "n", "odds_ratio", "ci_low", "ci_high", "p_value", "q_value"]
+    assert list(out.columns) == ["item", "outcome", "n", "odds_ratio", "ci_low", "ci_high", "p_value", "q_value",
+                                 "n11", "n10", "n01", "n00"]
+    assert (out[["n11", "n10", "n01", "n00"]].sum(axis=1) == out["n"]).all()
     planted = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "planted_effects.csv")
     planted["outcome"] = planted["outcome"].replace({"refusal": "non_attendance"})
     m = out.merge(planted, on=["item", "outcome"])

@@ -254,8 +254,9 @@ def audit(system: System, protection: int, fresh: bool = False) -> AuditResult:
     return AuditResult(iv, protection, failing, leaks)
 
 
-def _neighbours(system: System, k: Key) -> list[Key]:
-    """Published variables that share a constraint with ``k`` (directly or through hidden variables)."""
+def _neighbours(system: System, k: Key, direct: bool) -> list[Key]:
+    """Published non-zero cells that share a constraint with ``k``: directly (``direct``), or through hidden
+    variables."""
     cons = system.equalities + system.inequalities
     seen, frontier, found = {k}, [k], []
     while frontier:
@@ -268,18 +269,44 @@ def _neighbours(system: System, k: Key) -> list[Key]:
                             continue
                         seen.add(u)
                         if u in system.published:
-                            found.append(u)
-                        else:
+                            if u in system.cells and system.values[u] > 0:
+                                found.append(u)
+                        elif not direct:
                             nxt.append(u)
         frontier = nxt
     return found
 
 
-def protect_system(system: System, protection: int, max_rounds: int = 500) -> System:
-    """Hide more published cells until the audit passes: for the first sensitive variable whose interval is too
-    narrow, the cheapest published non-zero cell it shares a constraint with (through hidden ones too) is hidden.
-    Zeros are never hidden. Hiding a cell only widens intervals, so a variable once protected stays protected and
-    only the failing ones are checked again. Returns the system with the final publication."""
+def _choose(s: System, k: Key, protection: int, tries: int = 8) -> Key:
+    """The cell to hide for ``k``: among the cells that share a constraint with it (directly first), the cheapest one
+    that alone makes its interval wide enough; else the one that widens it most."""
+    cand: list[Key] = []
+    for direct in (True, False):
+        cand = sorted(_neighbours(s, k, direct), key=lambda u: (s.cost.get(u, s.values[u]), str(u)))
+        if cand:
+            break
+    if not cand:
+        cand = sorted((u for u in s.published if u in s.cells and s.values[u] > 0),
+                      key=lambda u: (s.cost.get(u, s.values[u]), str(u)))
+    if not cand:  # pragma: no cover - nothing left to hide: the interval cannot be widened
+        raise RuntimeError(f"disclosure: {k} cannot be protected")
+    best, best_width = cand[0], -1.0
+    for u in cand[:tries]:
+        s.published.discard(u)
+        lo, hi = intervals(s, [k])[k]
+        s.published.add(u)
+        if hi - lo >= protection:
+            return u
+        if hi - lo > best_width:
+            best, best_width = u, hi - lo
+    return best
+
+
+def protect_system(system: System, protection: int, max_rounds: int = 2000) -> System:
+    """Hide more published cells until the audit passes. For each sensitive variable whose interval is too narrow,
+    the cheapest cell sharing a constraint with it that makes the interval wide enough is hidden (else the one that
+    widens it most, and again). Zeros are never hidden. Hiding a cell only widens intervals, so a variable once
+    protected stays protected and only the failing ones are checked again."""
     s = System(dict(system.values), set(system.published), system.equalities, system.inequalities, system.sensitive,
                system.cells, system.derived, system.cost)
     todo = sorted(s.sensitive & s.hidden, key=str)
@@ -290,14 +317,7 @@ def protect_system(system: System, protection: int, max_rounds: int = 500) -> Sy
         todo = [k for k in todo if iv[k][1] - iv[k][0] < protection]
         if not todo:
             return s
-        k = todo[0]
-        cand = [u for u in _neighbours(s, k) if u in s.cells and s.values[u] > 0]
-        if not cand:
-            cand = [u for u in s.published if u in s.cells and s.values[u] > 0]
-        if not cand:  # pragma: no cover - nothing left to hide: the interval cannot be widened
-            raise RuntimeError(f"disclosure: {k} cannot be protected")
-        pick = min(cand, key=lambda u: (s.cost.get(u, s.values[u]), str(u)))
-        s.published.discard(pick)
+        s.published.discard(_choose(s, todo[0], protection))
     raise RuntimeError("disclosure: secondary suppression did not converge")  # pragma: no cover
 
 

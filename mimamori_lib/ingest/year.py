@@ -16,6 +16,7 @@ from ..restricted import private_dir, private_file
 from .completeness import RequiredSourceError, check_required, shrink_warnings
 from .registry import load_registry
 from .source import SourceResult, ingest_source, known_surnames
+from .tables import read_identity, read_table  # noqa: F401 (part of this module's interface)
 
 log = logging.getLogger(__name__)
 STEP = "10_ingest"
@@ -103,15 +104,3 @@ def write_outputs(p: Params, res: IngestResult) -> Path:
     res.summary().to_csv(out / "ingest_summary.csv", index=False, encoding="utf-8-sig")
     log.info("取込結果を書き出しました: %s", out)
     return out
-
-
-
-def read_table(p: Params, source: str) -> pd.DataFrame | None:
-    """A processed source table of the params' year (``None`` if that source was not loaded)."""
-    f = p.processed / f"{source}.parquet"
-    return pd.read_parquet(f) if f.exists() else None
-
-
-def read_identity(p: Params) -> pd.DataFrame:
-    """The restricted identity table (linkage and internal reports only)."""
-    return pd.read_parquet(p.processed / "restricted" / "identity.parquet")

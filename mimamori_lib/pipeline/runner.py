@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import notices, paths
 from ..errors import USER_ERROR_NAMES, InputError
 from ..params import Params, run_years
+from ..pseudonym import key_path, load_key
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_present, step_inputs
 from .kernel import execute, to_html
@@ -235,6 +236,7 @@ def run_plan(plan: Plan) -> list[RunResult]:
     try:
         for p in plan.params.values():
             (p.reports / p.fy).mkdir(parents=True, exist_ok=True)
+            load_key(key_path(p))  # made before any fingerprint, so that its first use is not a change
             check_permissions(p)
             manifest.start(p, log_file)
         log.info("実行ログ: %s", log_file)
@@ -247,7 +249,6 @@ def run_plan(plan: Plan) -> list[RunResult]:
 def check_permissions(p: Params) -> list[Path]:
     """Warn about (and, with ``privacy.fix_permissions``, fix) internal reports, restricted identity tables and the
     key left readable by other accounts."""
-    from ..pseudonym import key_path
     from ..restricted import audit
 
     roots = [p.reports / "internal", *sorted(p.processed.parent.glob("fy*/restricted")), key_path(p)]
