@@ -68,6 +68,13 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
     return out
 
 
+def _cell(v):
+    """A value as an Excel cell: missing values (NaN, NA, NaT) empty, numpy numbers as Python numbers."""
+    if v is None or (not isinstance(v, str | list | tuple) and pd.isna(v)):
+        return None
+    return v.item() if hasattr(v, "item") and not isinstance(v, str) else v
+
+
 def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
     from openpyxl import Workbook
@@ -82,8 +89,7 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     ws.title = "抽出リスト"
     ws.append(list(table.columns))
     for row in table.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) else (int(v) if hasattr(v, "item") and not isinstance(v, str) else v)
-                   for v in row])
+        ws.append([_cell(v) for v in row])
     n = max(len(table) + 1, 2)
     cols = {c: i + 1 for i, c in enumerate(table.columns)}
     lists = {"既支援": "1,0", "支援要否": "要,否,保留", "困難の類型": ",".join(DIFFICULTY_TYPES), "支援内容": ",".join(SUPPORT_CONTENT)}

@@ -112,36 +112,53 @@ def parse_int(s: str | None) -> int | None:
     return int(t) if t.isascii() and t.lstrip("-").isdigit() else None
 
 
+_KANJI_NUM = "〇一二三四五六七八九十百千"
+_UNITS = "丁目|番地の|番地|番|号|の|ノ"
+_RE_KANJI_NUM_UNIT = re.compile(rf"([{_KANJI_NUM}]+)(?=丁目|番地|番|号|の|ノ|-)")
+_RE_KANJI_NUM_AFTER = re.compile(rf"(?<=[0-9\-番地号のノ目])([{_KANJI_NUM}]+)(?![\u4e00-\u9fff])")
+_RE_GA = re.compile(r"(?<=[\u4e00-\u9fff])[ヶケヵがガ](?=[\u4e00-\u9fff])")
+_RE_BLOCK = re.compile(rf"^(?P<town>\D*?)(?P<block>\d+(?:(?:{_UNITS}|-)\d+)*)(?P<tail>丁目|番地|番|号)?(?P<rest>.*)$")
+
+
 def _kanji_to_int(s: str) -> int:
+    """A kanji numeral (三, 十二, 二十三, 千二百三十四, 一二三) → its value."""
     if s.isdigit():
         return int(s)
-    if "十" in s:
-        tens, _, ones = s.partition("十")
-        return (KANJI_DIGITS.get(tens, 1) if tens else 1) * 10 + (KANJI_DIGITS.get(ones, 0) if ones else 0)
-    return int("".join(str(KANJI_DIGITS[c]) for c in s))
-
-
-_RE_CHOME = re.compile(r"([0-9〇一二三四五六七八九十]+)丁目")
-_RE_BANGO = re.compile(r"(\d+)番地?(\d+)号?")
-_RE_BANCHI = re.compile(r"(\d+)番地?$")
+    if not any(u in s for u in "十百千"):
+        return int("".join(str(KANJI_DIGITS[c]) for c in s))
+    total, num = 0, 0
+    for c in s:
+        if c in KANJI_DIGITS:
+            num = KANJI_DIGITS[c]
+        else:
+            total += (num or 1) * {"十": 10, "百": 100, "千": 1000}[c]
+            num = 0
+    return total + num
 
 
 def normalize_address(s: str | None, city: str = "別府市", prefecture: str = "大分県") -> str:
-    """An address → comparable form: prefecture and city dropped, 丁目/番/号 and dashes → ``3-4-5``,
-    kanji numerals in 丁目 → digits, building kept after one space.
-    ``別府市野口原3丁目4番5号`` / ``別府市野口原３－４－５`` / ``野口原三丁目4-5`` → ``野口原3-4-5``."""
+    """An address → one comparable form for every common rendering: prefecture and city dropped; 大字/字 prefixes
+    dropped; ヶ/ケ/が between kanji as ケ; kanji numerals in 丁目・番地・号 as digits; 丁目・番地・番・号 and the
+    separators の, ノ and dashes as ``-``; a building or room after the block kept after one space.
+    ``別府市野口原3丁目4番5号`` / ``別府市野口原３－４－５`` / ``野口原三丁目四番五号`` / ``野口原3丁目4番地の5`` →
+    ``野口原3-4-5``."""
     t = nfkc(s)
     if not t:
         return ""
     t = t.removeprefix(prefecture).removeprefix(city)
-    base, _, building = _SPACES.sub(" ", t).partition(" ")
-    base = _RE_CHOME.sub(lambda m: f"{_kanji_to_int(m.group(1))}-", base)
-    base = re.sub(rf"(?<=\d)[{_DASHES}](?=\d)", "-", base)
-    base = _RE_BANGO.sub(r"\1-\2", base)
-    base = _RE_BANCHI.sub(r"\1", base)
-    base = re.sub(r"号$", "", base).replace("--", "-").rstrip("-")
-    building = fold_variants(building.strip())
-    return f"{base} {building}".strip()
+    t = _SPACES.sub(" ", t).strip()
+    t = t.replace("大字", "").removeprefix("字")
+    t = _RE_GA.sub("ケ", t)
+    t = _RE_KANJI_NUM_UNIT.sub(lambda m: str(_kanji_to_int(m.group(1))), t)
+    t = _RE_KANJI_NUM_AFTER.sub(lambda m: str(_kanji_to_int(m.group(1))), t)
+    t = re.sub(rf"(?<=\d)\s*[{_DASHES}]\s*(?=\d)", "-", t)
+    m = _RE_BLOCK.match(t)
+    if not m:
+        return fold_variants(t)
+    nums = "-".join(re.findall(r"\d+", m.group("block")))
+    rest = m.group("rest").strip()
+    rest = re.sub(rf"^[{_DASHES}\s]+", "", rest)
+    return f"{m.group('town').strip()}{nums} {fold_variants(rest)}".strip()
 
 
 def map_unique(values: pd.Series, fn: Callable[[str | None], object]) -> pd.Series:

@@ -100,16 +100,20 @@ class Linkage(_Section):
         "l.birth_date = r.birth_date AND l.given_name = r.given_name",
         "l.full_kana = r.full_kana",
         "l.full_name = r.full_name",
+        "l.name_tokens = r.name_tokens",
+        "l.kana_tokens = r.kana_tokens",
         "l.household_id = r.household_id",
     ], min_length=1, description="candidate pairs: a record and a registry child sharing any of these (Splink SQL)")
     different_given_name_m: float = Field(1e-5, gt=0, lt=1, description="fixed m of 'given names differ': twins never merge")
     em_max_iterations: int = Field(50, ge=1, description="EM iterations at most (a run that stops here says so)")
     em_convergence: float = Field(1e-4, gt=0, description="EM stops when no m or u changes by more than this")
     prior_recall: float = Field(0.9, gt=0, le=1, description="recall assumed for the exact rules that estimate the prior")
-    u_max_pairs: float = Field(2e6, gt=0, description="random pairs sampled to estimate u-probabilities")
+    u_max_pairs: float = Field(3e5, gt=0, description="random pairs sampled (in one pass) to estimate u-probabilities")
     em_max_pairs: float = Field(2e6, gt=0, description="EM trains on a deterministic sample of at most this many pairs")
     out_of_district_m: float = Field(0.03, gt=0, lt=1, description="fixed m of 'school outside the district'")
     m_floor: float = Field(1e-4, gt=0, lt=1, description="no trained m-probability below this")
+    memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$",
+                              description="DuckDB's memory for 名寄せ (beyond it, it works through a temporary folder)")
     spark: Spark = Spark()
 
     @model_validator(mode="after")

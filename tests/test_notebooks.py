@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from bs4 import BeautifulSoup
 
-from mimamori_lib import cli, paths
+from mimamori_lib import paths
 from mimamori_lib.disclosure import MASK
 from mimamori_lib.params import load_params
 
@@ -154,22 +154,3 @@ def test_every_public_table_passes_the_linear_audit(smoke_run) -> None:
         assert all(r["passed"] for r in rec.values())
         for lo, hi in rec["funnel"]["intervals"].values():
             assert hi is None or hi - lo >= rec["funnel"]["protection"]
-
-
-def test_review_loop(smoke_run, tmp_path) -> None:
-    """Staff answer the review queue (here from the truth); the next linkage applies their decisions."""
-    import shutil
-
-    from mimamori_lib.linkage import link_year
-
-    for d in ("raw", "synthetic_truth", "out"):
-        shutil.copytree(smoke_run / d, tmp_path / d)
-    assert cli.main(["synth", "review", "--fy", "2025", "--out", str(tmp_path / "raw"), "--out-dir", str(tmp_path / "out")]) == 0
-    dec = pd.read_csv(tmp_path / "raw" / "fy2025" / "linkage" / "review_decisions.csv", dtype=str, encoding="utf-8-sig")
-    p = load_params("params/fy2025.yaml", {"raw_dir": str(tmp_path / "raw"), "out_dir": str(tmp_path / "out")})
-    res = link_year(p, write=False)
-    yes = dec[dec["判定"] == "一致"]
-    if len(yes):
-        got = res.links.merge(yes.assign(row=yes["row"].astype(int)), on=["source", "row"])
-        assert (got["status"] == "reviewed").all()
-    assert (res.links["status"] == "review").sum() <= max(0, len(dec) - len(yes)) + 5

@@ -28,7 +28,7 @@ from .validation import WHOLE_ROW, validate
 
 log = logging.getLogger(__name__)
 # canonical fields that the linkage needs, copied to the identity table even when not identifying
-LINK_FIELDS = ("birth_date", "sex", "school", "grade")
+LINK_FIELDS = ("birth_date", "sex", "school", "grade", "resident_since")
 
 
 @dataclass

@@ -270,10 +270,14 @@ def _assign_names(p: pd.DataFrame, hh: pd.DataFrame, pools: dict, rng: np.random
     dup = p.duplicated(["hh", "given"]) & (p["role"] == "child")
     for i in np.flatnonzero(dup.to_numpy()):
         row = p.iloc[i]
-        same = given[(given["sex"] == str(row["sex"])) & (given["generation"] == "child")]
         taken = set(p.loc[p["hh"] == row["hh"], "given"])
-        options = same[~same["kanji"].isin(taken)]
-        if not row["foreign"] and len(options):
+        if row["foreign"]:
+            pool = foreign[(foreign["sex"] == str(row["sex"])) & (foreign["script"] == row["script"])]
+            options = pool[~pool["given"].isin(taken)].rename(columns={"given": "kanji", "given_kana": "kana"})
+        else:
+            same = given[(given["sex"] == str(row["sex"])) & (given["generation"] == "child")]
+            options = same[~same["kanji"].isin(taken)]
+        if len(options):
             j = int(rng.integers(0, len(options)))
             p.iat[i, p.columns.get_loc("given")] = options["kanji"].iat[j]
             p.iat[i, p.columns.get_loc("given_kana")] = options["kana"].iat[j]

@@ -42,3 +42,46 @@ def linkage_accuracy(links: pd.DataFrame, identity: pd.DataFrame, truth: Path) -
             "f1": round(2 * precision * recall / (precision + recall), 5) if precision + recall else 0.0,
             "merged_twins": merged_twins, "absent_records": int(absent.sum()),
             "absent_linked": int((absent & linked).sum()), "in_review": int((m["status"] == "review").sum())}
+
+
+def linkage_breakdown(links: pd.DataFrame, identity: pd.DataFrame, truth: Path, reference_date) -> pd.DataFrame:
+    """Recall by hard case (synthetic city only): records whose true child moved within the city in the last year
+    (the school may still have the old address), whose birth date or name differs from the registry's (a typo),
+    foreign residents, twins, and each source. One row per case: true links, found, recall; wrong links."""
+    rows = pd.read_csv(truth / "rows.csv", dtype=str, keep_default_na=False)
+    rows["row"] = rows["row"].astype(int)
+    kids = pd.read_csv(truth / "children.csv", dtype=str, keep_default_na=False).set_index("atena_no")
+    reg = identity[identity["atena_no"].notna() & identity["person_id"].notna()].drop_duplicates("atena_no")
+    reg_by_atena = reg.set_index("atena_no")
+    to_atena = reg.drop_duplicates("person_id").set_index("person_id")["atena_no"]
+    m = links.merge(rows[["source", "row", "atena_no"]].rename(columns={"atena_no": "true"}), on=["source", "row"], how="left")
+    m = m[m["true"].fillna("") != ""].copy()
+    rec = identity.set_index(["source", "row"])
+    m["pred"] = m["person_id"].map(to_atena).fillna("")
+    m["found"] = m["status"].isin(["auto", "reviewed"]).to_numpy() & (m["pred"] == m["true"]).to_numpy()
+    m["wrong"] = m["status"].isin(["auto", "reviewed"]).to_numpy() & (m["pred"] != "").to_numpy() & (m["pred"] != m["true"]).to_numpy()
+    quarantined = ~m["true"].isin(reg_by_atena.index).to_numpy()  # the child's registry row was set aside as broken
+    r = rec.reindex(list(zip(m["source"], m["row"], strict=True)))
+    g = reg_by_atena.reindex(m["true"])
+    ref = pd.Timestamp(reference_date)
+    since = pd.to_datetime(g["resident_since"], errors="coerce") if "resident_since" in g else pd.Series(pd.NaT, index=g.index)
+    cases = {
+        "moved within the city (last 12 months)": (since > ref - pd.DateOffset(years=1)).to_numpy()
+        & (r["address"].fillna("").to_numpy() != "") & (r["address"].fillna("").to_numpy() != g["address"].fillna("").to_numpy()),
+        "birth-date typo": pd.to_datetime(r["birth_date"]).to_numpy() != pd.to_datetime(g["birth_date"]).to_numpy(),
+        "name or reading differs": (r["name"].fillna("").str.replace(" ", "").to_numpy() != g["name"].fillna("").str.replace(" ", "").to_numpy())
+        | (r["name_kana"].fillna("").str.replace(" ", "").to_numpy() != g["name_kana"].fillna("").str.replace(" ", "").to_numpy()),
+        "foreign resident": kids.reindex(m["true"])["foreign"].fillna("False").to_numpy() == "True",
+        "twin": kids.reindex(m["true"])["twin"].fillna("False").to_numpy() == "True",
+    }
+    cases = {k: v & ~quarantined for k, v in cases.items()}
+    cases["registry row quarantined (cannot link)"] = quarantined
+    out = []
+    for name, mask in cases.items():
+        x = m[mask]
+        out.append({"case": name, "true_links": len(x), "found": int(x["found"].sum()),
+                    "recall": round(x["found"].mean(), 4) if len(x) else None, "wrong_links": int(x["wrong"].sum())})
+    for src, x in m.groupby("source"):
+        out.append({"case": src, "true_links": len(x), "found": int(x["found"].sum()), "recall": round(x["found"].mean(), 4),
+                    "wrong_links": int(x["wrong"].sum())})
+    return pd.DataFrame(out)

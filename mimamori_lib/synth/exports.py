@@ -86,6 +86,8 @@ STYLES: dict[str, dict] = {
         "Q4_業務負担": "int", "自由記述": "text"}, "broken": 0.0, "keep_duplicates": True},
 }
 SCHOOL_TYPO = {"name": 0.012, "reading": 0.015, "birth": 0.007, "sex": 0.001}
+# a school's rendering of a foreign pupil's romaji name: as registered / katakana (from the reading) / given name first
+FOREIGN_FORMS = {"as_registered": 0.4, "katakana": 0.45, "given_first": 0.15}
 BROKEN_RATE = 0.002
 BAD_DATES = ["R7.13.40", "2025/02/30", "不明", "0000/00/00", "H31.2.29", "20251341"]
 BAD_KEYS = ["12A4", "１２３ー", "?", "A0012345", "123-456"]
@@ -196,6 +198,9 @@ def school_master(uids: np.ndarray, seed: int, fy: int) -> pd.DataFrame:
     df["fold"] = rng.random(len(u))
     df["space"] = rng.choice(3, size=len(u), p=[0.45, 0.35, 0.2])
     df["addr"] = rng.choice(4, size=len(u), p=[0.35, 0.25, 0.25, 0.15])
+    # how a school writes a foreign pupil's romaji name: as registered, in katakana from its reading, or given
+    # name first (drawn last, so that the draws above stay as they were)
+    df["foreign_form"] = rng.choice(3, size=len(u), p=list(FOREIGN_FORMS.values()))
     return df.set_index("uid")
 
 
@@ -296,13 +301,18 @@ def render(path: str, df: pd.DataFrame, seed: int, fy: int, master: pd.DataFrame
                 names = _names(df, style, rng, master if is_school else None, style.get("typo", 0.0), homophones)
             f, g, fk, gk, sp = names
             script = df["_script"].to_numpy() if "_script" in df else np.array(["ja"] * len(df))
+            form = (master.reindex(df["_uid"].to_numpy())["foreign_form"].to_numpy() if is_school and master is not None
+                    else np.zeros(len(df), int))
+            form = np.where(script == "romaji", form, 0)
             if kind == "name":
-                out[col] = [(a + s + b) if sc != "romaji" else f"{a} {b}" for a, b, s, sc in zip(f, g, sp, script, strict=True)]
+                out[col] = [(a + s + b) if sc != "romaji" else (f"{ka} {kb}" if fm == 1 else f"{b} {a}" if fm == 2 else f"{a} {b}")
+                            for a, b, ka, kb, s, sc, fm in zip(f, g, fk, gk, sp, script, form, strict=True)]
             elif kind == "kana_half":
                 ksp = np.where(sp == "", "", " ")
                 out[col] = [jaconv.z2h(a + s + b, kana=True, ascii=False, digit=False) for a, b, s in zip(fk, gk, ksp, strict=True)]
             else:
-                out[col] = [jaconv.kata2hira(a + s + b) for a, b, s in zip(fk, gk, sp, strict=True)]
+                out[col] = [jaconv.kata2hira((b + " " + a) if fm == 2 else (a + s + b))
+                            for a, b, s, fm in zip(fk, gk, sp, form, strict=True)]
         elif kind == "address_school":
             forms = master.reindex(df["_uid"].to_numpy())["addr"].to_numpy() if master is not None else np.zeros(len(df), int)
             out[col] = [_school_address(a, int(f)) for a, f in zip(df[col], forms, strict=True)]

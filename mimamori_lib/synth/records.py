@@ -28,6 +28,7 @@ from .city import (
     name_pools,
 )
 
+OUTSIDE_UID = 10_000_000  # uids of people the city knows but who are not on its registry start here
 GRADE_LABEL = {g: (f"小{g}" if g <= 6 else f"中{g - 6}") for g in range(1, 10)}
 NURSERIES = [f"{n}保育園" for n in ("野口", "石垣", "亀川", "鶴見", "南", "朝見", "境川", "上人", "春木", "青山")] + [
     f"{n}こども園" for n in ("わかば", "ひかり", "さくら", "つくし", "みどり")]
@@ -249,7 +250,7 @@ def _outside_people(city: City, rng: np.random.Generator) -> pd.DataFrame:
                       "birth": pd.to_datetime(birth).floor("D"), "sex": rng.integers(1, 3, len(hh))})
     p = _assign_names(p, hh, name_pools(), rng)
     p["kind"] = p["role"]
-    p["uid"] = 10_000_000 + np.arange(len(p))
+    p["uid"] = OUTSIDE_UID + np.arange(len(p))
     # their own 宛名番号 (adults) never collide with the registry's
     ids = _unique_ids(rng, len(p) + n_p, 100_000, 99_999_999)
     ids = ids[~np.isin(ids, city.persons["atena_no"].to_numpy())][: len(p)]
@@ -450,6 +451,41 @@ def _age_at(birth: np.ndarray, day: np.ndarray) -> np.ndarray:
     return ((d.dt.year * 10000 + d.dt.month * 100 + d.dt.day) - (b.dt.year * 10000 + b.dt.month * 100 + b.dt.day)).to_numpy() // 10000
 
 
+STALE_ADDRESS = 0.6   # a school still holds the old address of a pupil whose family moved within the city last year
+
+
+STAYS_AT_OLD_SCHOOL = 0.7  # after a move within the city, the share of pupils who finish the year at their old school
+
+
+def _recent_movers(city: City, pupils: pd.DataFrame, fy: int) -> tuple[np.ndarray, np.ndarray]:
+    """(household index, moved within the city in the 12 months before the reference date) per pupil."""
+    ref = pd.Timestamp(city.ref_dates[fy])
+    hh = city.households
+    h = pupils["hh"].to_numpy()
+    known = (pupils["uid"].to_numpy() < OUTSIDE_UID) & (h >= 0) & (h < len(hh))  # children registered elsewhere: no move
+    hidx = np.where(known, h, 0)
+    moved_on = pd.to_datetime(hh["moved_on"]).to_numpy()[hidx]
+    recent = known & ~pd.isna(moved_on) & (moved_on <= ref.to_datetime64()) & (moved_on > (ref - pd.DateOffset(years=1)).to_datetime64())
+    return hidx, recent
+
+
+def _old_district(city: City, pupils: pd.DataFrame, fy: int) -> pd.Series:
+    """The school of the district a recently moved pupil lived in before (missing for everyone else)."""
+    hidx, recent = _recent_movers(city, pupils, fy)
+    hh = city.households
+    old = np.where(pupils["grade"].to_numpy() <= 6, hh["elementary"].to_numpy()[hidx], hh["junior_high"].to_numpy()[hidx])
+    return pd.Series(np.where(recent, old, None), index=pupils.index)
+
+
+def _school_address_of(city: City, pupils: pd.DataFrame, fy: int) -> pd.Series:
+    """The address the school holds: the registry's, except that after a move within the city in the last 12 months
+    the school often still has the old one (it updates addresses when told, or at the start of the school year)."""
+    hh = city.households
+    hidx, recent = _recent_movers(city, pupils, fy)
+    stale = recent & (np.random.default_rng([city.seed, fy, 17]).random(len(pupils)) < STALE_ADDRESS)
+    return pd.Series(np.where(stale, hh["address"].to_numpy()[hidx], pupils["address"].to_numpy()), index=pupils.index)
+
+
 def _absence(city: City, p: pd.DataFrame, school_year: int) -> pd.DataFrame:
     """Full-year and April–August absence of each person for a school year (drawn from a per-year seed)."""
     rng = np.random.default_rng([city.seed, school_year, 7])
@@ -488,6 +524,11 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
     elem, jhs = np.unique(city.schools["elementary"]), np.unique(city.schools["junior_high"])
     alt = np.where(pupils["grade"] <= 6, elem[rng.integers(0, len(elem), len(pupils))], jhs[rng.integers(0, len(jhs), len(pupils))])
     pupils["school"] = np.where(other, alt, pupils["school"])
+    # a pupil whose family moved within the city in the last 12 months mostly stays at the old school this year
+    # (区域外就学 until the year ends); drawn from its own stream so that the draws above stay as they were
+    old = _old_district(city, pupils, fy)
+    stays = old.notna().to_numpy() & (np.random.default_rng([city.seed, fy, 19]).random(len(pupils)) < STAYS_AT_OLD_SCHOOL)
+    pupils["school"] = np.where(stays & ~other, old.to_numpy(), pupils["school"])
     pupils["学年"] = pupils["grade"].map(GRADE_LABEL)
     # classes of up to 35 per school and grade; 出席番号 in kana order within the class
     pupils["_r"] = rng.random(len(pupils))
@@ -519,7 +560,7 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
         "性別": np.where(pupils["sex"] == 1, "男", "女"), "_uid": pupils["uid"], "_script": pupils["script"],
     })
     out["gakko/shusseki.csv"] = base.assign(**{
-        "住所": "別府市" + pupils["address"].astype(str),
+        "住所": "別府市" + _school_address_of(city, pupils, fy).astype(str),
         "前年度欠席日数": np.where(first_grade, -1, prev["full"].to_numpy()),
         "前年度うち病気欠席": np.where(first_grade, -1, prev["full_ill"].to_numpy()),
         "当年度欠席日数": cur["part"].to_numpy(),

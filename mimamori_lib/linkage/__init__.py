@@ -1,0 +1,165 @@
+"""名寄せ: link school-network records (no 宛名番号) to the resident registry with Splink, one-to-one per source.
+
+Splink 5 on DuckDB (embedded, with a memory limit; Spark selectable for prediction in very large runs). One model
+is trained per year and scores every school-network record in one pass; records of the other school files that are
+exact copies of an attendance record take its outcome. Pairs above the upper threshold link automatically; pairs in
+the band below go to the staff review queue, whose decisions are applied on the next run.
+
+Modules: :mod:`.inputs` (the two sides), :mod:`.model` (comparisons, training, prediction), :mod:`.assignment`
+(decisions applied, one-to-one, statuses), :mod:`.review` (the queue and what staff saved). :func:`link_year` only
+orchestrates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..arrays import isin
+from ..ingest import load_registry, read_identity, read_table, registry_path, role_source
+from ..params import Params
+from .assignment import DECISION_NO, DECISION_YES, assign, inherit_links, link_rates
+from .inputs import add_districts, records_side, registry_side
+from .model import EM_BLOCKS, Training, match_weights, model_settings, predict, predict_with, train
+from .review import read_decisions, save_match_weights_chart, write_review_queue
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DECISION_NO", "DECISION_YES", "EM_BLOCKS", "LinkResult", "Training", "assign", "decisions_summary",
+           "inherit_links", "link_rates", "link_year", "match_weights", "model_settings", "predict", "read_links",
+           "review_summary", "synthetic_check", "train"]
+
+
+@dataclass
+class LinkResult:
+    links: pd.DataFrame
+    review: pd.DataFrame
+    training: Training
+    rates: pd.DataFrame
+    seconds: float
+    sources: list[str] = field(default_factory=list)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unmatched: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def link_year(p: Params, write: bool = True) -> LinkResult:
+    """Link every school-network source of the year; write links, the model and the review queue."""
+    t0 = time.perf_counter()
+    lk = p.linkage
+    ident = read_identity(p)
+    reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
+    households = reg_all.set_index("person_id")["household_id"]
+    person_to_atena = reg_all.set_index("person_id")["atena_no"]
+    reg = load_registry(p)
+    sources = [s for s in lk.sources if s in reg and (ident["source"] == reg[s]["path"]).any()]
+    train_on = lk.train_on or role_source(p, "attendance")
+    base_path = reg[train_on]["path"] if train_on in reg else None
+    records = records_side(ident, p, sources, households)
+    decisions, decision_report = read_decisions(p, records, person_to_atena)
+    # exact copies of an attendance record in the other school files take its outcome instead of being scored
+    # (unless staff decided about the copy itself)
+    decided = set(zip(decisions["source"], decisions["row"].astype(int), strict=True))
+    copies = {(reg[s]["path"], r) for s in lk.inherit_from_train if s in sources and base_path
+              for r in _exact(ident, base_path, reg[s]["path"])} - decided
+    is_copy = pd.Series([(a, b) in copies for a, b in zip(records["source"], records["row"], strict=True)], index=records.index)
+    scored = records[~is_copy.to_numpy()].reset_index(drop=True)
+    registry = add_districts(registry_side(ident, p), scored[(scored["source"] == base_path).to_numpy()])
+    log.info("名寄せ: 住基のこども %d 人 × 学校系の記録 %d 件 (うち出欠と同一の記録 %d 件は出欠の結果を引き継ぎ)",
+             len(registry), len(records), int(is_copy.sum()))
+    training, linker = train(lk, registry, scored)
+    t1 = time.perf_counter()
+    pairs = predict(linker, lk.review_threshold) if lk.backend == "duckdb" else \
+        predict_with(lk, training.model, registry, scored, lk.review_threshold)
+    log.info("  予測 %d 組 (%.1f 秒)", len(pairs), time.perf_counter() - t1)
+    links, review = assign(pairs, scored, lk.auto_threshold, lk.review_threshold, decisions, person_to_atena)
+    if base_path:
+        base_links = links[(links["source"] == base_path).to_numpy()]
+        inherited = [inherit_links(ident, base_path, reg[s]["path"], base_links) for s in lk.inherit_from_train if s in sources]
+        inherited = [x[[(a, int(b)) in copies for a, b in zip(x["source"], x["row"], strict=True)]] for x in inherited]
+        links = pd.concat([links, *inherited], ignore_index=True)
+    links = links.sort_values(["source", "row"], ignore_index=True)
+    rates = link_rates(links)
+    for r in rates.itertuples():
+        log.info("  %-26s %6d 件: 自動 %d, 確認済 %d, 要確認 %d, 未連結 %d", r.source, r.records, r.auto, r.reviewed, r.review,
+                 r.unmatched)
+    res = LinkResult(links, review, training, rates, 0.0, sources, decision_report,
+                     unmatched_by_school(ident, links))
+    if write:
+        write_outputs(p, res, ident, person_to_atena, linker)
+    res.seconds = round(time.perf_counter() - t0, 2)
+    return res
+
+
+def _exact(ident: pd.DataFrame, base_path: str, path: str) -> set[int]:
+    from .assignment import exact_pupils
+
+    return exact_pupils(ident, base_path, path)
+
+
+def unmatched_by_school(ident: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Records not linked (unmatched or waiting), per source, school and grade, with the share of that school's roll
+    in the file — a school whose file went wrong stands out. School names stay internal to the 20_link report."""
+    m = links.merge(ident[["source", "row", "school", "grade"]].drop_duplicates(["source", "row"]), on=["source", "row"], how="left")
+    m["not_linked"] = ~isin(m["status"], ["auto", "reviewed"])
+    t = m.groupby(["source", "school", "grade"], dropna=False).agg(records=("row", "size"), not_linked=("not_linked", "sum"))
+    t = t.reset_index()
+    t["share"] = (t["not_linked"] / t["records"]).round(4)
+    return t[t["not_linked"] > 0].sort_values(["share", "not_linked"], ascending=False).reset_index(drop=True)
+
+
+def write_outputs(p: Params, res: LinkResult, ident: pd.DataFrame, person_to_atena: pd.Series, linker) -> None:
+    out = p.processed
+    res.links.to_parquet(out / "links.parquet", index=False)
+    (out / "linkage_model.json").write_text(json.dumps(res.training.model, ensure_ascii=False, indent=1), encoding="utf-8")
+    meta = {"em_iterations": res.training.em_iterations, "em_rules": res.training.em_rules, "converged": res.training.converged,
+            "training_seconds": res.training.seconds}
+    (out / "linkage_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    res.rates.to_csv(out / "linkage_rates.csv", index=False, encoding="utf-8-sig")
+    res.decisions.to_csv(out / "review_decisions_report.csv", index=False, encoding="utf-8-sig")
+    write_review_queue(p, res.review, res.links, ident, person_to_atena)
+    save_match_weights_chart(p, linker)
+
+
+def review_summary(res: LinkResult) -> pd.DataFrame | str:
+    """Records waiting for review, by file and reason (counts only)."""
+    w = res.links[res.links["status"] == "review"]
+    if w.empty:
+        return "確認待ちの記録はありません。"
+    t = w.groupby(["source", "reason"]).size().rename("件数").reset_index()
+    return t.rename(columns={"source": "ファイル", "reason": "理由"})
+
+
+def decisions_summary(res: LinkResult) -> pd.DataFrame | str:
+    """Staff decisions read back: applied and refused rows, with the reason (file, line, reason; no names)."""
+    d = res.decisions
+    if d is None or d.empty:
+        return "保存された確認結果はありません。"
+    t = d.groupby(["file", "outcome", "reason"], dropna=False).agg(行数=("outcome", "size"),
+                                                                   行番号=("line", lambda x: "・".join(map(str, x.dropna().astype(int))[:20])))
+    return t.reset_index().rename(columns={"file": "ファイル", "outcome": "結果", "reason": "理由"})
+
+
+def read_links(p: Params) -> pd.DataFrame | None:
+    """The year's links (``None`` before linkage has run)."""
+    return read_table(p, "links")
+
+
+def synthetic_check(p: Params, res: LinkResult):
+    """Precision, recall and F1 against the synthetic city's truth — only for a raw folder the generator marked
+    (the synthetic-data package is imported here, never on the production path)."""
+    from ..synth.marker import read_marker
+
+    if read_marker(p.raw_dir) is None:
+        return "実データのため正解との照合はありません。"
+    from ..synth.evaluate import linkage_accuracy, linkage_breakdown, truth_dir
+
+    truth = truth_dir(p)
+    if truth is None:
+        return "正解データが見つかりません。"
+    ident = read_identity(p)
+    return {"accuracy": linkage_accuracy(res.links, ident, truth),
+            "cases": linkage_breakdown(res.links, ident, truth, p.reference_date)}
