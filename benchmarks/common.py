@@ -20,6 +20,9 @@ def measure(code: str) -> dict:
         result["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print("RESULT " + json.dumps(result))
     """).replace("{code}", textwrap.indent(textwrap.dedent(code), "").replace("\n", "\n"))
-    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-6000:])
+        raise SystemExit(f"benchmark step failed (exit {out.returncode})")
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])

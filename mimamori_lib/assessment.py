@@ -18,6 +18,7 @@ from .ages import age_on
 from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
+from .ingest.tables import read_parquet
 from .params import Params
 from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
@@ -41,8 +42,10 @@ def _school_of(p: Params, ident: pd.DataFrame) -> pd.Series:
     return (m["school"].str.replace("別府市立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
 
 
-def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
-    """The extraction list: one row per extracted child, identity, counts, rank, matched items in words."""
+def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
+                     extra: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """The extraction list: one row per extracted child, identity, counts, rank, matched items in words, and
+    ``extra`` columns (per child pseudonym: e.g. pending school records, the ranking's reasons)."""
     ident = read_identity(p)
     reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
     x = scores[scores["group"] != ""].copy()
@@ -63,6 +66,8 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
         "支援の記録": x["supported"].map({True: "あり", False: ""}).to_numpy(),
         "該当項目": x["person_id"].map(words).fillna("").to_numpy(),
     })
+    for name, values in (extra or {}).items():
+        out[name] = x["person_id"].map(values).fillna("").to_numpy()
     for c in DECISION_COLUMNS:
         out[c] = ""
     return out
@@ -130,7 +135,7 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
 @functools.lru_cache(maxsize=64)
 def _parquet(path: str, mtime: float) -> pd.DataFrame:
     """A processed table read once per sheet run (keyed by file and modification time)."""
-    return pd.read_parquet(path)
+    return read_parquet(path)
 
 
 def _read_cached(f: Path) -> pd.DataFrame:
@@ -220,7 +225,8 @@ def _history(by_year: dict[str, tuple[pd.DataFrame, pd.DataFrame]], person_id: s
     return out
 
 
-def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> list[Path]:
+def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
+                            notes: dict[str, pd.Series] | None = None) -> list[Path]:
     """One printable (A4) HTML assessment sheet per extracted child: ``assessment/<抽出ID>.html``."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -264,7 +270,8 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
              "name": me["name"], "kana": me["name_kana"], "birth": _fmt_date(me["birth_date"]), "age": int(s["age"]),
              "sex": SEX.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
              "address": me["address"], "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
-             "supported_text": "・".join(supported) or "なし"}
+             "supported_text": "・".join(supported) or "なし",
+             "notes": [(name, values[pid]) for name, values in (notes or {}).items() if pid in values.index and values[pid]]}
         html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,
                           matched=rows("match"), near=rows("near"), attendance=_attendance(attendance, pid),
                           survey=_survey(p, pid, survey, sv_spec), history=_history(history, pid),
@@ -274,18 +281,33 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
 
 
 def extract_year(p: Params, write: bool = True) -> dict:
-    """Scores, the extraction list and the assessment sheets of the year."""
+    """Scores, the extraction list and the assessment sheets of the year; the 名寄せ review queue ordered by what
+    confirming each pending pair would change, and the list's children with pending school records flagged."""
     import time
 
+    from . import notices, pending
+    from .linkage import read_links, write_queue
     from .scoring import score_year
 
     t0 = time.perf_counter()
     scores, ev, catalogue, items = score_year(p, write=write)
     t_scores = time.perf_counter() - t0
-    table = extraction_table(p, scores, ev, catalogue)
+    pairs = pending.pending_pairs(p)
+    imp = pending.impact(p, scores, pairs, catalogue)
+    extra = {"確認待ちの学校記録": pending.flags(scores, imp)}
+    table = extraction_table(p, scores, ev, catalogue, extra)
     files: dict = {}
+    counts = pending.summary(read_links(p), imp)
     if write:
         files["list"] = write_extraction_list(p, table)
-        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue)
+        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue, extra)
+        if (p.processed / "review_pairs.parquet").exists():
+            write_queue(p, pending.ordered_queue(imp, pairs))
+        if counts["records_pending"] or counts["records_unmatched"]:
+            notices.add(p, "30_extract", f"FY{p.fiscal_year}: 名寄せの確認待ち {counts['records_pending']} 件 (確認すると抽出が変わる組 "
+                                         f"{counts['pairs_changing_list']}、抽出グループが変わりうるこども "
+                                         f"{counts['children_group_could_change']} 人)、候補なし {counts['records_unmatched']} 件",
+                        level="warning" if counts["pairs_changing_list"] else "info")
     return {"scores": scores, "evidence": ev, "catalogue": catalogue, "items": items, "table": table, "files": files,
-            "seconds_scores": round(t_scores, 2), "seconds": round(time.perf_counter() - t0, 2)}
+            "pending": imp, "pending_counts": counts, "seconds_scores": round(t_scores, 2),
+            "seconds": round(time.perf_counter() - t0, 2)}

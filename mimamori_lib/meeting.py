@@ -16,6 +16,7 @@ import pandas as pd
 from . import notices
 from .errors import InputError
 from .ingest import SourceError, decode, read_rows
+from .ingest.tables import read_parquet
 from .normalize import nfkc, parse_date
 from .params import Params
 
@@ -150,7 +151,7 @@ def read_scores(p: Params) -> pd.DataFrame:
     f = p.processed / "scores.parquet"
     if not f.exists():
         raise InputError(f"抽出結果がありません: {f} (先に 30_extract を実行してください)")
-    return pd.read_parquet(f)
+    return read_parquet(f)
 
 
 def quarantine_reasons(quarantine: pd.DataFrame) -> pd.DataFrame | str:

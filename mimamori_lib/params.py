@@ -112,7 +112,7 @@ class Linkage(_Section):
     em_max_pairs: float = Field(2e6, gt=0, description="EM trains on a deterministic sample of at most this many pairs")
     out_of_district_m: float = Field(0.03, gt=0, lt=1, description="fixed m of 'school outside the district'")
     m_floor: float = Field(1e-4, gt=0, lt=1, description="no trained m-probability below this")
-    memory_limit: str = Field("2GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$",
+    memory_limit: str = Field("1.5GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$",
                               description="DuckDB's memory for 名寄せ (beyond it, it works through a temporary folder)")
     spark: Spark = Spark()
 

@@ -18,6 +18,7 @@ import pandas as pd
 from .arrays import isin
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
 from .ingest import read_table
+from .ingest.tables import read_parquet
 from .params import Extraction, Params
 from .pseudonym import key_path, load_key, pseudonym
 
@@ -104,7 +105,7 @@ def previously_needed(p: Params) -> set[str]:
     base = p.processed.parent
     for d in sorted(base.glob("fy*")):
         if d.name < p.fy and (d / "decisions.parquet").exists():
-            dec = pd.read_parquet(d / "decisions.parquet")
+            dec = read_parquet(d / "decisions.parquet")
             out |= set(dec.loc[dec["support_needed"] == "要", "person_id"].dropna())
     return out
 

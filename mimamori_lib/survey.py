@@ -18,6 +18,7 @@ import pandas as pd
 from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_table, role_source
+from .ingest.tables import read_parquet
 from .params import Params
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def analysis_frame(p: Params) -> pd.DataFrame | None:
     path = load_registry(p)[sv_id]["path"]
     lk = links[(links["source"] == path).to_numpy() & isin(links["status"], LINKED)][["row", "person_id"]]
     df = sv.merge(lk, on="row", how="left")
-    scores = pd.read_parquet(items_f)
+    scores = read_parquet(items_f)
     juki = read_table(p, role_source(p, "registry"))[["person_id", "sex"]]
     cfg = p.survey
     for o, spec in cfg.outcomes.items():

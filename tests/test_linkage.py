@@ -51,6 +51,8 @@ def test_outputs_written(beppu_processed) -> None:
     links = pd.read_parquet(out / "links.parquet")
     assert list(links.columns) == ["source", "row", "person_id", "match_probability", "status", "reason"]
     assert (out / "linkage_model.json").exists() and (out / "linkage_rates.csv").exists()
+    assert (out / "review_pairs.parquet").exists(), "30_extract builds the review queue from these pairs"
+    linkage.write_queue(p)
     assert (p.internal / "review_queue.xlsx").exists()
     html = (p.reports / "fy2025" / "linkage_match_weights.html").read_text(encoding="utf-8")
     assert "cdn.jsdelivr" not in html and "vega" in html, "chart libraries inline: the city network is closed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..ingest.tables import read_parquet
 from ..params import Params
 
 
@@ -12,4 +13,4 @@ def read_processed(p: Params, name: str) -> pd.DataFrame | None:
     f = p.processed / name
     if not f.exists():
         return None
-    return pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f, encoding="utf-8-sig", keep_default_na=False)
+    return read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f, encoding="utf-8-sig", keep_default_na=False)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..arrays import isin
 from ..ingest import load_registry, read_identity, read_table, registry_path, role_source
+from ..ingest.tables import read_parquet
 from ..params import Params
 from .assignment import DECISION_NO, DECISION_YES, assign, inherit_links, link_rates
 from .inputs import add_districts, records_side, registry_side
@@ -28,8 +29,11 @@ from .model import EM_BLOCKS, Training, match_weights, model_settings, predict, 
 from .review import read_decisions, save_match_weights_chart, write_review_queue
 
 log = logging.getLogger(__name__)
+IDENTITY_COLUMNS = ["source", "row", "person_id", "atena_no", "household_id", "name", "family_name", "given_name", "name_kana",
+                    "family_kana", "given_kana", "birth_date", "sex", "address", "resident_since", "school", "grade",
+                    "parent_person_id"]
 
-__all__ = ["DECISION_NO", "DECISION_YES", "EM_BLOCKS", "LinkResult", "Training", "assign", "decisions_summary",
+__all__ = ["write_queue", "DECISION_NO", "DECISION_YES", "EM_BLOCKS", "LinkResult", "Training", "assign", "decisions_summary",
            "inherit_links", "link_rates", "link_year", "match_weights", "model_settings", "predict", "read_links",
            "review_summary", "synthetic_check", "train"]
 
@@ -50,7 +54,7 @@ def link_year(p: Params, write: bool = True) -> LinkResult:
     """Link every school-network source of the year; write links, the model and the review queue."""
     t0 = time.perf_counter()
     lk = p.linkage
-    ident = read_identity(p)
+    ident = read_identity(p, columns=IDENTITY_COLUMNS)
     reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
@@ -68,9 +72,13 @@ def link_year(p: Params, write: bool = True) -> LinkResult:
     is_copy = pd.Series([(a, b) in copies for a, b in zip(records["source"], records["row"], strict=True)], index=records.index)
     scored = records[~is_copy.to_numpy()].reset_index(drop=True)
     registry = add_districts(registry_side(ident, p), scored[(scored["source"] == base_path).to_numpy()])
+    ident = ident[["source", "row", "school", "grade", "family_name", "given_name", "birth_date"]]  # what is still needed
     log.info("名寄せ: 住基のこども %d 人 × 学校系の記録 %d 件 (うち出欠と同一の記録 %d 件は出欠の結果を引き継ぎ)",
              len(registry), len(records), int(is_copy.sum()))
+    del reg_all, records
     training, linker = train(lk, registry, scored)
+    if lk.backend == "duckdb":  # the backend holds both sides now: keep only what assignment needs
+        registry, scored = None, scored[["unique_id", "source", "row"]]
     t1 = time.perf_counter()
     pairs = predict(linker, lk.review_threshold) if lk.backend == "duckdb" else \
         predict_with(lk, training.model, registry, scored, lk.review_threshold)
@@ -120,8 +128,29 @@ def write_outputs(p: Params, res: LinkResult, ident: pd.DataFrame, person_to_ate
     (out / "linkage_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     res.rates.to_csv(out / "linkage_rates.csv", index=False, encoding="utf-8-sig")
     res.decisions.to_csv(out / "review_decisions_report.csv", index=False, encoding="utf-8-sig")
-    write_review_queue(p, res.review, res.links, ident, person_to_atena)
+    review_pairs(res.review).to_parquet(out / "review_pairs.parquet", index=False)
     save_match_weights_chart(p, linker)
+
+
+def review_pairs(review: pd.DataFrame) -> pd.DataFrame:
+    """The pairs waiting for staff, without identities (record: source, row; candidate: person_id), with each
+    comparison's Bayes factor: 30_extract orders the review queue by what confirming each would change."""
+    cols = ["source", "row", "unique_id_l", "match_probability", "match_weight"]
+    if review.empty:
+        return pd.DataFrame(columns=["source", "row", "person_id", "match_probability", "match_weight"])
+    bf = [c for c in review.columns if c.startswith("bf_")]
+    return review[cols + bf].rename(columns={"unique_id_l": "person_id"}).reset_index(drop=True)
+
+
+def write_queue(p: Params, order: pd.DataFrame | None = None) -> None:
+    """``review_queue.xlsx`` from the saved pairs (in ``order``: those that change the list first)."""
+    pairs = read_parquet(p.processed / "review_pairs.parquet").rename(columns={"person_id": "unique_id_l"}) \
+        if (p.processed / "review_pairs.parquet").exists() else pd.DataFrame()
+    links = read_links(p)
+    ident = read_identity(p)
+    reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
+    write_review_queue(p, pairs, links if links is not None else pd.DataFrame(columns=["source", "row", "reason"]), ident,
+                       reg_all.set_index("person_id")["atena_no"], order)
 
 
 def review_summary(res: LinkResult) -> pd.DataFrame | str:

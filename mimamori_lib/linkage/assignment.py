@@ -51,6 +51,14 @@ def single_best_links(pairs: pd.DataFrame) -> tuple[pd.DataFrame, set]:
     return out, ties
 
 
+def _key(*parts: pd.Series) -> pd.Series:
+    """``a|b|c`` from columns of any dtype (Arrow strings, objects, integers)."""
+    out = parts[0].astype("string")
+    for s in parts[1:]:
+        out = out + "|" + s.astype("string")
+    return out
+
+
 def assign(pairs: pd.DataFrame, records: pd.DataFrame, upper: float, lower: float, decisions: pd.DataFrame,
            person_to_atena: pd.Series, reserved: dict[str, set] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per record (source, row, person_id, match_probability, status, reason) and the pairs that wait for
@@ -71,8 +79,8 @@ def assign(pairs: pd.DataFrame, records: pd.DataFrame, upper: float, lower: floa
     pairs["source"] = rec["source"].reindex(pairs["unique_id_r"]).to_numpy()
     pairs["row"] = rec["row"].reindex(pairs["unique_id_r"]).to_numpy().astype(int)
     pairs["atena_no"] = pairs["unique_id_l"].map(person_to_atena)
-    key = pairs["source"] + "|" + pairs["row"].astype(str) + "|" + pairs["atena_no"].fillna("")
-    dkey = decisions["source"] + "|" + decisions["row"].astype(str) + "|" + decisions["atena_no"]
+    key = _key(pairs["source"], pairs["row"], pairs["atena_no"].fillna(""))
+    dkey = _key(decisions["source"], decisions["row"], decisions["atena_no"])
     pairs = pairs[~isin(key, dkey[(decisions["判定"] == DECISION_NO).to_numpy()])]
     best = pairs.sort_values("match_weight", ascending=False).drop_duplicates("unique_id_r").set_index("unique_id_r")
     idx = pd.Index(out["unique_id"])
@@ -81,7 +89,7 @@ def assign(pairs: pd.DataFrame, records: pd.DataFrame, upper: float, lower: floa
     atena_to_person = pd.Series(person_to_atena.index, index=person_to_atena.to_numpy())
     yes = decisions[decisions["判定"] == DECISION_YES]
     confirmed: dict[str, str] = {}
-    rid = pd.Series(out["unique_id"].to_numpy(), index=out["source"] + "|" + out["row"].astype(str))
+    rid = pd.Series(out["unique_id"].to_numpy(), index=_key(out["source"], out["row"]))
     for r in yes.itertuples():
         uid = rid.get(f"{r.source}|{int(r.row)}")
         if uid is not None and r.atena_no in atena_to_person.index:

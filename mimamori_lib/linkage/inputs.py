@@ -52,7 +52,7 @@ def _common(df: pd.DataFrame) -> pd.DataFrame:
     out["full_kana"] = (out["family_kana"].fillna("") + out["given_kana"].fillna("")).replace("", pd.NA)
     out["name_tokens"] = _tokens(df["name"]) if "name" in df else pd.NA
     out["kana_tokens"] = _tokens(df["name_kana"]) if "name_kana" in df else pd.NA
-    out["given_is_kanji"] = np.where(out["given_name"].str.contains(r"[\u4e00-\u9fff]", regex=True).fillna(False).to_numpy(),
+    out["given_is_kanji"] = np.where(out["given_name"].str.contains("[\u4e00-\u9fff]", regex=True).fillna(False).to_numpy(),
                                      "1", "0")
     out["birth_date"] = _dates(df["birth_date"])
     out["birth_ym"] = out["birth_date"].str.slice(0, 7)

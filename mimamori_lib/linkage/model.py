@@ -125,7 +125,7 @@ def model_settings(lk: LinkageParams, link_type: str = "link_only") -> dict:
     settings = SettingsCreator(
         link_type=link_type, unique_id_column_name="unique_id", comparisons=comparisons,
         blocking_rules_to_generate_predictions=list(lk.blocking_rules),
-        retain_intermediate_calculation_columns=True, retain_matching_columns=True,
+        retain_intermediate_calculation_columns=True, retain_matching_columns=False,
         max_iterations=lk.em_max_iterations, em_convergence=lk.em_convergence,
     )
     return settings.create_settings_dict("duckdb")
@@ -135,15 +135,22 @@ def model_settings(lk: LinkageParams, link_type: str = "link_only") -> dict:
 
 def duckdb_api(lk: LinkageParams):
     """Embedded DuckDB with a memory limit (it spills to a temporary folder beyond it) and a modest thread count."""
+    import atexit
+    import contextlib
+    import shutil
     import tempfile
 
     import duckdb
     from splink import DuckDBAPI
 
+    spill = tempfile.mkdtemp(prefix="mimamori-duckdb-")  # mode 700: spilled pairs hold identity columns
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{lk.memory_limit}'")
-    con.execute(f"SET temp_directory='{tempfile.mkdtemp(prefix='mimamori-duckdb-')}'")
+    con.execute(f"SET temp_directory='{spill}'")
     con.execute("SET preserve_insertion_order=false")
+    with contextlib.suppress(duckdb.Error):  # in Jupyter without ipywidgets DuckDB refuses the setting; it is off there
+        con.execute("SET enable_progress_bar=false")
     return DuckDBAPI(connection=con)
 
 
