@@ -22,6 +22,7 @@ from .ingest.tables import read_parquet
 from .params import Params
 from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
+from .xlsx import row as xlsx_row
 
 log = logging.getLogger(__name__)
 DECISION_COLUMNS = ["既支援", "支援要否", "困難の類型", "支援内容", "支援開始日", "判断日"]
@@ -73,13 +74,6 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
     return out
 
 
-def _cell(v):
-    """A value as an Excel cell: missing values (NaN, NA, NaT) empty, numpy numbers as Python numbers."""
-    if v is None or (not isinstance(v, str | list | tuple) and pd.isna(v)):
-        return None
-    return v.item() if hasattr(v, "item") and not isinstance(v, str) else v
-
-
 def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
     from openpyxl import Workbook
@@ -94,7 +88,7 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     ws.title = "抽出リスト"
     ws.append(list(table.columns))
     for row in table.itertuples(index=False):
-        ws.append([_cell(v) for v in row])
+        ws.append(xlsx_row(row))
     n = max(len(table) + 1, 2)
     cols = {c: i + 1 for i, c in enumerate(table.columns)}
     lists = {"既支援": "1,0", "支援要否": "要,否,保留", "困難の類型": ",".join(DIFFICULTY_TYPES), "支援内容": ",".join(SUPPORT_CONTENT)}
@@ -287,14 +281,14 @@ def extract_year(p: Params, write: bool = True) -> dict:
 
     from . import notices, pending
     from .linkage import read_links, write_queue
-    from .scoring import score_year
+    from .scoring import risk_and_reasons, score_year
 
     t0 = time.perf_counter()
     scores, ev, catalogue, items = score_year(p, write=write)
     t_scores = time.perf_counter() - t0
     pairs = pending.pending_pairs(p)
     imp = pending.impact(p, scores, pairs, catalogue)
-    extra = {"確認待ちの学校記録": pending.flags(scores, imp)}
+    extra = {**risk_and_reasons(scores, catalogue, p), "確認待ちの学校記録": pending.flags(scores, imp)}
     table = extraction_table(p, scores, ev, catalogue, extra)
     files: dict = {}
     counts = pending.summary(read_links(p), imp)

@@ -74,8 +74,8 @@ def cmd_stand_in(a: argparse.Namespace) -> int:
     if a.what == "review":
         from .synth.review import fill_review
 
-        f = fill_review(p.raw_dir, truth, p.internal, p.fiscal_year)
-        log.info("名寄せの確認結果 (合成) を書き出しました: %s (次回の実行で反映されます)", f)
+        f, n = fill_review(p.raw_dir, truth, p.internal, p.fiscal_year, only_changing=a.only_changing)
+        log.info("名寄せの確認結果 (合成, %d 組) を書き出しました: %s (次回の実行で反映されます)", n, f)
         return 0
     from .synth.meeting import fill_decisions
 
@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--params", default="params/fy2025.yaml", help="meeting/review: パラメータ")
     s.add_argument("--raw-dir", default=None, help="meeting/review: 入力フォルダ (既定: --out)")
     s.add_argument("--out-dir", default=None, help="meeting/review: 抽出リストを書いた実行の出力先")
+    s.add_argument("--only-changing", action="store_true",
+                   help="review: 抽出が変わりうる組 (グループが変わる・順位が上がる) だけを判定する")
     s.set_defaults(func=cmd_synth)
 
     q = sub.add_parser("params", help="実行に使われるパラメータ (既定値を含む) を表示する")

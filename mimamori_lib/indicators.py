@@ -21,6 +21,7 @@ from .params import Params, read_data_file
 
 log = logging.getLogger(__name__)
 LINKED = ("auto", "reviewed")
+PARENT_GAP = (14, 55)  # an adult of the parents' generation: this many years older than the child
 
 
 def load_catalogue(p: Params, every_item: bool = False) -> dict[str, dict]:
@@ -66,7 +67,8 @@ def _query(t: pd.DataFrame, rule: str | None, p: Params, item: dict) -> pd.Serie
         return pd.Series(True, index=t.index)
     ref = pd.Timestamp(p.reference_date)
     window_start = ref - pd.DateOffset(months=int(item.get("window_months", 12)))
-    return t.eval(rule, engine="python", local_dict={"ref": ref, "window_start": window_start}).astype(bool)
+    local = {"ref": ref, "window_start": window_start, **item.get("vars", {})}  # vars: e.g. @prev_ref of an outcome
+    return t.eval(rule, engine="python", local_dict=local).astype(bool)
 
 
 def _describe(t: pd.DataFrame, cols: list[str], labels: dict[str, str]) -> pd.Series:
@@ -124,7 +126,7 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
                 e = e.merge(kids_by_household, on="household_id")
                 if level == "household_parent":  # an adult of the parents' generation (14–55 years older)
                     gap = e["holder_age"] - e["age"]
-                    e = e[(e["person_id"] != e["holder"]) & gap.between(14, 55)]
+                    e = e[(e["person_id"] != e["holder"]) & gap.between(*PARENT_GAP)]
                 e = e.drop(columns=[c for c in ("household_id", "holder_age", "age") if c in e.columns])
             e = e[isin(e["person_id"], in_scope)]
             # one line per fact: a household's 生活保護 is one row per member in the department's file
@@ -161,3 +163,13 @@ def item_matrix(scope: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, weights:
     out["risk_value"] = sum(out[i] * float(w.get(i, 1.0)) for i in catalogue) if catalogue else 0.0
     out["risk_value"] = np.round(out["risk_value"].astype(float), 3)
     return out
+
+
+def parents_in_household(juki: pd.DataFrame) -> pd.Series:
+    """Per child in scope (``person_id``): how many adults of the parents' generation (14–55 years older, the same
+    rule as ``household_parent`` items) live in the household — 1 means a one-parent household on the registry."""
+    scope = children_in_scope(juki)[["person_id", "household_id", "age"]]
+    adults = juki[juki["age"] >= 18][["person_id", "household_id", "age"]].rename(columns={"person_id": "adult", "age": "adult_age"})
+    m = scope.merge(adults, on="household_id")
+    m = m[(m["adult_age"] - m["age"]).between(*PARENT_GAP)]
+    return m.groupby("person_id")["adult"].nunique().reindex(scope["person_id"]).fillna(0).astype(int)

@@ -145,6 +145,53 @@ class Extraction(_Section):
     tier_band: int = Field(0, ge=0, description="also list the next K not-yet-supported children below the top (次点層)")
     supported_items: list[str] = Field(["B01", "B08", "N05"], description="items that mean 'already supported' "
                                                                         "(and 支援要否=要 in an earlier year)")
+    ranking: Literal["count", "model"] = Field("count", description="order of the tier band (次点層): count — by item "
+                                               "counts (Beppu's rule; ties listed together); model — by the ranking "
+                                               "model's validated risk (25_ranking), so that tier_band K lists K")
+
+
+class Outcome(_Section):
+    """One later event for the backtest: a rule on the NEXT year's processed table (same language as the catalogue;
+    @ref is that year's reference date, @prev_ref the reference date of the year whose list is judged)."""
+
+    label: str = Field(description="its name in reports (Japanese)")
+    source: str = Field(description="a source of the registry (params/sources.yaml)")
+    level: Literal["person", "household", "household_parent"] = Field("person", description="as in the catalogue")
+    rule: str = Field(description="pandas query on the next year's table")
+    new: bool = Field(False, description="true: only children who did not satisfy the same rule in the judged year")
+
+
+def _default_outcomes() -> dict[str, Outcome]:
+    return {
+        "O1": Outcome(label="要対協に新たに登録", source="yotaikyo",
+                      rule="category in ['要保護児童', '要支援児童'] and registered_on > @prev_ref and registered_on <= @ref"),
+        "O2": Outcome(label="生活保護を新たに開始", source="seiho", level="household",
+                      rule="started_on > @prev_ref and started_on <= @ref"),
+        "O3": Outcome(label="就学援助を新たに受給", source="shugaku_enjo", rule="category in ['要保護', '準要保護']", new=True),
+        "O4": Outcome(label="欠席 30日以上 (病気欠席を除く, 翌年度の出欠ファイルの「前年度」)", source="shusseki",
+                      rule="absence_prev - absence_prev_illness >= 30"),
+    }
+
+
+class Ranking(_Section):
+    """順位付けの検証 (25_ranking): later outcomes, the backtest, the model and the fairness audit."""
+
+    outcomes: dict[str, Outcome] = Field(default_factory=_default_outcomes,
+                                         description="events in the next year's exports that mean a difficulty "
+                                                     "appeared or persisted (any of them is a 'hit'). O4 uses the next "
+                                                     "export's previous-school-year absence: the school year that "
+                                                     "contains the judged reference date (April–August before it count "
+                                                     "too: an approximation, stated in the report)")
+    ks: list[int] = Field([30, 50, 100, 300], description="list sizes judged in the backtest")
+    model: Literal["logistic"] = Field("logistic", description="the ranking model (regularised logistic regression)")
+    compare: list[Literal["hist_gradient_boosting"]] = Field([], description="other models shown in the backtest "
+                                                                             "for comparison only (never used for the list)")
+    C: float = Field(0.3, gt=0, description="inverse regularisation strength of the logistic regression")
+    folds: int = Field(5, ge=2, le=20, description="cross-fitting folds (grouped by household) where only one pair "
+                                                   "of years exists")
+    reasons: int = Field(3, ge=1, le=10, description="主な理由: how many items to name per child")
+    fairness_k: int = Field(100, ge=1, description="list size at which the fairness audit compares groups")
+    calibration_bins: int = Field(10, ge=2, le=50, description="bins of the calibration curve (equal counts)")
 
 
 class SurveyItem(_Section):
@@ -214,7 +261,8 @@ class Params(_Section):
     out_dir: Path | None = Field(None, description="null: data/processed/<fy>/ and reports/; else <out>/processed, <out>/reports")
     key_file: Path | None = Field(None, description="the pseudonym key (null: $MIMAMORI_KEY_FILE, else data/mimamori.key)")
     years: dict[int, Path] = Field({}, description="the params file of each fiscal year of the run (relative to the file)")
-    notebooks: list[str] = Field(["10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "50_evaluation"],
+    notebooks: list[str] = Field(["10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey",
+                                  "50_evaluation"],
                                  description="notebooks of a run, in order")
     synth: Synth = Synth()
     city: City = City()
@@ -222,6 +270,7 @@ class Params(_Section):
     linkage: Linkage = Linkage()
     indicators: Indicators = Indicators()
     extraction: Extraction = Extraction()
+    ranking: Ranking = Ranking()
     survey: Survey
     disclosure: Disclosure = Disclosure()
     evaluation: Evaluation = Evaluation()

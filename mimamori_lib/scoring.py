@@ -78,10 +78,21 @@ def extract(scores: pd.DataFrame, ex: Extraction) -> pd.DataFrame:
     k = ex.tier_band
     if k > 0:
         cand = df[~df["supported"] & ~taken & ((df["basic_count"] + df["other_count"]) >= min_count)]
-        picked, cut_tie = _pick(cand, "basic_value", "other_value", k, ties)
-        _mark(df, picked, cut_tie, "tier", "basic_value", "other_value")
+        if by_model(df, ex):
+            # the model's validated risk orders the band (counts break exact ties): K children, exact ties flagged
+            picked, cut_tie = _pick(cand, "model_risk", "basic_value", k, "break")
+            _mark(df, picked, cut_tie, "tier", "model_risk", "basic_value")
+            df.loc[picked.index, "tied"] = picked["model_risk"].duplicated(keep=False)
+        else:
+            picked, cut_tie = _pick(cand, "basic_value", "other_value", k, ties)
+            _mark(df, picked, cut_tie, "tier", "basic_value", "other_value")
     df["rank"] = df["rank"].astype("Int64")
     return df
+
+
+def by_model(scores: pd.DataFrame, ex: Extraction) -> bool:
+    """Does the model order the tier band? (``extraction.ranking: model`` and a model was fitted.)"""
+    return ex.ranking == "model" and "model_risk" in scores and bool(scores["model_risk"].notna().any())
 
 
 def _mark(df: pd.DataFrame, picked: pd.DataFrame, cut_tie: pd.Series, group: str, first: str, second: str) -> None:
@@ -110,6 +121,15 @@ def previously_needed(p: Params) -> set[str]:
     return out
 
 
+def saved_items(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The items and evidence 25_ranking wrote for the year (computed here when it has not run)."""
+    fi, fe = p.processed / "items.parquet", p.processed / "evidence.parquet"
+    if fi.exists() and fe.exists():
+        return read_parquet(fi), read_parquet(fe), load_catalogue(p, every_item=True)
+    log.info("25_ranking の結果がないため、項目をここで判定します")
+    return item_table(p)
+
+
 def item_table(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Every child in scope with every item of the catalogue (survey items included), independent of how the list
     is drawn: (items, evidence, catalogue). Written as ``items.parquet``; what reads only the items (the survey
@@ -126,9 +146,24 @@ def item_table(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return items, ev, catalogue
 
 
-def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[str]) -> pd.DataFrame:
-    """Counts of the items that count (``catalogue``), weights, who is already supported, and the extraction."""
+def write_items(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every child's items and the evidence of every item (match and near), saved as ``items.parquet`` and
+    ``evidence.parquet`` (25_ranking's first job; 30_extract and 40_survey read them)."""
+    items, ev, full = item_table(p)
+    items.to_parquet(p.processed / "items.parquet", index=False)
+    ev.to_parquet(p.processed / "evidence.parquet", index=False)
+    return items, ev, full
+
+
+def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[str],
+          ranking: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Counts of the items that count (``catalogue``), weights, who is already supported, and the extraction.
+    ``ranking``: the model's risk and reasons per child (25_ranking), carried on the scores."""
     m = items[["person_id", *catalogue]].copy()
+    if ranking is not None:
+        r = ranking.set_index("person_id")
+        m["model_risk"] = r["model_risk"].reindex(m["person_id"]).to_numpy(float)
+        m["reasons"] = r["reasons"].reindex(m["person_id"]).fillna("").to_numpy(object)
     basic = [i for i, it in catalogue.items() if it.get("basic")]
     other = [i for i, it in catalogue.items() if not it.get("basic")]
     m["basic_count"] = m[basic].sum(axis=1).astype(int)
@@ -151,9 +186,13 @@ def active_catalogue(catalogue: dict, p: Params, survey_items: bool | None = Non
 def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Scores for every child in scope and the extraction; returns (scores, evidence, catalogue, items) with the
     evidence and catalogue of the items that count."""
-    items, ev_all, full = item_table(p)
+    items, ev_all, full = saved_items(p)
     catalogue = active_catalogue(full, p)
-    scores = score(items, catalogue, p, previously_needed(p))
+    rk = p.processed / "ranking.parquet"
+    ranking = read_parquet(rk) if rk.exists() else None
+    scores = score(items, catalogue, p, previously_needed(p), ranking)
+    if p.extraction.ranking == "model" and p.extraction.tier_band and not by_model(scores, p.extraction):
+        log.warning("extraction.ranking: model ですが、この年度のモデルがありません (25_ranking を参照)。次点層は件数の順です")
     key = load_key(key_path(p))
     fy = p.fiscal_year
     picked = (scores["group"] != "").to_numpy()
@@ -162,13 +201,27 @@ def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFram
     scores = scores.merge(items[["person_id", "age"]], on="person_id", how="left")
     ev = ev_all[isin(ev_all["item"], list(catalogue))].reset_index(drop=True)
     if write:
-        out = p.processed
-        items.to_parquet(out / "items.parquet", index=False)
-        scores.to_parquet(out / "scores.parquet", index=False)
-        ev.to_parquet(out / "evidence.parquet", index=False)
+        scores.to_parquet(p.processed / "scores.parquet", index=False)
     n = scores["group"].value_counts().to_dict()
     log.info("判定: 対象 %d 人, 抽出 %s", len(scores), {GROUP_LABEL[k]: v for k, v in n.items() if k})
     return scores, ev, catalogue, items
+
+
+def risk_and_reasons(scores: pd.DataFrame, catalogue: dict, p: Params) -> dict[str, pd.Series]:
+    """リスク値 and 主な理由 of the listed children (per pseudonym): with ``extraction.ranking: model``, the model's
+    probability and the features that raised it most; otherwise the counts (基本+その他) and the matched items,
+    basic ones first."""
+    x = scores[scores["group"] != ""].set_index("person_id")
+    if by_model(scores, p.extraction):
+        risk = x["model_risk"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
+        return {"リスク値": risk, "主な理由": x["reasons"].fillna("")}
+    ids = sorted(catalogue, key=lambda i: (not catalogue[i].get("basic"), i))
+    n = p.ranking.reasons
+    hits = x[ids].to_numpy() > 0
+    names = np.array([f"{i} {catalogue[i]['label']}" for i in ids], dtype=object)
+    reasons = ["、".join(names[row][:n]) for row in hits]
+    risk = (x["basic_count"].astype(int).astype(str) + "+" + x["other_count"].astype(int).astype(str))
+    return {"リスク値": risk, "主な理由": pd.Series(reasons, index=x.index)}
 
 
 # --- summaries for the extraction report (no names; counts only) ------------------------------------

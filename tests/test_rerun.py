@@ -13,7 +13,7 @@ import pytest
 from mimamori_lib import pipeline
 from mimamori_lib.params import load_params
 
-ALL = {"10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "50_evaluation"}
+ALL = {"10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "50_evaluation"}
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_an_unrelated_params_value_reruns_nothing(city: Path) -> None:
 
 
 def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
-    """The tier band changes the list: extraction, the meeting read-back and the report; not ingestion, 名寄せ or
-    the survey (which reads the items, not the list)."""
+    """The tier band changes the list: extraction, the meeting read-back and the report; not ingestion, 名寄せ, the
+    ranking's backtest (Beppu's rule does not use the band) or the survey (which reads the items, not the list)."""
     assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"30_extract", "35_meeting", "50_evaluation"}
 
 
@@ -69,9 +69,14 @@ def test_an_upstream_output_reruns_what_reads_it(city: Path) -> None:
     links.to_parquet(p.processed / "links.parquet", index=False)
     before = (p.processed / "scores.parquet").read_bytes()
     ran = _run(city)
-    assert {"30_extract", "40_survey", "50_evaluation"} <= ran and not ran & {"10_ingest", "20_link"}
+    assert {"25_ranking", "30_extract", "40_survey", "50_evaluation"} <= ran and not ran & {"10_ingest", "20_link"}
     same_list = (p.processed / "scores.parquet").read_bytes() == before
     assert ("35_meeting" in ran) != same_list, "the meeting read-back runs again only if the list changed"
+
+
+def test_a_ranking_value_reruns_the_ranking_not_the_linkage(city: Path) -> None:
+    ran = _run(city, _params(city, "ranking:\n  C: 0.1\n"))
+    assert "25_ranking" in ran and not ran & {"10_ingest", "20_link"}
 
 
 def test_force_and_from(city: Path) -> None:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from mimamori_lib.scoring import score_year
+from mimamori_lib.scoring import score_year, write_items
 from mimamori_lib.survey import analyse_year, plain_reading
 
 
 def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     p, _, _ = beppu_processed
+    write_items(p)
     score_year(p)
     res = analyse_year(p)
     out = pd.read_csv(p.processed / "survey_associations.csv")

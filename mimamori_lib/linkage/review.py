@@ -18,6 +18,7 @@ from ..ingest import SourceError, decode, read_rows, registry_path
 from ..normalize import nfkc, normalize_atena
 from ..params import Params
 from ..restricted import private_file
+from ..xlsx import row as row_cells
 from .assignment import DECISION_NO, DECISION_YES
 
 log = logging.getLogger(__name__)
@@ -141,11 +142,11 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         for _, r in rows.iterrows():
             src = recs.loc[(r["source"], int(r["row"]))]
             g = reg.loc[r["unique_id_l"]]
-            ws.append([r["source"], int(r["row"]), person_to_atena.get(r["unique_id_l"]), round(float(r["match_probability"]), 4),
+            ws.append(row_cells([r["source"], int(r["row"]), person_to_atena.get(r["unique_id_l"]), round(float(r["match_probability"]), 4),
                        why.get((r["source"], int(r["row"])), ""), *[r[c] for c in extra_cols],
                        src.get("name"), src.get("name_kana"), _d(src.get("birth_date")), _sex(src.get("sex")), src.get("school"),
                        src.get("address"), g.get("name"), g.get("name_kana"), _d(g.get("birth_date")), _sex(g.get("sex")),
-                       g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None])
+                       g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None]))
     from openpyxl.utils import get_column_letter
 
     col = get_column_letter(header.index("判定") + 1)

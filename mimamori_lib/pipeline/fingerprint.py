@@ -53,9 +53,16 @@ def _dotted(p: Params, name: str):
 
 
 def params_subset(p: Params, s: Step) -> dict:
-    """The params a step reads, as JSON-ready values."""
+    """The params a step reads (a section, or one value of it: ``extraction.top_basic``), as JSON-ready values."""
     dump = p.model_dump(mode="json")
-    return {k: dump[k] for k in s.params if k in dump}
+    out = {}
+    for k in s.params:
+        v = dump
+        for part in k.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        if v is not None or k in dump:
+            out[k] = v
+    return out
 
 
 def step_inputs(p: Params, s: Step, earlier_years: list[int]) -> dict:

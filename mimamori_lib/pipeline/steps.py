@@ -49,6 +49,9 @@ class Step:
 
 
 COMMON = ("fiscal_year", "reference_date")
+# what Beppu's rule needs (25_ranking judges it): not the tier band or the ordering of the list
+RULE = ("extraction.top_basic", "extraction.top_other", "extraction.ties", "extraction.min_count",
+        "extraction.supported_items")
 STEPS: dict[str, Step] = {s.name: s for s in (
     Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry",), uses_key=True, raw=_sources,
          earlier=("10_ingest",), outputs=("ingest_summary.csv", "quarantine.csv", "restricted/identity.parquet"),
@@ -56,17 +59,22 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",),
          raw=("linkage/review_decisions.csv", "linkage/review_queue.xlsx"), after=("10_ingest",),
          outputs=("links.parquet", "linkage_model.json", "linkage_rates.csv"), internal=("review_queue.xlsx",)),
-    Step("30_extract", (*COMMON, "ingest", "indicators", "extraction"), ("ingest.registry", "indicators.catalogue"),
-         uses_key=True, after=("10_ingest", "20_link"), earlier=("10_ingest", "20_link", "30_extract", "35_meeting"),
-         outputs=("items.parquet", "scores.parquet", "evidence.parquet"), internal=("extraction.xlsx", "extraction.csv")),
+    Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE), ("ingest.registry", "indicators.catalogue"),
+         after=("10_ingest", "20_link"), earlier=("10_ingest", "20_link", "25_ranking", "35_meeting"),
+         outputs=("items.parquet", "evidence.parquet", "ranking.parquet", "ranking_model.json"),
+         optional=("ranking_backtest.csv", "ranking_backtest_by_year.csv", "ranking_fairness.csv", "ranking_calibration.csv")),
+    Step("30_extract", (*COMMON, "ingest", "indicators", "extraction", "ranking.reasons"),
+         ("ingest.registry", "indicators.catalogue"), uses_key=True, after=("10_ingest", "20_link", "25_ranking"),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting"), outputs=("scores.parquet",),
+         internal=("extraction.xlsx", "extraction.csv")),
     Step("35_meeting", COMMON, raw=("shien/kettei.csv",), after=("30_extract",), outputs=("decisions_quarantine.csv",),
          optional=("decisions.parquet",)),
     Step("40_survey", (*COMMON, "ingest", "survey", "disclosure"), ("ingest.registry",),
-         after=("10_ingest", "20_link", "30_extract"),
+         after=("10_ingest", "20_link", "25_ranking", "30_extract"),
          reads=lambda p: [*STEPS["10_ingest"].output_files(p), *_source_tables(p), "links.parquet", "items.parquet"],
          optional=("survey_associations.csv", "survey_multivariable.csv", "survey_public.json")),
-    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years"), ("ingest.registry",),
-         after=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey"),
+    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years", "ranking"), ("ingest.registry",),
+         after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey"),
          earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey"), outputs=("public_audit.json",)),
 )}
 

@@ -230,7 +230,54 @@ def build_timeline(city: City) -> Timeline:
                             np.where(r < 0.45, "一部支給", np.where(r < 0.62, "全部停止", "")))
     sp["certified"] = (first - pd.to_timedelta(rng.integers(30, 365 * 10, len(sp)), unit="D")).floor("D")
     ev["jido_fuyo"] = sp[sp["status"] != ""][["hh", "status", "certified", "setai_no"]]
+    _year_to_year(city, ev, rng)
     return Timeline(outside=outside, events=ev)
+
+
+NEW_SEIHO_SHARE = 0.12     # new 生活保護 cases per year, as a share of the open cases (被保護者調査: 保護開始 ≈ 12% of stock)
+CONSULTED_BEFORE = 0.5     # new cases (生活保護, 要対協) with a consultation in the months before (assumption)
+
+
+def _year_to_year(city: City, ev: dict, rng: np.random.Generator) -> None:
+    """Dynamics between reference dates, so that a backtest (year t's list → year t+1's new cases) means something:
+    new 生活保護 cases in low-income households, half of them after a 生活困窮相談 in the months before; half of the
+    要対協 registrations that fall between two reference dates preceded by a 家庭児童相談. Drawn last, so the
+    city's other histories do not change."""
+    p, hh = city.persons, city.households
+    adult = p[p["role"] != "child"].drop_duplicates("hh").set_index("hh")["uid"]
+    open_cases = ev["seiho_cases"]["end"].isna().sum()
+    taken = set(ev["seiho_cases"]["hh"])
+    weight = (1.0 + 1.3 * hh["single_adult"].to_numpy() + 1.5 * hh["parental_disability"].to_numpy()).astype(float)
+    new_cases, consults = [], []
+    for y0, y1 in zip(city.years[:-1], city.years[1:], strict=True):
+        r0, r1 = _ts(city.ref_dates[y0]), _ts(city.ref_dates[y1])
+        cand = np.flatnonzero(hh["low_income"].to_numpy() & ~np.isin(hh["hh"].to_numpy(), list(taken))
+                              & np.isin(hh["hh"].to_numpy(), adult.index))
+        n = min(len(cand), int(round(NEW_SEIHO_SHARE * open_cases)))
+        if n == 0:
+            continue
+        pick = hh["hh"].to_numpy()[rng.choice(cand, n, replace=False, p=weight[cand] / weight[cand].sum())]
+        taken |= set(pick)
+        start = (r0 + pd.to_timedelta(rng.integers(1, (r1 - r0).days + 1, n), unit="D")).floor("D")
+        new_cases.append(pd.DataFrame({"hh": pick, "start": start, "end": pd.NaT}))
+        c = rng.random(n) < CONSULTED_BEFORE
+        consults.append(pd.DataFrame({"_uid": adult.reindex(pick[c]).to_numpy(),
+                                      "date": (start[c] - pd.to_timedelta(rng.integers(30, 300, c.sum()), unit="D")).floor("D"),
+                                      "code": "収入・生活費"}))
+    if new_cases:
+        nc = pd.concat(new_cases, ignore_index=True)
+        nc["case_no"] = [f"{80000 + i}" for i in range(len(nc))]
+        ev["seiho_cases"] = pd.concat([ev["seiho_cases"], nc], ignore_index=True)
+        ev["konkyu"] = pd.concat([ev["konkyu"], *consults], ignore_index=True)
+    yt = ev["yotaikyo"]
+    first, last = _ts(city.ref_dates[city.years[0]]), _ts(city.ref_dates[city.years[-1]])
+    new = yt[(yt["start"] > first) & (yt["start"] <= last)]
+    c = new[rng.random(len(new)) < CONSULTED_BEFORE]
+    if len(c):
+        ev["soudan"] = pd.concat([ev["soudan"], pd.DataFrame({
+            "_uid": c["_uid"].to_numpy(), "code": "養護",
+            "date": (c["start"] - pd.to_timedelta(rng.integers(30, 240, len(c)), unit="D")).dt.floor("D").to_numpy()})],
+            ignore_index=True)
 
 
 def _outside_people(city: City, rng: np.random.Generator) -> pd.DataFrame:

@@ -11,22 +11,30 @@ from openpyxl import load_workbook
 
 from ..paths import fy_dir
 
+CHANGING = ("抽出グループが変わる", "グループ内の順位が上がる")
 
-def fill_review(raw: Path, truth: Path, internal: Path, fy: int) -> Path:
-    """一致 where the queued candidate is the record's true child, 不一致 otherwise."""
+
+def fill_review(raw: Path, truth: Path, internal: Path, fy: int, only_changing: bool = False) -> tuple[Path, int]:
+    """一致 where the queued candidate is the record's true child, 不一致 otherwise; with ``only_changing`` only the
+    pairs whose 影響 says the list could change (the rest stay blank, i.e. undecided). Returns the file and the
+    number of pairs decided."""
     wb = load_workbook(internal / "review_queue.xlsx")
     ws = wb["要確認"]
     header = [c.value for c in ws[1]]
     col = {h: i for i, h in enumerate(header)}
     t = pd.read_csv(truth / fy_dir(fy) / "rows.csv", dtype=str, keep_default_na=False)
     true = dict(zip(zip(t["source"], t["row"].astype(int), strict=True), t["atena_no"], strict=True))
+    n = 0
     for row in ws.iter_rows(min_row=2):
         source, r, atena = row[col["ファイル"]].value, row[col["行"]].value, row[col["宛名番号"]].value
         if source is None:
             continue
+        if only_changing and ("影響" not in col or not str(row[col["影響"]].value or "").startswith(CHANGING)):
+            continue
+        n += 1
         row[col["判定"]].value = "一致" if true.get((source, int(r))) == str(atena) else "不一致"
         row[col["確認者"]].value = "デモ"
     f = raw / fy_dir(fy) / "linkage" / "review_queue.xlsx"
     f.parent.mkdir(parents=True, exist_ok=True)
     wb.save(f)
-    return f
+    return f, n

@@ -1,0 +1,177 @@
+"""順位付けの検証 (25_ranking): how well does each way of ordering the list find, at year t, the not-yet-supported
+children who reach services at year t+1?
+
+For the run's year this stage writes every child's items and evidence (which 30_extract draws the list from), then
+for each pair of consecutive years it has (t → t+1): the outcomes at t+1 (params ``ranking.outcomes``), the backtest
+of Beppu's rule, the count ranking and the model at t (every model score judged is out of sample: from a model of
+earlier pairs, or cross-fitted by household where there is only one pair), the calibration and the fairness audit.
+The model for this year's list is then fitted on every pair and applied to this year's children. Without an earlier
+year there is nothing to learn from: the list keeps the count ranking and the report says so.
+
+A ranking orders a list for a meeting of people; it decides nothing. The outcomes measure who later reached
+services, not need itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..ingest.tables import read_parquet
+from ..params import Params, run_years, year_params
+from ..scoring import active_catalogue, item_table, write_items
+from . import backtest as bt
+from . import fairness, model
+from .data import judged_pair, outcomes, saved_year_frame, year_frame
+
+log = logging.getLogger(__name__)
+__all__ = ["RankResult", "rank_year", "read_ranking"]
+
+
+@dataclass
+class RankResult:
+    """What 25_ranking found and wrote."""
+
+    fy: int
+    pairs: list[tuple[int, int]]
+    frame: pd.DataFrame                      # this year's children: person_id, model_risk, reasons
+    fitted: model.Fitted | None
+    backtest: pd.DataFrame | None = None     # the latest pair (judged year → next year)
+    backtest_by_year: pd.DataFrame | None = None
+    fairness: pd.DataFrame | None = None
+    calibration: pd.DataFrame | None = None
+    brier: float | None = None
+    outcome_counts: pd.DataFrame | None = None
+    message: str = ""
+    seconds: dict = field(default_factory=dict)
+
+
+def _pairs(p: Params, catalogue: dict, now: pd.DataFrame) -> tuple[dict[int, pd.DataFrame], list[tuple[int, int]]]:
+    frames = {}
+    for fy in run_years(p):
+        if fy < p.fiscal_year:
+            f = saved_year_frame(year_params(p, fy), catalogue)
+            if f is None:
+                log.info("FY%d はまだ実行されていないため、順位付けの検証に使えません", fy)
+            else:
+                frames[fy] = f
+    frames[p.fiscal_year] = now
+    ys = sorted(frames)
+    return frames, list(zip(ys[:-1], ys[1:], strict=True))
+
+
+def _model_scores(pair: pd.DataFrame, earlier: list[pd.DataFrame], labels: dict, p: Params, kind: str) -> np.ndarray:
+    """Out-of-sample scores of the judged year's not-yet-supported children (the supported get −inf)."""
+    elig = ~pair["supported"].to_numpy(bool)
+    s = np.full(len(pair), -np.inf)
+    if earlier:
+        train = pd.concat(earlier, ignore_index=True)
+        m = model.fit(train[~train["supported"].to_numpy(bool)], labels, p.ranking, kind)
+        if m is not None:
+            s[elig] = m.predict(pair[elig])
+            return s
+    s[elig] = model.crossfit(pair[elig].reset_index(drop=True), labels, p.ranking, kind)
+    return s
+
+
+def _calibration(y: np.ndarray, s: np.ndarray, bins: int) -> tuple[pd.DataFrame, float]:
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    frac, pred = calibration_curve(y, s, n_bins=bins, strategy="quantile")
+    edges = np.unique(np.quantile(s, np.linspace(0, 1, bins + 1)))
+    n = np.histogram(s, bins=edges)[0] if len(edges) > 1 else np.array([len(s)])
+    t = pd.DataFrame({"予測した確率": np.round(pred, 4), "実際の割合": np.round(frac, 4)})
+    t["人数"] = n[: len(t)] if len(n) >= len(t) else np.nan
+    return t, float(brier_score_loss(y, s))
+
+
+def rank_year(p: Params, write: bool = True) -> RankResult:
+    """Items and evidence of the year, the backtest of every pair of years, the fairness audit and this year's
+    model scores. Writes them under ``<processed>/<fy>/`` (``write``)."""
+    t0 = time.perf_counter()
+    items, ev, full = write_items(p) if write else item_table(p)
+    t_items = time.perf_counter() - t0
+    counting = active_catalogue(full, p)
+    labels = model.features(full)
+    now = year_frame(p, items, ev, full)
+    frames, pairs = _pairs(p, full, now)
+    judged = {}
+    for a, b in pairs:
+        judged[(a, b)] = judged_pair(frames[a], outcomes(year_params(p, a), year_params(p, b)))
+    kinds = [p.ranking.model, *p.ranking.compare]
+    res = RankResult(p.fiscal_year, pairs, now[["person_id"]].copy(), None)
+    rows, counts = [], []
+    for i, (a, b) in enumerate(pairs):
+        pair = judged[(a, b)]
+        earlier = [judged[q] for q in pairs[:i]]
+        scores = {"count": bt.count_score(pair, counting, p)}
+        for kind in kinds:
+            scores["model" if kind == p.ranking.model else kind] = _model_scores(pair, earlier, labels, p, kind)
+        rule = bt.rule_list(pair, counting, p)
+        t = bt.backtest(pair, scores, rule, p.ranking.ks)
+        rows.append(t.assign(judged_fy=a, outcome_fy=b))
+        elig = ~pair["supported"].to_numpy(bool)
+        counts.append({"judged_fy": a, "outcome_fy": b, "children": len(pair), "not_supported": int(elig.sum()),
+                       "hits": int(pair["y"].sum()),
+                       **{c: int(pair[c].sum()) for c in pair.columns if c.startswith("o_")}})
+        if i == len(pairs) - 1:
+            res.backtest = t
+            k = p.ranking.fairness_k
+            lists = {"rule": rule.astype(float)} | {n: bt.list_weights(s, elig, k) for n, s in scores.items()}
+            res.fairness = fairness.audit(pair, lists)
+            if pair["y"][elig].nunique() > 1:
+                res.calibration, res.brier = _calibration(pair["y"].to_numpy(int)[elig], scores["model"][elig],
+                                                          p.ranking.calibration_bins)
+    if rows:
+        res.backtest_by_year = pd.concat(rows, ignore_index=True)
+        res.outcome_counts = pd.DataFrame(counts)
+    t_backtest = time.perf_counter() - t0 - t_items
+    train = [judged[q] for q in pairs]
+    if train:
+        tr = pd.concat(train, ignore_index=True)
+        res.fitted = model.fit(tr[~tr["supported"].to_numpy(bool)], labels, p.ranking, p.ranking.model)
+    if res.fitted is None:
+        res.frame["model_risk"] = np.nan
+        res.frame["reasons"] = ""
+        res.message = (f"FY{p.fiscal_year}: 前の年度の結果がないため、モデルは学習できません。リストは件数の順に並べます。"
+                       if not pairs else f"FY{p.fiscal_year}: 学習データに結果の起きたこどもがいない (または全員) ため、"
+                                         "モデルは学習できません。リストは件数の順に並べます。")
+        log.warning(res.message)
+    else:
+        res.frame["model_risk"] = res.fitted.predict(now)
+        res.frame["reasons"] = model.reasons(res.fitted, now, p.ranking.reasons).to_numpy()
+    res.seconds = {"items": round(t_items, 2), "backtest": round(t_backtest, 2),
+                   "total": round(time.perf_counter() - t0, 2)}
+    if write:
+        _write(p, res)
+    return res
+
+
+def _write(p: Params, res: RankResult) -> None:
+    out = p.processed
+    res.frame.to_parquet(out / "ranking.parquet", index=False)
+    extra = {"fiscal_year": p.fiscal_year, "outcomes": {k: o.label for k, o in p.ranking.outcomes.items()},
+             "brier": res.brier}
+    d = model.to_json(res.fitted, res.pairs, extra) if res.fitted else {"model": None, "message": res.message, **extra}
+    (out / "ranking_model.json").write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
+    optional = {"ranking_backtest.csv": res.backtest, "ranking_backtest_by_year.csv": res.backtest_by_year,
+                "ranking_fairness.csv": None if res.fairness is None else res.fairness[fairness.COLUMNS],
+                "ranking_calibration.csv": res.calibration}
+    for name, t in optional.items():
+        f = out / name
+        if t is None:
+            f.unlink(missing_ok=True)
+        else:
+            t.to_csv(f, index=False, encoding="utf-8-sig")
+
+
+def read_ranking(p: Params) -> pd.DataFrame | None:
+    """This year's model scores and reasons (``None`` before 25_ranking has run)."""
+    f = p.processed / "ranking.parquet"
+    return read_parquet(f) if f.exists() else None
