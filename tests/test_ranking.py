@@ -158,3 +158,33 @@ def test_the_list_ordered_by_the_model(run: Path) -> None:
     table = pd.read_csv(p.internal / "extraction.csv", dtype=str, keep_default_na=False)
     listed = table[table["グループ"] == "次点層 (未支援)"]
     assert (listed["リスク値"].astype(float) > 0).all() and (listed["主な理由"] != "").mean() > 0.9
+
+
+def test_public_backtest_hides_small_hits_and_what_is_computed_from_them() -> None:
+    from mimamori_lib.disclosure.system import audit, intervals
+    from mimamori_lib.ranking.public import POS, _key, backtest_system
+
+    t = pd.DataFrame({"ranking": ["count"] * 3, "k": [30, 50, 100], "hits": [3.2, 8.0, 12.0]})
+    s = backtest_system(t, positives=40, threshold=5)
+    assert _key("count", 30) not in s.published and POS in s.published
+    from mimamori_lib.disclosure.system import protect_system
+
+    s = protect_system(s, 3)
+    assert audit(s, 3, fresh=True).passed
+    lo, hi = intervals(s, [_key("count", 30)])[_key("count", 30)]
+    assert hi - lo >= 3, "the hidden count is not pinned by the longer lists' counts"
+
+
+def test_public_section_of_the_report(run: Path) -> None:
+    from mimamori_lib.disclosure.render import assert_protected
+    from mimamori_lib.ranking.public import public_backtest
+
+    p = _params(run)
+    ranking.rank_year(p)
+    table, lines, result = public_backtest(p)
+    assert_protected(table, "ranking")
+    assert result is not None and result.passed
+    hidden = table["翌年度に結果あり"] == "＊"
+    assert table.loc[hidden, "適合率"].isna().all() and (table.loc[hidden, "95%CI"] == "—").all()
+    text = "\n".join(lines)
+    assert "支援の必要そのものではありません" in text and "標本外" in text

@@ -37,13 +37,16 @@ def evaluate(p: Params) -> dict:
     if len(coded):
         write_internal_comments(p, coded)
     themes = theme_counts(coded, ev.codebook, threshold, protection) if len(coded) else None
+    from ..ranking.public import public_backtest
+
+    ranking_table, ranking_lines, ranking_audit = public_backtest(p)
     write_audit(p, {"funnel": pub["audit"], "themes": disclosure.audit(themes.attrs["system"], protection, fresh=True)
-                    if themes is not None else None})
+                    if themes is not None else None, "ranking": ranking_audit})
     return {
         "years": years, "funnels": funnels, "process": procs, **pub,
         "process_table": process_table(procs),
         "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
-        "themes": themes, "group_labels": GROUP_LABEL,
+        "themes": themes, "group_labels": GROUP_LABEL, "ranking_table": ranking_table, "ranking_lines": ranking_lines,
     }
 
 

@@ -158,6 +158,10 @@ def _write(p: Params, res: RankResult) -> None:
     res.frame.to_parquet(out / "ranking.parquet", index=False)
     extra = {"fiscal_year": p.fiscal_year, "outcomes": {k: o.label for k, o in p.ranking.outcomes.items()},
              "brier": res.brier}
+    if res.outcome_counts is not None:
+        last = res.outcome_counts.iloc[-1]
+        extra["backtest"] = {"judged_fy": int(last["judged_fy"]), "outcome_fy": int(last["outcome_fy"]),
+                             "population": int(last["not_supported"]), "positives": int(last["hits"])}
     d = model.to_json(res.fitted, res.pairs, extra) if res.fitted else {"model": None, "message": res.message, **extra}
     (out / "ranking_model.json").write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
     optional = {"ranking_backtest.csv": res.backtest, "ranking_backtest_by_year.csv": res.backtest_by_year,

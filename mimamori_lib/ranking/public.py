@@ -1,0 +1,101 @@
+"""The public report's section on how the list was made and how well each ordering predicted (成果報告会).
+
+The backtest's hit counts are counts of children, so they pass disclosure control like every public table: small
+counts are suppressed, and the publication is audited as a linear system — what an attacker knows besides the
+published cells is written in: the hits of a longer list include those of a shorter one and exceed them by at most
+the extra places, no list finds more than the children with an outcome. Precision, its interval and recall are
+shown only where every count they are computed from is published. Hits at a shared tie are expected values:
+rounded to whole children for publication.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from .. import disclosure
+from ..disclosure.system import AuditResult, Derived, System, audit, protect_system
+from ..params import Params
+from .backtest import RANKING_LABEL, wilson
+from .report import LIMITS, USE, verdict
+
+ONE = ("one",)
+POS = ("positives",)
+
+
+def _key(r: str, k: int) -> tuple:
+    return ("hits", r, int(k))
+
+
+def backtest_system(t: pd.DataFrame, positives: int, threshold: int) -> System:
+    """The published backtest as a linear system (primary suppression applied)."""
+    values = {ONE: 1, POS: int(positives)}
+    ineq: list[dict] = []
+    for r, g in t.groupby("ranking", sort=False):
+        g = g.sort_values("k")
+        keys = [_key(r, k) for k in g["k"]]
+        for key, h, k in zip(keys, g["hits"], g["k"], strict=True):
+            values[key] = int(round(h))
+            ineq.append({key: 1, POS: -1})                       # hits ≤ children with an outcome
+            ineq.append({key: 1, ONE: -int(k)})                  # hits ≤ places on the list
+        for (a, ka), (b, kb) in zip(zip(keys, g["k"], strict=True), zip(keys[1:], g["k"].iloc[1:], strict=True), strict=False):
+            ineq.append({a: 1, b: -1})                           # a longer list finds at least as many (±1: rounding)
+            ineq[-1][ONE] = -1
+            ineq.append({b: 1, a: -1, ONE: -(int(kb) - int(ka) + 1)})  # ... and at most the extra places more
+    counts = set(values) - {ONE}
+    published = {k for k, v in values.items() if not (1 <= v < threshold)}
+    return System(values, published, [], ineq, sensitive=set(counts), cells=set(counts))
+
+
+def public_backtest(p: Params) -> tuple[pd.DataFrame, list[str], AuditResult | None]:
+    """The disclosure-controlled backtest table, the sentences around it, and the audit (None: nothing to show)."""
+    f, fm = p.processed / "ranking_backtest.csv", p.processed / "ranking_model.json"
+    info = json.loads(fm.read_text(encoding="utf-8")) if fm.exists() else {}
+    lines = [f"**用途**: {USE}",
+             "**リストの作り方**: 基本連携データ項目の該当数の上位 (グループ1) と、その他の項目の該当数の上位 (グループ2) を"
+             "抽出します (別府市の件数ルール)。次点層 (まだ支援につながっていないこども) は、"
+             + ("検証したモデルのリスク値の順に並べました。" if p.extraction.ranking == "model" and info.get("model")
+                else "該当数の順に並べました。")]
+    bt_info = info.get("backtest")
+    if not f.exists() or not bt_info:
+        lines.append("前の年度の結果がまだないため、予測の検証はできません。")
+        return disclosure.mark_safe(pd.DataFrame(), "empty"), lines, None
+    t = pd.read_csv(f)
+    threshold, protection = p.disclosure.threshold, p.disclosure.protection
+    s = protect_system(backtest_system(t, bt_info["positives"], threshold), protection)
+    pos_shown = POS in s.published
+    rows, derived = [], []
+    for r in t.itertuples():
+        key = _key(r.ranking, r.k)
+        shown = key in s.published
+        h = s.values[key]
+        lo, hi = wilson(h, r.k) if shown else (np.nan, np.nan)
+        rows.append({"並べ方": RANKING_LABEL.get(r.ranking, r.ranking), "リストの人数": int(r.k),
+                     "翌年度に結果あり": str(h) if shown else disclosure.MASK,
+                     "適合率": round(h / r.k, 2) if shown else np.nan,
+                     "95%CI": f"{lo:.2f}〜{hi:.2f}" if shown else "—",
+                     "再現率": round(h / s.values[POS], 2) if shown and pos_shown and s.values[POS] else np.nan})
+        if shown:
+            derived.append(Derived(f"precision {key}", [key]))
+            if pos_shown:
+                derived.append(Derived(f"recall {key}", [key, POS]))
+    s.derived = derived
+    shown = pd.DataFrame([{"ranking": r.ranking, "k": r.k, "precision": s.values[_key(r.ranking, r.k)] / r.k,
+                           "ci_low": wilson(s.values[_key(r.ranking, r.k)], r.k)[0],
+                           "ci_high": wilson(s.values[_key(r.ranking, r.k)], r.k)[1]}
+                          for r in t.itertuples() if _key(r.ranking, r.k) in s.published],
+                         columns=["ranking", "k", "precision", "ci_low", "ci_high"])
+    result = audit(s, protection, fresh=True)
+    table = disclosure.mark_safe(pd.DataFrame(rows), "audited backtest (ranking.public)")
+    table.attrs["audit_passed"] = result.passed
+    a, b = bt_info["judged_fy"], bt_info["outcome_fy"]
+    n_pos = f"{s.values[POS]:,} 人" if pos_shown else f"{threshold} 人未満"
+    lines += [f"**予測の検証**: FY{a} の基準日の時点でまだ支援につながっていなかったこども {bt_info['population']:,} 人のうち、"
+              f"FY{b} の基準日までに {'・'.join(info.get('outcomes', {}).values())} のいずれかがあったこどもは {n_pos} でした。"
+              "各並べ方の上位の人数のうち、何人が該当したか (適合率) と、該当したこどものうち何人をリストが見つけていたか "
+              "(再現率) を示します。モデルの点数は、そのこどもの世帯を学習に使っていないモデルによるものです (標本外)。",
+              *[f"- {x}" for x in verdict(shown)],
+              *[f"**限界**: {x}" for x in LIMITS]]
+    return table, lines, result
