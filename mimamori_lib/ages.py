@@ -8,6 +8,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+# the children the programme covers: aged 0–18 on the reference date
+SCOPE_AGES = (0, 18)
+SCOPE_LABEL = f"{SCOPE_AGES[0]}〜{SCOPE_AGES[1]}歳"
 # age bands used wherever children are grouped by age (fairness audit, public tables)
 AGE_BANDS = ((0, 5, "0〜5歳"), (6, 11, "6〜11歳"), (12, 14, "12〜14歳"), (15, 18, "15〜18歳"))
 

@@ -77,6 +77,15 @@ def cmd_stand_in(a: argparse.Namespace) -> int:
         f, n = fill_review(p.raw_dir, truth, p.internal, p.fiscal_year, only_changing=a.only_changing)
         log.info("名寄せの確認結果 (合成, %d 組) を書き出しました: %s (次回の実行で反映されます)", n, f)
         return 0
+    if a.what == "cases":
+        from .synth.cases import fill_cases
+
+        f = fill_cases(p.raw_dir, p.processed, p.internal, p.fiscal_year, seed=p.synth.seed)
+        if f is None:
+            raise UserError(f"FY{a.fy} の会議の判断がまだ読み込まれていません ({p.processed / 'decisions.parquet'})。"
+                            "先に会議の判断を記入して実行してください (mimamori synth meeting → mimamori run)")
+        log.info("事例記録 (合成) を書き出しました: %s (次回の実行で反映されます)", f)
+        return 0
     from .synth.meeting import fill_decisions
 
     f = fill_decisions(p.raw_dir, truth, p.internal, p.fiscal_year, p.reference_date, seed=p.synth.seed)
@@ -139,7 +148,16 @@ def cmd_report(a: argparse.Namespace) -> int:
                 f = fill_decisions(raw, truth_root(raw), p.internal, fy, p.reference_date, seed=base.synth.seed)
                 log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
 
+        from .synth.cases import fill_cases
+
+        def case_records(fy: int) -> None:
+            p = year_params(base, fy)
+            f = fill_cases(raw, p.processed, p.internal, fy, seed=base.synth.seed)
+            if f is not None:
+                log.info("FY%d 事例記録 (合成データ) を記入しました: %s", fy, f)
+
         hooks = {Node(fy, "30_extract"): (lambda fy=fy: meeting(fy)) for fy in years}
+        hooks |= {Node(fy, "35_meeting"): (lambda fy=fy: case_records(fy)) for fy in years}
     results = run_all(base, hooks, force=a.force, from_step=a.from_step)
     log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, base.reports)
     _summary(results)
@@ -199,17 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("synth", help="合成都市 (デモ・テスト用) と、職員の記入の代わり (合成データのフォルダのみ)")
-    s.add_argument("what", nargs="?", choices=["city", "meeting", "review"], default="city",
-                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果")
+    s.add_argument("what", nargs="?", choices=["city", "meeting", "review", "cases"], default="city",
+                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果 / cases: 事例記録")
     s.add_argument("--out", default="data/raw", help="city: 出力先 (年度フォルダ fyYYYY/ をその下に作る)")
     s.add_argument("--truth", default=None, help="city: 正解データの出力先 (既定: 出力先の隣の synthetic_truth)")
     s.add_argument("--children", type=int, default=16696, help="city: 初年度の基準日に 0–18 歳のこどもの数")
     s.add_argument("--seed", type=int, default=7, help="city: 乱数の種")
     s.add_argument("--years", type=int, nargs="+", default=[2024, 2025], help="city: 年度")
-    s.add_argument("--fy", type=int, default=None, help="meeting/review: 年度 (例: 2025)")
-    s.add_argument("--params", default="params/fy2025.yaml", help="meeting/review: パラメータ")
-    s.add_argument("--raw-dir", default=None, help="meeting/review: 入力フォルダ (既定: --out)")
-    s.add_argument("--out-dir", default=None, help="meeting/review: 抽出リストを書いた実行の出力先")
+    s.add_argument("--fy", type=int, default=None, help="meeting/review/cases: 年度 (例: 2025)")
+    s.add_argument("--params", default="params/fy2025.yaml", help="meeting/review/cases: パラメータ")
+    s.add_argument("--raw-dir", default=None, help="meeting/review/cases: 入力フォルダ (既定: --out)")
+    s.add_argument("--out-dir", default=None, help="meeting/review/cases: 抽出リストを書いた実行の出力先")
     s.add_argument("--only-changing", action="store_true",
                    help="review: 抽出が変わりうる組 (グループが変わる・順位が上がる) だけを判定する")
     s.set_defaults(func=cmd_synth)

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .ages import age_on
+from .ages import SCOPE_AGES, age_on
 from .arrays import isin
 from .errors import InputError
 from .ingest import load_registry, read_table, role_source
@@ -44,8 +44,8 @@ def registry(p: Params) -> pd.DataFrame:
 
 
 def children_in_scope(juki: pd.DataFrame) -> pd.DataFrame:
-    """Everyone aged 0–18 on the reference date on the registry."""
-    return juki[juki["age"].between(0, 18)][["person_id", "household_id", "birth_date", "age", "sex"]].reset_index(drop=True)
+    """Everyone aged 0–18 (``SCOPE_AGES``) on the reference date on the registry."""
+    return juki[juki["age"].between(*SCOPE_AGES)][["person_id", "household_id", "birth_date", "age", "sex"]].reset_index(drop=True)
 
 
 def source_rows(p: Params, source: str, links: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -234,6 +234,25 @@ class Evaluation(_Section):
     public_report: str = Field("成果報告会_{fy}.html", description="file name under reports/public/")
     public_notebook: str = Field("50_evaluation", description="the notebook whose HTML is the public report")
     codebook: dict[str, list[str]] = Field({}, description="staff hearing: theme → keywords (a comment may match several)")
+    narrative: Path = Field(Path("narrative.yaml"), description="the report's texts a city writes (事業概要, 課題・対応策・"
+                                                                "効果 per phase, closing remarks), with {figures} filled in "
+                                                                "from the year's published counts (relative to the params file)")
+
+    _narrative = field_validator("narrative")(lambda v: _project_file(v))
+
+
+class Cases(_Section):
+    """支援の成果 (45_cases): the follow-up of children judged at the meeting, and the case records (事例)."""
+
+    change_days: int = Field(3, ge=1, description="absence (April to the reference date, same months of both years) "
+                                                  "counts as fewer or more when it changed by at least this many days")
+    themes: list[str] = Field(["不登校", "貧困"], description="item types (the catalogue's `type`) followed into the "
+                                                          "next year")
+    status: dict[str, str] = Field({"要対協": "B08", "生活保護": "B01"},
+                                   description="statuses followed into the next year: name → catalogue item")
+    name_min_length: int = Field(2, ge=1, description="de-identification: a family or given name this long or longer "
+                                                      "is searched for on its own (full names always)")
+    kana_min_length: int = Field(3, ge=1, description="de-identification: the same for readings (kana)")
 
 
 class Run(_Section):
@@ -262,7 +281,7 @@ class Params(_Section):
     key_file: Path | None = Field(None, description="the pseudonym key (null: $MIMAMORI_KEY_FILE, else data/mimamori.key)")
     years: dict[int, Path] = Field({}, description="the params file of each fiscal year of the run (relative to the file)")
     notebooks: list[str] = Field(["10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey",
-                                  "50_evaluation"],
+                                  "45_cases", "50_evaluation"],
                                  description="notebooks of a run, in order")
     synth: Synth = Synth()
     city: City = City()
@@ -273,6 +292,7 @@ class Params(_Section):
     ranking: Ranking = Ranking()
     survey: Survey
     disclosure: Disclosure = Disclosure()
+    cases: Cases = Cases()
     evaluation: Evaluation = Evaluation()
     privacy: Privacy = Privacy()
     run: Run = Run()
@@ -345,7 +365,8 @@ class Params(_Section):
 # --- reading ------------------------------------------------------------------------------------------
 
 # keys whose values are paths: resolved against the file that wrote them
-PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("indicators", "catalogue"))
+PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("indicators", "catalogue"),
+             ("evaluation", "narrative"))
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -99,7 +99,7 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
         assert not any(re.search(rf"(?<!\d){u}(?!\d)", text) for u in unpadded)
         assert "市立" not in text and "小学校" not in text, "no school-level table in public output"
         for section in ("事業概要", "支援業務プロセス", "仕組みの構築", "支援を実施するまでの流れ", "支援の実施状況",
-                        "生活習慣等調査", "評価", "課題と対応"):
+                        "会議で判断したこどものその後", "事例", "生活習慣等調査", "評価", "課題・対応策・効果", "おわりに"):
             assert section in text
         tables = soup.find_all("table")
         assert tables

@@ -13,7 +13,8 @@ import pytest
 from mimamori_lib import pipeline
 from mimamori_lib.params import load_params
 
-ALL = {"10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "50_evaluation"}
+ALL = {"10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases",
+       "50_evaluation"}
 
 
 @pytest.fixture
@@ -51,7 +52,8 @@ def test_an_unrelated_params_value_reruns_nothing(city: Path) -> None:
 def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
     """The tier band changes the list: extraction, the meeting read-back and the report; not ingestion, 名寄せ, the
     ranking's backtest (Beppu's rule does not use the band) or the survey (which reads the items, not the list)."""
-    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"30_extract", "35_meeting", "50_evaluation"}
+    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"30_extract", "35_meeting", "45_cases",
+                                                                                "50_evaluation"}
 
 
 def test_an_input_file_reruns_exactly_the_steps_downstream(city: Path) -> None:
@@ -59,7 +61,7 @@ def test_an_input_file_reruns_exactly_the_steps_downstream(city: Path) -> None:
     d = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     d.loc[0, "支援要否"] = "保留" if d.loc[0, "支援要否"] != "保留" else "否"
     d.to_csv(f, index=False, encoding="utf-8-sig")
-    assert _run(city) == {"35_meeting", "50_evaluation"}
+    assert _run(city) == {"35_meeting", "45_cases", "50_evaluation"}
 
 
 def test_an_upstream_output_reruns_what_reads_it(city: Path) -> None:
@@ -80,7 +82,7 @@ def test_a_ranking_value_reruns_the_ranking_not_the_linkage(city: Path) -> None:
 
 
 def test_force_and_from(city: Path) -> None:
-    assert _run(city, from_step="40_survey") == {"40_survey", "50_evaluation"}
+    assert _run(city, from_step="40_survey") == {"40_survey", "45_cases", "50_evaluation"}
     assert _run(city, force=True) == ALL
 
 

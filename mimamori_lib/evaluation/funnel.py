@@ -226,9 +226,13 @@ def _mark(t: pd.DataFrame, system: System, res, threshold: int, protection: int)
     return t
 
 
-def publish(funnels: list[dict], threshold: int, protection: int, alpha: float, power: float) -> dict:
-    """The funnel, new needs by type, the FY comparison and the timing lines, protected and audited together."""
+def publish(funnels: list[dict], threshold: int, protection: int, alpha: float, power: float,
+            extra: list[System] = ()) -> dict:
+    """The funnel, new needs by type, the FY comparison and the timing lines, protected and audited together (with
+    ``extra`` systems that share its cells, e.g. the follow-up)."""
     system = funnel_system(funnels, threshold).merge(types_system(funnels, threshold))
+    for s in extra:
+        system = system.merge(s)
     system = disclosure.protect_system(system, protection)
     system.derived = [d for d in comparison_derived(funnels) if disclosure.visible(system, d)]
     res = disclosure.audit(system, protection, fresh=True)

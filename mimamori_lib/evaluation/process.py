@@ -17,6 +17,11 @@ def process_indicators(p: Params) -> dict:
     r = read_processed(p, "linkage_rates.csv")
     out = {"fy": p.fiscal_year}
     if s is not None:
+        from ..ingest import load_registry
+
+        paths = {spec["path"]: spec.get("department") for spec in load_registry(p).values()}
+        loaded = s.loc[s["status"] == "loaded", "source"]
+        out["departments"] = len({paths.get(x) for x in loaded} - {None})
         out.update(sources=len(s), sources_loaded=int((s["status"] == "loaded").sum()),
                    rows_read=int(pd.to_numeric(s["rows_read"]).sum()), rows_quarantined=int(pd.to_numeric(s["rows_quarantined"]).sum()))
     if r is not None and len(r):

@@ -8,6 +8,7 @@ import pandas as pd
 from .. import disclosure
 from ..params import Params, run_years, year_params
 from ..scoring import GROUP_LABEL
+from .followup import follow_up_lines, follow_up_system, follow_up_table, follow_ups
 from .funnel import funnel, publish
 from .hearing import (
     code_comments,
@@ -28,7 +29,9 @@ def evaluate(p: Params) -> dict:
     funnels = [f for f in (funnel(q) for q in ps) if f]
     procs = [process_indicators(q) for q in ps]
     threshold, protection = p.disclosure.threshold, p.disclosure.protection
-    pub = publish(funnels, threshold, protection, ev.alpha, ev.power) if funnels else {
+    fus = follow_ups(p, years)
+    extra = [follow_up_system(fus, p, threshold)] if fus else []
+    pub = publish(funnels, threshold, protection, ev.alpha, ev.power, extra) if funnels else {
         "funnel_table": disclosure.mark_safe(pd.DataFrame(), "empty"), "types_table": disclosure.mark_safe(pd.DataFrame(), "empty"),
         "comparison": disclosure.mark_safe(pd.DataFrame(), "empty"), "comparison_reading": "まだ集計できる年度がありません。",
         "timing": [], "audit": None, "system": None}
@@ -42,12 +45,25 @@ def evaluate(p: Params) -> dict:
     ranking_table, ranking_lines, ranking_audit = public_backtest(p)
     write_audit(p, {"funnel": pub["audit"], "themes": disclosure.audit(themes.attrs["system"], protection, fresh=True)
                     if themes is not None else None, "ranking": ranking_audit})
-    return {
+    from ..cases import public_cases
+
+    fu_table = (follow_up_table(fus, p, pub["system"]) if fus and pub["system"] is not None
+                else disclosure.mark_safe(pd.DataFrame(), "empty"))
+    if len(fu_table):
+        fu_table.attrs["audit_passed"] = pub["audit"].passed
+    out = {
         "years": years, "funnels": funnels, "process": procs, **pub,
         "process_table": process_table(procs),
         "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
         "themes": themes, "group_labels": GROUP_LABEL, "ranking_table": ranking_table, "ranking_lines": ranking_lines,
+        "follow_up_table": fu_table, "follow_up_lines": follow_up_lines(fus, p),
+        "cases": [disclosure.mark_safe(t, "a case marked 可 whose text passed the de-identification check")
+                  for t in public_cases(p, years)],
     }
+    from ..narrative import render
+
+    out["narrative"] = render(p, out)
+    return out
 
 
 def write_audit(p: Params, audits: dict) -> None:
@@ -78,9 +94,5 @@ def funnel_plot(table: pd.DataFrame):
 
 
 def overview_text(e: dict) -> str:
-    """The opening numbers of the report (large counts only)."""
-    f = e["funnels"][-1] if e["funnels"] else {}
-    pr = e["process"][-1] if e["process"] else {}
-    return (f"FY{f.get('fy', '')} は、0〜18歳のこども {f.get('in_scope', 0):,} 人を対象に、{pr.get('sources_loaded', 0)} 種類の"
-            f"庁内データ (延べ {pr.get('rows_read', 0):,} 行) を連携し、支援が必要な可能性のあるこどもを抽出して支援担当者会議で"
-            "支援の要否を判断しました。")
+    """The opening of the report: the narrative file's overview with the year's published figures."""
+    return e["narrative"]["overview"]

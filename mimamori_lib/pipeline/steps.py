@@ -73,9 +73,15 @@ STEPS: dict[str, Step] = {s.name: s for s in (
          after=("10_ingest", "20_link", "25_ranking", "30_extract"),
          reads=lambda p: [*STEPS["10_ingest"].output_files(p), *_source_tables(p), "links.parquet", "items.parquet"],
          optional=("survey_associations.csv", "survey_multivariable.csv", "survey_public.json")),
-    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years", "ranking"), ("ingest.registry",),
-         after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey"),
-         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey"), outputs=("public_audit.json",)),
+    Step("45_cases", (*COMMON, "years", "ingest", "indicators", "cases"), ("ingest.registry", "indicators.catalogue"),
+         raw=("shien/jirei.csv",), after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting"),
+         earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases"),
+         outputs=("cases_quarantine.csv",), optional=("follow_up.parquet", "restricted/jirei.parquet"),
+         internal=("jirei.html",)),
+    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years", "ranking", "cases"),
+         ("ingest.registry", "evaluation.narrative"),
+         after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases"),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "45_cases"), outputs=("public_audit.json",)),
 )}
 
 

@@ -1,0 +1,193 @@
+"""支援の成果 (45_cases): what happened to the children the meeting judged, and the case records (事例).
+
+For the run's year this stage
+- writes the case-record template for the year's 支援要 children (``reports/internal/<fy>/jirei_template.xlsx``);
+- reads back what staff saved (``shien/jirei.csv``), validated, and checks each case's text against its child's and
+  household's identity before it may be published (:mod:`.deidentify`);
+- follows the previous year's judged children into this year's exports (:mod:`.followup`): an internal per-child
+  table (``follow_up.xlsx``) and a pseudonymous one for the public aggregates;
+- writes the internal case report (``jirei.html``): each case's narrative beside its follow-up and the result of the
+  check.
+
+Modules: :mod:`.followup`, :mod:`.records`, :mod:`.deidentify`, :mod:`.identity`, :mod:`.report`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import notices
+from ..ages import age_band
+from ..errors import InputError
+from ..evaluation.common import read_processed
+from ..indicators import load_catalogue
+from ..params import Params, run_years, year_params
+from ..restricted import private_dir, private_file
+from .deidentify import NARRATIVE, check_case, describe
+from .followup import follow_up_year, internal_table, summary_counts
+from .identity import identities
+from .records import QCOLS, read_records, records_path, template_rows, write_template
+from .report import write_internal_report
+
+log = logging.getLogger(__name__)
+__all__ = ["CasesYear", "cases_year", "follow_up_summary", "follow_up_year", "public_cases", "read_follow_up", "record_summary",
+           "summary_counts"]
+RESTRICTED = "restricted/jirei.parquet"
+
+
+@dataclass
+class CasesYear:
+    """What 45_cases found and wrote (counts only: the notebook's HTML names no child)."""
+
+    template_rows: int
+    records: pd.DataFrame | None          # the year's cases with the check's result (restricted: never displayed)
+    quarantine: pd.DataFrame
+    follow_up: pd.DataFrame | None        # the previous year's judged children as this year shows them
+    message: str
+
+
+def _check(p: Params, recs: pd.DataFrame, scores: pd.DataFrame, dec: pd.DataFrame | None) -> pd.DataFrame:
+    """The records with the de-identification check and what the public report would show of each case."""
+    ids = identities(p, recs["person_id"].tolist())
+    findings = [check_case({c: r[c] for c in NARRATIVE}, ids[r["person_id"]]) for _, r in recs.iterrows()]
+    out = recs.copy()
+    out["fy"] = p.fiscal_year
+    out["check"] = [describe(f) for f in findings]
+    out["passed"] = [not f for f in findings]
+    out["published"] = out["public"] & out["passed"]
+    s = scores.set_index("person_id")
+    out["age_band"] = age_band(s["age"].reindex(out["person_id"])).fillna("不明").to_numpy()
+    d = dec.set_index("person_id") if dec is not None else pd.DataFrame(columns=["difficulty_types", "support_content",
+                                                                                 "support_started_on"])
+    out["difficulty_types"] = d["difficulty_types"].reindex(out["person_id"]).fillna("").to_numpy()
+    out["support_content"] = d["support_content"].reindex(out["person_id"]).fillna("").to_numpy()
+    started = pd.to_datetime(d["support_started_on"].reindex(out["person_id"]))
+    out["support_month"] = [f"{t.year}年{t.month}月" if pd.notna(t) else "" for t in started]
+    return out
+
+
+def cases_year(p: Params) -> CasesYear:
+    """Template, read-back and check of the year's cases; the follow-up of the previous year's judged children."""
+    scores, dec = read_processed(p, "scores.parquet"), read_processed(p, "decisions.parquet")
+    if scores is None:
+        raise InputError(f"抽出結果がありません: {p.processed / 'scores.parquet'} (先に 30_extract を実行してください)")
+    catalogue = load_catalogue(p, every_item=True)
+    msgs, n_template = [], 0
+    if dec is not None and (dec["support_needed"] == "要").any():
+        rows = template_rows(dec, scores, catalogue)
+        f = write_template(p, rows)
+        n_template = len(rows)
+        msgs.append(f"支援要と判断した {n_template} 人の事例記録のテンプレートを書き出しました ({f.name}: 庁内用)。")
+    else:
+        msgs.append("会議で支援要と判断したこどもがまだいないため、事例記録のテンプレートはありません。")
+    try:
+        recs, q = read_records(p, dec, scores)
+    except InputError as e:
+        notices.add(p, "45_cases", str(e))
+        recs, q = None, pd.DataFrame(columns=QCOLS)
+        msgs.append(str(e))
+    f_restricted = p.processed / RESTRICTED
+    if recs is None or recs.empty:
+        f_restricted.unlink(missing_ok=True)
+        if recs is None:
+            msgs.append(f"事例記録はまだありません。記入したテンプレートを {records_path(p)} に保存すると、次回の実行で反映されます。")
+        recs = None
+    else:
+        recs = _check(p, recs, scores, dec)
+        private_dir(f_restricted.parent, p.processed)
+        with private_file(f_restricted, p.processed) as f:
+            recs.to_parquet(f, index=False)
+        failed = recs[recs["public"] & ~recs["passed"]]
+        msgs.append(f"事例記録 {len(recs)} 件を読み込みました (公開可 {int(recs['public'].sum())} 件のうち、個人が分かる記述の"
+                    f"確認を通った {int(recs['published'].sum())} 件を公開資料に載せます)。")
+        if len(failed):
+            notices.add(p, "45_cases", f"FY{p.fiscal_year}: 公開可の事例 {len(failed)} 件に個人が分かる記述があるため公開資料に"
+                                       f"載せません (理由は {p.internal / 'jirei.html'})", level="info")
+    if len(q):
+        msgs.append(f"{q['row'].nunique()} 行は不備があるため隔離しました (cases_quarantine.csv に理由)。")
+        notices.add(p, "45_cases", f"FY{p.fiscal_year}: 事例記録のうち {q['row'].nunique()} 行を隔離しました (理由は "
+                                   f"{p.processed / 'cases_quarantine.csv'})")
+    q.to_csv(p.processed / "cases_quarantine.csv", index=False, encoding="utf-8-sig")
+    fu = follow_up_year(p)
+    f_fu = p.processed / "follow_up.parquet"
+    if fu is None:
+        f_fu.unlink(missing_ok=True)
+        msgs.append("前の年度の会議の判断がないため、翌年度の状況はまだ追えません。")
+    else:
+        fu.to_parquet(f_fu, index=False)
+        t = internal_table(fu, p)
+        with private_file(p.internal / "follow_up.xlsx", p.internal_root) as x:
+            t.to_excel(x, index=False, sheet_name="翌年度の状況")
+        msgs.append(f"FY{int(fu['fy_judged'].iloc[0])} に会議で判断した {len(fu)} 人の、FY{p.fiscal_year} の状況をまとめました "
+                    "(follow_up.xlsx: 庁内用)。")
+    write_internal_report(p, _all_cases(p, recs), fu)
+    return CasesYear(n_template, recs, q, fu, "\n\n".join(msgs))
+
+
+def _all_cases(p: Params, this_year: pd.DataFrame | None) -> pd.DataFrame | None:
+    """This year's cases and the previous year's (whose follow-up this year's exports show)."""
+    frames = [this_year] if this_year is not None else []
+    earlier = [y for y in run_years(p) if y < p.fiscal_year]
+    if earlier:
+        f = year_params(p, earlier[-1]).processed / RESTRICTED
+        if f.exists():
+            frames.insert(0, pd.read_parquet(f))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def record_summary(year: CasesYear) -> pd.DataFrame | str:
+    """Counts for the 45_cases page: records read, marked 可, passed the check, published; quarantine reasons."""
+    r = year.records
+    rows = {"テンプレートの行 (支援要のこども)": year.template_rows, "読み込んだ事例": 0 if r is None else len(r),
+            "公開可": 0 if r is None else int(r["public"].sum()),
+            "　うち個人が分かる記述あり (掲載しない)": 0 if r is None else int((r["public"] & ~r["passed"]).sum()),
+            "公開資料に掲載": 0 if r is None else int(r["published"].sum()),
+            "隔離した行": int(year.quarantine["row"].nunique()) if len(year.quarantine) else 0}
+    t = pd.Series(rows, name="件数").to_frame()
+    if len(year.quarantine):
+        q = year.quarantine.groupby(["column", "reason"]).size().rename("件数").reset_index()
+        t = pd.concat([t, q.set_index(q["column"] + ": " + q["reason"])[["件数"]].rename(lambda s: f"隔離の理由 — {s}")])
+    return t
+
+
+def follow_up_summary(p: Params, fu: pd.DataFrame | None) -> pd.DataFrame | str:
+    """The follow-up in counts per decision group (this page is not public: no suppression; the public report's table
+    is disclosure-controlled)."""
+    if fu is None:
+        return "前の年度の会議の判断がないため、翌年度の状況はまだありません。"
+    c = summary_counts(fu, p)
+    from ..evaluation.followup import rows
+
+    t = pd.DataFrame({g: [c[g][k] for k, _ in rows(p)] + [c[g]["median_change"]] for g in c},
+                     index=[label for _, label in rows(p)] + ["欠席日数の変化 (中央値)"])
+    return t
+
+
+def read_follow_up(p: Params) -> pd.DataFrame | None:
+    """The follow-up written by this year's 45_cases (pseudonymous)."""
+    return read_processed(p, "follow_up.parquet")
+
+
+def public_cases(p: Params, years: list[int]) -> list[pd.DataFrame]:
+    """The cases that may appear in the public report (marked 可 and passed the check), each laid out like a column
+    of the 成果報告会's case table: rows for the year, age band, types, support, the month support started and the
+    four narrative columns; the column is the case's name (ケース1, ケース2, ...)."""
+    rows = []
+    for fy in years:
+        f = year_params(p, fy).processed / RESTRICTED
+        if f.exists():
+            r = pd.read_parquet(f)
+            rows.append(r[r["published"]])
+    if not rows or not sum(len(r) for r in rows):
+        return []
+    x = pd.concat(rows, ignore_index=True).sort_values(["fy", "extract_id"]).reset_index(drop=True)
+    out = []
+    for i, c in x.iterrows():
+        t = pd.Series({"年度": f"FY{c['fy']}", "年齢": c["age_band"], "困難の類型": c["difficulty_types"],
+                       "支援内容": c["support_content"], "支援開始": c["support_month"] or "—",
+                       **{k: c[k] for k in NARRATIVE}}, name=f"ケース{i + 1}").to_frame()
+        out.append(t)
+    return out

@@ -1,0 +1,84 @@
+"""Demo helper: case records (``shien/jirei.csv``) for the synthetic city's 支援要 children, the way staff would write
+them after some months of support. A share is marked 公開可否=可; one 可 case deliberately names its child, which the
+de-identification check must catch (the internal report then says why it was left out). Real cities never run this:
+their staff write the records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..paths import fy_dir
+
+# by difficulty type: (判定前の状況, 確認できた状況, 状況の変化, 効果・示唆) — alternatives, one picked per case
+TEXTS = {
+    "貧困": [("就学援助を受けており、学校からは学用品の準備が難しいことがあると聞いていた。",
+             "家庭訪問で、保護者の収入が減り、家計のやりくりに困っていることが分かった。",
+             "生活困窮の相談窓口につなぎ、家計相談と就労支援が始まった。学用品もそろうようになった。",
+             "福祉と学校の情報を合わせて見ることで、学校だけでは見えなかった家庭の経済的な困りごとに早く気づけた。"),
+            ("給食費の未納が続いていたが、家庭の状況は分かっていなかった。",
+             "保護者と面談し、病気で働けない期間があり、相談先を知らなかったことが分かった。",
+             "生活保護の相談につながり、未納は解消した。こどもは落ち着いて登校している。",
+             "未納の情報と相談の記録を一緒に見たことで、支援につなぐきっかけができた。")],
+    "不登校": [("前年度から欠席が増えており、保健室の利用も多かった。",
+               "スクールソーシャルワーカーが面談し、朝起きられないことと、家庭で悩みを話せる人がいないことが分かった。",
+               "学校と福祉の担当が役割を分けて関わり、別室登校から少しずつ教室で過ごせる時間が増えた。",
+               "出欠と福祉の情報を合わせたことで、欠席の背景にある家庭の事情を早く共有できた。"),
+              ("欠席と遅刻が続いていたが、学校では理由がつかめていなかった。",
+               "関係課で情報を共有し、保護者も疲れて相談できずにいたことが分かった。",
+               "保護者の相談先が決まり、こどもは週に数日登校できるようになった。",
+               "学校以外の課の情報から、家庭全体を支える必要があることに気づけた。")],
+    "虐待の疑い": [("乳幼児健診の未受診と、家庭児童相談の記録があった。",
+                  "関係機関で情報を集め、養育の負担が大きい家庭であることを確認した。",
+                  "児童相談所と連携し、定期的な見守りと家事支援を始めた。",
+                  "複数の課の小さな気がかりを合わせることで、早い段階で関係機関が動けた。")],
+    "養育困難": [("予防接種の未接種と、保護者の体調不良の情報があった。",
+                 "家庭訪問で、保護者がひとりで育児を抱え込んでいることが分かった。",
+                 "子育て支援のサービスにつなぎ、保護者が休める時間ができた。",
+                 "健康と子育ての情報を合わせて見たことで、支援が必要な家庭に早く気づけた。")],
+    "発達・障害": [("特別支援学級に在籍し、保健室の利用も多かった。",
+                  "学校と障害福祉の担当で話し合い、放課後の居場所がないことが分かった。",
+                  "障害児通所支援の利用が始まり、放課後を安心して過ごせるようになった。",
+                  "学校と福祉の情報がつながり、必要なサービスを早く案内できた。")],
+    "ヤングケアラー": [("遅刻と欠席が増えており、保護者に障害者手帳の記録があった。",
+                     "本人との面談で、家族の世話を毎日していることが分かった。",
+                     "家事支援と相談支援を始め、本人が勉強や友人と過ごす時間が増えた。",
+                     "福祉と学校の情報を合わせることで、本人が言い出せなかった負担に気づけた。")],
+    "その他": [("いくつかの課の記録に、小さな気がかりがあった。",
+               "関係課で情報を共有し、家庭の困りごとを確認した。",
+               "必要な相談先につなぎ、見守りを続けている。",
+               "ひとつの課では気づけなかったことに、データの連携で気づけた。")],
+}
+
+
+def fill_cases(raw: Path, processed: Path, internal: Path, fy: int, seed: int = 7, public_share: float = 0.25) -> Path | None:
+    """Write ``raw/<fy>/shien/jirei.csv`` for the year's 支援要 children (``None``: no decisions yet)."""
+    f_dec = processed / "decisions.parquet"
+    if not f_dec.exists():
+        return None
+    dec = pd.read_parquet(f_dec)
+    need = dec[dec["support_needed"] == "要"].sort_values("extract_id").reset_index(drop=True)
+    lst = pd.read_csv(internal / "extraction.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig").set_index("抽出ID")
+    rng = np.random.default_rng([seed, fy, 13])
+    rows, planted = [], False
+    for i, r in enumerate(need.itertuples()):
+        types = [t for t in str(r.difficulty_types).replace("発達・障害", "発達障害").split("・") if t]
+        t = "発達・障害" if types and types[0] == "発達障害" else (types[0] if types else "その他")
+        choices = TEXTS.get(t, TEXTS["その他"])
+        before, found, change, effect = choices[int(rng.integers(len(choices)))]
+        public = bool(rng.random() < public_share) or i < 2      # at least two cases marked 可 (one planted, one clean)
+        if public and not planted and r.extract_id in lst.index:
+            before = f"{lst.at[r.extract_id, '氏名']}さんは、{before}"   # the slip the de-identification check must catch
+            planted = True
+        started = pd.Timestamp(r.support_started_on) if pd.notna(r.support_started_on) else None
+        recorded = (started or pd.Timestamp(dt.date(fy, 12, 1))) + pd.Timedelta(days=int(rng.integers(60, 150)))
+        rows.append({"抽出ID": r.extract_id, "判定前の状況": before, "確認できた状況": found, "状況の変化": change,
+                     "効果・示唆": effect, "公開可否": "可" if public else "否", "記録日": recorded.strftime("%Y/%m/%d")})
+    target = raw / fy_dir(fy) / "shien" / "jirei.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["抽出ID", "判定前の状況", "確認できた状況", "状況の変化", "効果・示唆", "公開可否", "記録日"]).to_csv(
+        target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    return target
