@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import os
@@ -50,7 +49,7 @@ def pseudonym(key: bytes, value: str | None, domain: str = "person") -> str | No
     """HMAC of a normalised identifier; ``domain`` separates persons from households."""
     if not isinstance(value, str) or not value:
         return None
-    return hmac.new(key, f"{domain}:{value}".encode(), hashlib.sha256).hexdigest()[:20]
+    return hmac.digest(key, f"{domain}:{value}".encode(), "sha256").hex()[:20]
 
 
 def pseudonym_series(key: bytes, values: pd.Series, domain: str = "person") -> pd.Series:

@@ -13,8 +13,9 @@ import pandas as pd
 from ..normalize import (
     map_unique,
     nfkc,
+    nfkc_column,
     normalize_address,
-    normalize_atena,
+    normalize_atena_column,
     normalize_name,
     parse_date,
     parse_int,
@@ -60,7 +61,7 @@ class SourceResult:
 def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.Series:
     """Validated text cells → typed values (invalid survey answers → missing)."""
     if kind == "key":
-        return map_unique(s, lambda v: normalize_atena(v) if isinstance(v, str) else None).astype("string")
+        return normalize_atena_column(s)
     if kind in ("date", "wareki"):
         return pd.to_datetime(map_unique(s, lambda v: parse_date(v) if isinstance(v, str) else None))
     if kind == "int":
@@ -132,13 +133,18 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     q_lines = [(i + 1, WHOLE_ROW, f"{len(rows[i])} 列", f"列数がヘッダー ({width} 列) と一致しません") for i in bad_width]
     good = [i for i in range(len(rows)) if len(rows[i]) == width]
     raw_tuples = [tuple(rows[i]) for i in good]
-    df = pd.DataFrame([[rows[i][j] for j in keep] for i in good], columns=keep_headers, index=good, dtype="string")
+    import pyarrow as pa
+
+    columns = list(zip(*(rows[i] for i in good), strict=True)) if good else [() for _ in header]
+    df = pd.DataFrame({h: pd.arrays.ArrowStringArray(pa.array(columns[j], type=pa.string()))
+                       for h, j in zip(keep_headers, keep, strict=True)}, index=good)
+    df = df.astype("string")
     if len(df):
-        df = df.apply(lambda s: map_unique(s, nfkc)).astype("string")
+        df = df.apply(nfkc_column)
         df = df.mask(df == "")
         for h in keep_headers:
             if cols[h]["type"] == "key":  # 10-digit form, so 1234567 and 0001234567 are one key
-                df[h] = map_unique(df[h], lambda v: (normalize_atena(v) or v) if isinstance(v, str) else v).astype("string")
+                df[h] = normalize_atena_column(df[h], keep_invalid=True)
     ok, q = validate(spec, df, raw_tuples) if len(df) else (pd.Series(dtype=bool), pd.DataFrame())
     quarantine = pd.concat([pd.DataFrame(q_lines, columns=["row", "column", "value", "reason"]), q], ignore_index=True)
     quarantine.insert(0, "source", spec["path"])
@@ -184,16 +190,34 @@ def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
 
 
 def _split(names: pd.Series, known: set[str]) -> tuple[pd.Series, pd.Series]:
-    """Family and given parts of normalised names; unspaced names use known family names."""
-    fams = known | _spaced(names)
-    parts = map_unique(pd.Series(names), lambda v: split_name(v, fams) if isinstance(v, str) else (None, None))
-    return parts.str[0].astype("string").to_numpy(), parts.str[1].astype("string").to_numpy()
+    """Family and given parts of normalised names (``split_name``): spaced names split in Arrow at the first space;
+    the few unspaced ones use known family names."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(pd.Series(names, dtype="string").to_numpy(dtype=object, na_value=None), type=pa.string())
+    parts = pc.extract_regex(arr, r"^(?P<f>[^ ]*) (?P<g>.*)$")
+    fam = pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(parts, "f")), dtype="string")
+    given = pd.Series(pd.arrays.ArrowStringArray(pc.replace_substring(pc.struct_field(parts, "g"), " ", "")),
+                      dtype="string")
+    rest = fam.isna().to_numpy() & ~pd.isna(arr.to_numpy(zero_copy_only=False))
+    if rest.any():
+        fams = known | _spaced(names)
+        sub = map_unique(pd.Series(arr.filter(pa.array(rest)).to_pylist(), dtype="string"),
+                         lambda v: split_name(v, fams) if isinstance(v, str) else (None, None))
+        fam[rest] = [x[0] for x in sub]
+        given[rest] = [x[1] for x in sub]
+    return fam.to_numpy(), given.to_numpy()
 
 
 def _spaced(names: pd.Series) -> set[str]:
     """Family names a column itself shows with a space."""
-    s = pd.Series(names).dropna().astype(str)
-    return set(s[s.str.contains(" ", regex=False)].str.split(" ").str[0])
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(pd.Series(names, dtype="string").to_numpy(dtype=object, na_value=None), type=pa.string())
+    fam = pc.struct_field(pc.extract_regex(arr, r"^(?P<f>[^ ]*) "), "f")
+    return set(pc.unique(fam.drop_null()).to_pylist())
 
 
 def known_surnames(identity: pd.DataFrame | None) -> dict[str, set]:

@@ -47,7 +47,11 @@ def build_schema(spec: dict, headers: list[str], exact_dup: pd.Series) -> pa.Dat
             reason = REASONS[c["type"]]
             if c["type"] == "code":
                 reason = f"不明なコードです (有効: {'・'.join(map(str, c.get('codes', [])))})"
-            checks.append(pa.Check(lambda s, fn=fn: map_unique(s, fn).astype(bool), error=reason, ignore_na=True))
+            if c["type"] == "key":  # (values are NFKC'd already) the 10-digit form exists: up to ten ASCII digits
+                checks.append(pa.Check(lambda s: s.astype("string").str.fullmatch(r"[0-9]{1,10}").fillna(False).astype(bool),
+                                       error=reason, ignore_na=True))
+            else:
+                checks.append(pa.Check(lambda s, fn=fn: map_unique(s, fn).astype(bool), error=reason, ignore_na=True))
         cols[h] = pa.Column(nullable=not c.get("required", False), checks=checks)
     unique = [h for h in spec.get("unique", []) if h in headers]
     return pa.DataFrameSchema(
