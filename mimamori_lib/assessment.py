@@ -31,14 +31,28 @@ SUPPORT_CONTENT = ["相談支援", "見守り支援", "学校連携", "児相通
 SEX = {"1": "男", "2": "女"}
 
 
-def _school_of(p: Params, ident: pd.DataFrame) -> pd.Series:
+def _registry_identity(p: Params, person_ids=None, households=None) -> pd.DataFrame:
+    """Registry rows of the identity table for some children (or whole households), read with filters: never the
+    whole table (at 500,000 children it is over a million rows)."""
+    f = p.processed / "restricted" / "identity.parquet"
+    flt = [("source", "=", registry_path(p))]
+    if person_ids is not None:
+        flt.append(("person_id", "in", sorted(set(person_ids))))
+    if households is not None:
+        flt.append(("household_id", "in", sorted(set(households) - {None})))
+    return read_parquet(f, filters=flt)
+
+
+def _school_of(p: Params, person_ids=None) -> pd.Series:
     """学校・学年 of each linked pupil (from the attendance file)."""
     links = read_table(p, "links")
     path = load_registry(p)[role_source(p, "attendance")]["path"]
     if links is None:
         return pd.Series(dtype="string")
     lk = linked_rows(links, path)
-    rec = ident[ident["source"] == path][["row", "school", "grade"]]
+    if person_ids is not None:
+        lk = lk[isin(lk["person_id"], list(person_ids))]
+    rec = read_identity(p, columns=["row", "school", "grade"], sources=[path])
     m = lk.merge(rec, on="row")
     return (m["school"].str.replace("別府市立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
 
@@ -47,15 +61,14 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
                      extra: dict[str, pd.Series] | None = None) -> pd.DataFrame:
     """The extraction list: one row per extracted child, identity, counts, rank, matched items in words, and
     ``extra`` columns (per child pseudonym: e.g. pending school records, the ranking's reasons)."""
-    ident = read_identity(p)
-    reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
     x = scores[scores["group"] != ""].copy()
+    reg = _registry_identity(p, person_ids=x["person_id"]).drop_duplicates("person_id").set_index("person_id")
     order = {"basic": 0, "other": 1, "tier": 2}
     x = x.assign(_g=x["group"].map(order)).sort_values(["_g", "rank", "extract_id"]).drop(columns="_g")
     matched = ev[(ev["kind"] == "match").to_numpy() & isin(ev["person_id"], x["person_id"])].drop_duplicates(["item", "person_id"])
     words = matched.assign(w=matched["item"] + " " + matched["item"].map(lambda i: catalogue[i]["label"])) \
         .sort_values("item").groupby("person_id")["w"].agg("、".join)
-    school = _school_of(p, ident)
+    school = _school_of(p, x["person_id"])
     r = reg.reindex(x["person_id"])
     out = pd.DataFrame({
         "抽出ID": x["extract_id"].to_numpy(), "宛名番号": r["atena_no"].to_numpy(), "氏名": r["name"].to_numpy(),
@@ -226,18 +239,19 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
 
     env = Environment(loader=FileSystemLoader(paths.PACKAGE / "templates"), autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("assessment.html.j2")
-    ident = read_identity(p)
-    reg = ident[ident["source"] == registry_path(p)].set_index("person_id")
+    listed = scores[(scores["group"] != "").to_numpy()]
     juki = read_table(p, role_source(p, "registry")).set_index("person_id")
+    households = juki["household_id"].reindex(listed["person_id"]).dropna().unique()
+    juki = juki[isin(juki["household_id"], households)].copy()
     juki["age"] = age_on(juki["birth_date"], p.reference_date)
-    school = _school_of(p, ident)
+    reg = _registry_identity(p, households=households).drop_duplicates("person_id").set_index("person_id")
+    school = _school_of(p, listed["person_id"])
     links = read_table(p, "links")
     survey, sv_id = None, role_source(p, "survey")
     if read_table(p, sv_id) is not None and links is not None:
         survey = read_table(p, sv_id).merge(linked_rows(links, load_registry(p)[sv_id]["path"]), on="row")
     attendance, history = attendance_by_year(p), history_by_year(p)
     sv_spec = load_registry(p)[sv_id]
-    listed = scores[(scores["group"] != "").to_numpy()]
     ev_listed = ev[isin(ev["person_id"], listed["person_id"])]
     ev_by_child = dict(tuple(ev_listed.groupby("person_id")))
     target = private_dir(p.internal / "assessment", p.internal_root)

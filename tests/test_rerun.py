@@ -90,3 +90,15 @@ def test_missing_outputs_are_made_again(city: Path) -> None:
     (city / "out" / "reports" / "internal" / "fy2025" / "extraction.xlsx").unlink()
     ran = _run(city)
     assert "30_extract" in ran and (city / "out" / "reports" / "internal" / "fy2025" / "extraction.xlsx").exists()
+
+
+def test_a_large_city_runs_ingestion_and_linkage_one_at_a_time(smoke_run: Path, tmp_path: Path) -> None:
+    """With `run.heavy_parallel_mb` below the exports' size, 10_ingest and 20_link never overlap (other steps may)."""
+    shutil.copytree(smoke_run / "raw", tmp_path / "raw")
+    f = _params(tmp_path, "run:\n  heavy_parallel_mb: 0\n  workers: 2\n")
+    results = pipeline.run_all(load_params(f, {"raw_dir": str(tmp_path / "raw"), "out_dir": str(tmp_path / "out")}),
+                               force=True)
+    heavy = sorted((s["started"], s["ended"]) for r in results for s in r.steps
+                   if s["step"] in ("10_ingest", "20_link") and s["outcome"] == "ran")
+    assert len(heavy) == 4
+    assert all(a_end <= b_start + 0.5 for (_, a_end), (b_start, _) in zip(heavy, heavy[1:], strict=False))

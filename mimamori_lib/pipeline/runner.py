@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,20 @@ class _Runner:
         self.plan, self.workers, self.log_file = plan, max(1, workers), log_file
         self.results = {fy: RunResult(fy) for fy in plan.steps}
 
+    def _heavy_alone(self) -> bool:
+        """Whether ingestion and 名寄せ must not overlap: a year's exports larger than ``run.heavy_parallel_mb``."""
+        limit = min(p.run.heavy_parallel_mb for p in self.plan.params.values())
+        sizes = [sum(f.stat().st_size for f in p.raw_year.rglob("*") if f.is_file()) if p.raw_year.is_dir() else 0
+                 for p in self.plan.params.values()]
+        alone = max(sizes, default=0) / 1e6 > limit
+        if alone and self.workers > 1:
+            log.info("エクスポートが大きい (最大 %.0f MB) ため、取込と名寄せは 1 つずつ実行します (run.heavy_parallel_mb: %d)",
+                     max(sizes) / 1e6, limit)
+        return alone
+
     def run(self) -> list[RunResult]:
         deps = _dependencies(self.plan)
+        heavy_alone = self._heavy_alone()
         done: set[Node] = set()
         pending = dict(deps)
         failure: BaseException | None = None
@@ -114,6 +127,8 @@ class _Runner:
                     for n in ready:
                         if len(running) >= self.workers:
                             break
+                        if heavy_alone and step(n.name).heavy and any(step(r.name).heavy for r in running.values()):
+                            continue
                         del pending[n]
                         running[pool.submit(self._node, n)] = n
                 elif not running:
@@ -167,6 +182,7 @@ class _Runner:
         log.info("[%s] %s を実行中%s ...", p.fy, n.name, f" ({why})" if why else "")
         notices.clear(p, n.name)
         executed = p.reports / p.fy / f"{n.name}.ipynb"
+        started = time.time()
         try:
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
                                  {"params_path": str(p.params_path), "overrides": p.overrides()},
@@ -181,7 +197,8 @@ class _Runner:
         s = step(n.name)
         manifest.record_step(p, n.name, {"fingerprint": fp, "outcome": "ran", "seconds": secs, "peak_mb": peak,
                                          "outputs": output_hashes(p, s), "inputs": inputs})
-        self.results[n.fy].steps.append({"step": n.name, "outcome": "ran", "seconds": secs, "peak_mb": peak, "html": str(html)})
+        self.results[n.fy].steps.append({"step": n.name, "outcome": "ran", "seconds": secs, "peak_mb": peak, "html": str(html),
+                                         "started": started, "ended": time.time()})
         log.info("[%s] %s 完了 (%.1f 秒%s) → %s", p.fy, n.name, secs, f", 最大メモリ {peak:,.0f} MB" if peak else "", html)
 
     def _publish(self, n: Node, p: Params, html: Path) -> None:

@@ -37,6 +37,7 @@ class Step:
     internal: tuple[str, ...] = ()                       # files it writes under reports/internal/<fy>/
     reads: Callable[[Params], list[str]] | None = None   # the same year's files it reads (default: every output
                                                          # of the steps it comes after)
+    heavy: bool = False                                  # peak memory grows with the city (run.heavy_parallel_mb)
 
     def raw_files(self, p: Params) -> list[str]:
         return list(self.raw(p) if callable(self.raw) else self.raw)
@@ -55,10 +56,11 @@ RULE = ("extraction.top_basic", "extraction.top_other", "extraction.ties", "extr
 STEPS: dict[str, Step] = {s.name: s for s in (
     Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry",), uses_key=True, raw=_sources,
          earlier=("10_ingest",), outputs=("ingest_summary.csv", "quarantine.csv", "restricted/identity.parquet"),
-         optional=_source_tables),
+         optional=_source_tables, heavy=True),
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",),
          raw=("linkage/review_decisions.csv", "linkage/review_queue.xlsx"), after=("10_ingest",),
-         outputs=("links.parquet", "linkage_model.json", "linkage_rates.csv"), internal=("review_queue.xlsx",)),
+         outputs=("links.parquet", "linkage_model.json", "linkage_rates.csv"), internal=("review_queue.xlsx",),
+         heavy=True),
     Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE), ("ingest.registry", "indicators.catalogue"),
          after=("10_ingest", "20_link"), earlier=("10_ingest", "20_link", "25_ranking", "35_meeting"),
          outputs=("items.parquet", "evidence.parquet", "ranking.parquet", "ranking_model.json"),
