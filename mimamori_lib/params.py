@@ -260,7 +260,7 @@ class Run(_Section):
 
     workers: int = Field(2, ge=1, le=16, description="notebooks run side by side when they do not depend on each other "
                                                      "(1: one at a time, the lowest memory)")
-    heavy_parallel_mb: int = Field(300, ge=0, description="ingestion and 名寄せ (whose memory grows with the city) run "
+    heavy_parallel_mb: int = Field(100, ge=0, description="ingestion and 名寄せ (whose memory grows with the city) run "
                                                          "side by side only while a year's exports are smaller than "
                                                          "this many MB; larger cities run them one at a time (other "
                                                          "steps still run beside them)")
