@@ -199,7 +199,7 @@ def test_the_public_follow_up_is_audited_with_the_funnel(tmp_path: Path, small: 
     if small:
         assert disclosure.MASK in t.loc["　欠席が 3 日以上増えた"].tolist() and all(m == "非公表" for m in med)
     else:
-        assert med == ["-2 日", "-2 日"] and t.loc["会議で判断した人数"].tolist() == ["30", "30"]
+        assert med == ["-2.0 日", "-2.0 日"] and t.loc["会議で判断した人数"].tolist() == ["30", "30"]
 
 
 def test_the_follow_up_compares_the_same_months(small_city_cases) -> None:

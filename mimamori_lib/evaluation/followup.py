@@ -82,7 +82,7 @@ def follow_up_table(fus: list[dict], p: Params, system: System) -> pd.DataFrame:
             vals = [str(c[r]) if _key(f["fy"], g, r) in system.published else disclosure.MASK for r, _ in rows(p)]
             med = c["median_change"]
             shown = _key(f["fy"], g, "compared") in system.published and c["compared"] >= threshold
-            vals.append(f"{med:+.0f} 日" if shown and not np.isnan(med) else ("—" if not c["compared"] else "非公表"))
+            vals.append(f"{med:+.1f} 日" if shown and not np.isnan(med) else ("—" if not c["compared"] else "非公表"))
             cols[f"FY{f['fy']} {g}"] = vals
     t = pd.DataFrame(cols, index=[label for _, label in rows(p)] + ["欠席日数の変化 (中央値)"])
     t.attrs.update({"disclosure_protected": True, "threshold": threshold, "protection": p.disclosure.protection,

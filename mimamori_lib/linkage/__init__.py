@@ -147,10 +147,22 @@ def write_queue(p: Params, order: pd.DataFrame | None = None) -> None:
     pairs = read_parquet(p.processed / "review_pairs.parquet").rename(columns={"person_id": "unique_id_l"}) \
         if (p.processed / "review_pairs.parquet").exists() else pd.DataFrame()
     links = read_links(p)
-    ident = read_identity(p)
+    ident = _queue_identity(p, pairs)
     reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
     write_review_queue(p, pairs, links if links is not None else pd.DataFrame(columns=["source", "row", "reason"]), ident,
                        reg_all.set_index("person_id")["atena_no"], order)
+
+
+def _queue_identity(p: Params, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The identity rows the queue shows — its school records and their registry candidates — read with filters
+    (never the whole table: over a million rows at 500,000 children)."""
+    f = p.processed / "restricted" / "identity.parquet"
+    reg = registry_path(p)
+    ids = sorted(set(pairs["unique_id_l"].dropna())) if len(pairs) else []
+    parts = [read_parquet(f, filters=[("source", "=", reg), ("person_id", "in", ids or ["-"])])]
+    for src, g in (pairs.groupby("source") if len(pairs) else []):
+        parts.append(read_parquet(f, filters=[("source", "=", src), ("row", "in", sorted({int(x) for x in g["row"]}))]))
+    return pd.concat(parts, ignore_index=True)
 
 
 def review_summary(res: LinkResult) -> pd.DataFrame | str:
