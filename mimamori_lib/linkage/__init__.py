@@ -201,6 +201,7 @@ def synthetic_check(p: Params, res: LinkResult):
     truth = truth_dir(p)
     if truth is None:
         return "正解データが見つかりません。"
-    ident = read_identity(p)
+    ident = read_identity(p, columns=["source", "row", "person_id", "atena_no", "name", "name_kana", "birth_date", "address",
+                                      "resident_since"])
     return {"accuracy": linkage_accuracy(res.links, ident, truth),
             "cases": linkage_breakdown(res.links, ident, truth, p.reference_date)}
