@@ -76,3 +76,7 @@ def test_csv_with_the_headers_staff_see_and_every_kind_of_row(city) -> None:
     assert lk.loc[(auto.iloc[1]["source"], int(auto.iloc[1]["row"])), "status"] == "reviewed"
     report = pd.read_csv(p.processed / "review_decisions_report.csv", encoding="utf-8-sig")
     assert set(report["outcome"]) == {"適用", "拒否"} and "氏名" not in report.columns
+    from mimamori_lib.linkage import decisions_summary
+
+    shown = decisions_summary(res)      # what 20_link's report shows: counts and line numbers, no names
+    assert shown["行数"].sum() == 5 and "2・3" in set(shown["行番号"])

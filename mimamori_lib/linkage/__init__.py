@@ -174,13 +174,19 @@ def review_summary(res: LinkResult) -> pd.DataFrame | str:
     return t.rename(columns={"source": "ファイル", "reason": "理由"})
 
 
+def _first_lines(lines: pd.Series, n: int = 20) -> str:
+    """The first line numbers of a group (``2・5・9``; ``…`` when there are more)."""
+    nums = [str(int(v)) for v in lines.dropna()]
+    return "・".join(nums[:n]) + ("…" if len(nums) > n else "")
+
+
 def decisions_summary(res: LinkResult) -> pd.DataFrame | str:
     """Staff decisions read back: applied and refused rows, with the reason (file, line, reason; no names)."""
     d = res.decisions
     if d is None or d.empty:
         return "保存された確認結果はありません。"
     t = d.groupby(["file", "outcome", "reason"], dropna=False).agg(行数=("outcome", "size"),
-                                                                   行番号=("line", lambda x: "・".join(map(str, x.dropna().astype(int))[:20])))
+                                                                   行番号=("line", _first_lines))
     return t.reset_index().rename(columns={"file": "ファイル", "outcome": "結果", "reason": "理由"})
 
 
