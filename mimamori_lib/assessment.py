@@ -22,6 +22,7 @@ from .ingest.tables import read_parquet
 from .params import Params
 from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
+from .xlsx import PRIVATE_NOTE, drop_down, save_with_notes
 from .xlsx import row as xlsx_row
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _school_of(p: Params, person_ids=None) -> pd.Series:
         lk = lk[isin(lk["person_id"], list(person_ids))]
     rec = read_identity(p, columns=["row", "school", "grade"], sources=[path])
     m = lk.merge(rec, on="row")
-    return (m["school"].str.replace("別府市立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
+    return (m["school"].str.replace(f"{p.city.name}立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
 
 
 def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
@@ -91,7 +92,7 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.utils import get_column_letter
 
     d = p.internal
     with private_file(d / "extraction.csv", p.internal_root) as csv:
@@ -104,20 +105,10 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
         ws.append(xlsx_row(row))
     n = max(len(table) + 1, 2)
     cols = {c: i + 1 for i, c in enumerate(table.columns)}
-    lists = {"既支援": "1,0", "支援要否": "要,否,保留", "困難の類型": ",".join(DIFFICULTY_TYPES), "支援内容": ",".join(SUPPORT_CONTENT)}
-    from openpyxl.utils import get_column_letter
+    lists = {"既支援": ["1", "0"], "支援要否": ["要", "否", "保留"], "困難の類型": DIFFICULTY_TYPES, "支援内容": SUPPORT_CONTENT,
+             "支援開始日": None, "判断日": None}
     for c, values in lists.items():
-        dv = DataValidation(type="list", formula1=f'"{values}"', allow_blank=True)
-        if c == "困難の類型":
-            dv.showErrorMessage = False  # several types may be written, separated by ・
-        ws.add_data_validation(dv)
-        letter = get_column_letter(cols[c])
-        dv.add(f"{letter}2:{letter}{n + 50}")
-    for c in ("支援開始日", "判断日"):
-        dv = DataValidation(type="date", allow_blank=True)
-        ws.add_data_validation(dv)
-        letter = get_column_letter(cols[c])
-        dv.add(f"{letter}2:{letter}{n + 50}")
+        drop_down(ws, cols[c], values, n + 50)
     head = PatternFill("solid", fgColor="DDDDDD")
     fill = PatternFill("solid", fgColor="FFF7D6")
     for cell in ws[1]:
@@ -128,14 +119,11 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     for row in ws.iter_rows(min_row=2):
         row[cols["該当項目"] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "D2"
-    info = wb.create_sheet("説明")
-    for line in ("支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
-                 f"{p.raw_year / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
-                 "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
-                 "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
-        info.append([line])
-    with private_file(d / "extraction.xlsx", p.internal_root) as xlsx:
-        wb.save(xlsx)
+    xlsx = d / "extraction.xlsx"
+    save_with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
+                         f"{p.raw_year / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
+                         "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
+                         PRIVATE_NOTE], xlsx, p.internal_root)
     return xlsx, csv
 
 

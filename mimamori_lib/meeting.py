@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import notices
 from .errors import InputError
-from .ingest import SourceError, decode, read_rows
+from .ingest.reading import read_filled_in
 from .ingest.tables import read_parquet
 from .normalize import nfkc, parse_date
 from .params import Params
@@ -51,15 +51,7 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
     qcols = ["source", "row", "column", "value", "reason"]
     if not f.exists():
         return None, pd.DataFrame(columns=qcols)
-    try:
-        text, _, _ = decode(f.read_bytes(), "utf-8-sig")
-        header, rows = read_rows(text)
-    except SourceError as e:
-        raise InputError(f"会議の判断のファイルを読めません: {f}: {e} (抽出リストを CSV (UTF-8) で保存し直してください)") from None
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise InputError(f"会議の判断のファイルに必要な列がありません: {'・'.join(missing)} ({f})。抽出リスト (extraction.xlsx) の"
-                         f"列 {'・'.join(REQUIRED)} を残したまま保存し直してください")
+    header, rows = read_filled_in(f, REQUIRED, "会議の判断", "抽出リスト (extraction.xlsx)")
     idx = {h: header.index(h) for h in REQUIRED}
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     good, q = [], []

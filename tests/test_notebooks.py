@@ -121,13 +121,20 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
 
 def test_every_html_works_offline(smoke_run) -> None:
     """Notebook reports, the public report, assessment sheets and the Splink chart load nothing from outside."""
-    from mimamori_lib.offline import external_loads
+    from mimamori_lib.offline import external_loads, web_addresses
 
     pages = sorted((smoke_run / "out").rglob("*.html"))
     kinds = {p.parent.name for p in pages} | {p.name for p in pages}
     assert {"public", "assessment", "linkage_match_weights.html", "30_extract.html"} <= kinds
     bad = {str(p.relative_to(smoke_run)): external_loads(p.read_text(encoding="utf-8")) for p in pages}
     assert not {k: v for k, v in bad.items() if v}
+    # no web address at all in what people read (not even in a style sheet's comment); the chart's libraries name
+    # namespaces and help pages in their code, and its menu that opens the online editor is switched off
+    named = {str(p.relative_to(smoke_run)): web_addresses(p.read_text(encoding="utf-8")) for p in pages
+             if p.name != "linkage_match_weights.html"}
+    assert not {k: v for k, v in named.items() if v}
+    chart = (smoke_run / "out" / "reports" / "fy2025" / "linkage_match_weights.html").read_text(encoding="utf-8")
+    assert '"embedOptions": {"actions": false}' in chart
     assert external_loads('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//c.example/a.css">'
                           '<script type="module">import("https://e.example/m.mjs")</script>') == [
         "//c.example/a.css", "https://cdn.example/x.js", "https://e.example/m.mjs"], "the check itself sees loads"

@@ -16,7 +16,7 @@ from ..arrays import isin
 from ..assessment import attendance_by_year, linked_rows
 from ..evaluation.common import read_processed
 from ..indicators import load_catalogue, registry
-from ..ingest import load_registry, read_table
+from ..ingest import load_registry, read_table, role_source
 from ..params import Params
 
 DECISION_LABEL = {"要": "支援要", "否": "否", "保留": "保留"}
@@ -35,18 +35,20 @@ def _item_lists(items: pd.DataFrame | None, ids: list[str]) -> tuple[pd.Series, 
     return m.sum(axis=1), which
 
 
-def _survey_answered(p: Params, catalogue: dict) -> set[str] | None:
-    """Children who answered the lifestyle survey in a year (``None``: no survey that year)."""
-    srcs = {it["source"] for it in catalogue.values() if str(it.get("source", "")).startswith("seikatsu")}
-    reg = load_registry(p)
-    links = read_table(p, "links")
-    out: set[str] = set()
-    found = False
-    for s in srcs:
-        if s in reg and (p.processed / f"{s}.parquet").exists():
-            found = True
-            out |= set(linked_rows(links, reg[s]["path"])["person_id"])
-    return out if found else None
+def _survey_source(p: Params) -> str | None:
+    try:
+        return role_source(p, "survey")
+    except KeyError:
+        return None
+
+
+def _survey_answered(p: Params) -> set[str] | None:
+    """Children who answered the lifestyle survey in a year (``None``: no survey that year). The survey is the
+    registry's source with ``role: survey``."""
+    sid = _survey_source(p)
+    if sid is None or not (p.processed / f"{sid}.parquet").exists():
+        return None
+    return set(linked_rows(read_table(p, "links"), load_registry(p)[sid]["path"])["person_id"])
 
 
 def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
@@ -60,8 +62,9 @@ def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
     items_prev = read_processed(p_prev, "items.parquet")
     cat = load_catalogue(p_next, every_item=True)
     fu = p_next.cases
-    ids = [i for i in cat if not i.startswith("S")]
-    sids = [i for i in cat if i.startswith("S")]
+    survey = _survey_source(p_next)
+    sids = [i for i, it in cat.items() if it.get("source") == survey]      # the survey's items
+    ids = [i for i in cat if i not in sids]
     s = scores.set_index("person_id")
     pid = dec["person_id"]
     out = pd.DataFrame({
@@ -85,7 +88,7 @@ def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
         for name, iid in fu.status.items():
             out[f"status_{name}_{when}"] = ix[iid].reindex(pid).to_numpy() if ix is not None and iid in ix else np.nan
     if sids:
-        a_prev, a_next = _survey_answered(p_prev, cat), _survey_answered(p_next, cat)
+        a_prev, a_next = _survey_answered(p_prev), _survey_answered(p_next)
         both = isin(pid, list(a_prev & a_next)) if a_prev is not None and a_next is not None else np.zeros(len(pid), bool)
         for when, items in (("before", items_prev), ("after", items_next)):
             n, _ = _item_lists(items, sids)

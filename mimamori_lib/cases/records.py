@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
-from ..ingest import SourceError, decode, read_rows
+from ..ingest.reading import read_filled_in
 from ..normalize import nfkc, parse_date
 from ..params import Params
-from ..restricted import private_file
+from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes
 from ..xlsx import row as xlsx_row
 from .deidentify import NARRATIVE
 
@@ -58,7 +57,6 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
     ws = wb.active
@@ -68,12 +66,8 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
         ws.append(xlsx_row(r))
     cols = {c: i + 1 for i, c in enumerate(rows.columns)}
     n = max(len(rows) + 1, 2)
-    dv = DataValidation(type="list", formula1='"可,否"', allow_blank=True)
-    ws.add_data_validation(dv)
-    dv.add(f"{get_column_letter(cols['公開可否'])}2:{get_column_letter(cols['公開可否'])}{n + 20}")
-    dd = DataValidation(type="date", allow_blank=True)
-    ws.add_data_validation(dd)
-    dd.add(f"{get_column_letter(cols['記録日'])}2:{get_column_letter(cols['記録日'])}{n + 20}")
+    drop_down(ws, cols["公開可否"], ["可", "否"], n + 20)
+    drop_down(ws, cols["記録日"], None, n + 20)
     fill, head = PatternFill("solid", fgColor="FFF7D6"), PatternFill("solid", fgColor="DDDDDD")
     for c in ws[1]:
         c.font = Font(bold=True)
@@ -84,19 +78,15 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
         for c in ("該当項目", *NARRATIVE):
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
-    info = wb.create_sheet("説明")
-    for line in ("支援要と判断したこどもの事例記録です。黄色の列を記入し、シート「事例記録」を CSV (UTF-8) で",
-                 f"{records_path(p)} に保存してください (灰色の列はそのまま残してかまいません)。",
-                 "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
-                 "状況の変化: こどもと家庭に起きた変化 / 効果・示唆: データを連携したことで可能になったこと。",
-                 "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",
-                 "公開の前に、氏名・読み・学校名・住所・宛名番号・日付 (日まで)・年齢・学年が含まれていないか自動で確認し、",
-                 "含まれている事例は公開資料に載せません。年齢は年齢帯 (例: 6〜11歳)、日付は月までで書いてください。",
-                 "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
-        info.append([line])
     f = p.internal / TEMPLATE
-    with private_file(f, p.internal_root) as x:
-        wb.save(x)
+    save_with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、シート「事例記録」を CSV (UTF-8) で",
+                         f"{records_path(p)} に保存してください (灰色の列はそのまま残してかまいません)。",
+                         "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
+                         "状況の変化: こどもと家庭に起きた変化 / 効果・示唆: データを連携したことで可能になったこと。",
+                         "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",
+                         "公開の前に、氏名・読み・学校名・住所・宛名番号・日付 (日まで)・年齢・学年が含まれていないか自動で確認し、",
+                         "含まれている事例は公開資料に載せません。年齢は年齢帯 (例: 6〜11歳)、日付は月までで書いてください。",
+                         PRIVATE_NOTE], f, p.internal_root)
     return f
 
 
@@ -105,16 +95,7 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
     f = records_path(p)
     if not f.exists():
         return None, pd.DataFrame(columns=QCOLS)
-    try:
-        text, _, _ = decode(f.read_bytes(), "utf-8-sig")
-        header, rows = read_rows(text)
-    except SourceError as e:
-        raise InputError(f"事例記録のファイルを読めません: {f}: {e} (テンプレートを CSV (UTF-8) で保存し直してください)") from None
-    header = [nfkc(h) for h in header]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise InputError(f"事例記録のファイルに必要な列がありません: {'・'.join(missing)} ({f})。事例記録のテンプレート "
-                         f"({TEMPLATE}) の列 {'・'.join(REQUIRED)} を残したまま保存し直してください")
+    header, rows = read_filled_in(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({TEMPLATE})")
     idx = {h: header.index(h) for h in REQUIRED + [c for c in OPTIONAL if c in header]}
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     needed = set(dec.loc[dec["support_needed"] == "要", "extract_id"]) if dec is not None else None

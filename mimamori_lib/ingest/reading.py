@@ -68,3 +68,20 @@ def read_rows(text: str) -> tuple[list[str], list[list[str]]]:
     return [nfkc(h) for h in header], list(reader)
 
 
+
+
+def read_filled_in(f, required: list[str], what: str, sheet: str) -> tuple[list[str], list[list[str]]]:
+    """A file staff filled in and saved as CSV (the meeting's decisions, the case records): (header, rows), or one
+    Japanese line naming the file and how to save it again (``what``: 会議の判断; ``sheet``: the file they filled in)."""
+    from ..errors import InputError
+
+    try:
+        text, _, _ = decode(f.read_bytes(), "utf-8-sig")
+        header, rows = read_rows(text)
+    except SourceError as e:
+        raise InputError(f"{what}のファイルを読めません: {f}: {e} ({sheet} を CSV (UTF-8) で保存し直してください)") from None
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(f"{what}のファイルに必要な列がありません: {'・'.join(missing)} ({f})。{sheet} の"
+                         f"列 {'・'.join(required)} を残したまま保存し直してください")
+    return header, rows

@@ -17,7 +17,7 @@ import pandas as pd
 from ..ingest import SourceError, decode, read_rows, registry_path
 from ..normalize import nfkc, normalize_atena
 from ..params import Params
-from ..restricted import private_file
+from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes
 from ..xlsx import row as row_cells
 from .assignment import DECISION_NO, DECISION_YES
 
@@ -120,7 +120,6 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
     (source, row, unique_id_l → e.g. what confirming it would change), already in the order to show."""
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
     ws = wb.active
@@ -147,34 +146,35 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
                        src.get("name"), src.get("name_kana"), _d(src.get("birth_date")), _sex(src.get("sex")), src.get("school"),
                        src.get("address"), g.get("name"), g.get("name_kana"), _d(g.get("birth_date")), _sex(g.get("sex")),
                        g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None]))
-    from openpyxl.utils import get_column_letter
 
-    col = get_column_letter(header.index("判定") + 1)
-    dv = DataValidation(type="list", formula1=f'"{DECISION_YES},{DECISION_NO}"', allow_blank=True)
-    ws.add_data_validation(dv)
-    dv.add(f"{col}2:{col}{max(ws.max_row, 2) + 200}")
+    drop_down(ws, header.index("判定") + 1, [DECISION_YES, DECISION_NO], max(ws.max_row, 2) + 200)
     for cell in ws[1]:
         cell.font = Font(bold=True)
         if cell.value == "判定":
             cell.fill = PatternFill("solid", fgColor="FFF7D6")
     ws.freeze_panes = "F2"
-    info = wb.create_sheet("説明")
-    for line in ("名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
-                 "「判定」に 一致 / 不一致 を選び、このファイルをそのまま (.xlsx)、またはシート「要確認」を見出しのまま CSV (UTF-8) で",
-                 f"{p.raw_year / 'linkage'} に保存すると、次回の実行で反映されます (例: {p.raw_year / 'linkage' / QUEUE})。",
-                 "判定が空欄の行は未確認として扱います。適用した行・受け付けなかった行とその理由は名寄せのレポートに示します。",
-                 "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
-                 "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"):
-        info.append([line])
     target = p.internal / QUEUE
-    with private_file(target, p.internal_root) as f:
-        wb.save(f)
+    save_with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
+                         "「判定」に 一致 / 不一致 を選び、このファイルをそのまま (.xlsx)、またはシート「要確認」を見出しのまま CSV (UTF-8) で",
+                         f"{p.raw_year / 'linkage'} に保存すると、次回の実行で反映されます (例: {p.raw_year / 'linkage' / QUEUE})。",
+                         "判定が空欄の行は未確認として扱います。適用した行・受け付けなかった行とその理由は名寄せのレポートに示します。",
+                         "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
+                         PRIVATE_NOTE], target, p.internal_root)
     return target
 
 
 def save_match_weights_chart(p: Params, linker) -> Path:
-    """Splink's match-weights chart as a self-contained HTML file (libraries inline: the city network is closed)."""
+    """Splink's match-weights chart as a self-contained HTML file: libraries inline (the city network is closed) and
+    no action menu (its 'Open in Vega Editor' goes to the internet). The libraries' own code still names web
+    addresses (SVG namespaces, help texts); nothing is loaded from them."""
+    from splink.internals.html_utils import chart_html  # what chart.save(inline=True) writes (splink pinned)
+
+    from ..offline import check_file
+
     target = p.reports / p.fy / "linkage_match_weights.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    linker.visualisations.match_weights_chart().save(str(target), inline=True)
+    spec = linker.visualisations.match_weights_chart().chart_dict
+    spec.setdefault("usermeta", {})["embedOptions"] = {"actions": False}   # vega-embed reads its options here
+    target.write_text(chart_html(spec, inline=True, fullhtml=True), encoding="utf-8")
+    check_file(target, addresses=False)
     return target

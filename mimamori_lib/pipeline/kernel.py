@@ -71,13 +71,13 @@ def to_html(executed: Path, target: Path) -> Path:
     run's log), loading nothing from outside the file."""
     import nbformat
 
-    from ..offline import check_file, html_exporter
+    from ..offline import check_file, html_exporter, without_css_comments
 
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     body, _ = html_exporter().from_notebook_node(nb)
-    target.write_text(body, encoding="utf-8")
+    target.write_text(without_css_comments(body), encoding="utf-8")
     check_file(target)
     return target
