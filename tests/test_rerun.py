@@ -4,6 +4,7 @@ outputs exist) is skipped; what changed re-runs exactly the steps downstream of 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from mimamori_lib import pipeline
 from mimamori_lib.params import load_params
+from mimamori_lib.pipeline import runner
 
 ALL = {"10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases",
        "50_evaluation"}
@@ -102,3 +104,64 @@ def test_a_large_city_runs_ingestion_and_linkage_one_at_a_time(smoke_run: Path, 
                    if s["step"] in ("10_ingest", "20_link") and s["outcome"] == "ran")
     assert len(heavy) == 4
     assert all(a_end <= b_start + 0.5 for (_, a_end), (b_start, _) in zip(heavy, heavy[1:], strict=False))
+
+
+def _spy_pool(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The keys kernels were started ahead for, in order."""
+    from mimamori_lib.pipeline import kernel
+
+    prepared: list = []
+    real = kernel.KernelPool.prepare
+
+    def prepare(self, key, modules):
+        ok = real(self, key, modules)
+        if ok:
+            prepared.append(key)
+        return ok
+
+    monkeypatch.setattr(kernel.KernelPool, "prepare", prepare)
+    return prepared
+
+
+def _kernels_left() -> list[str]:
+    me = os.getpid()
+    kids = [c for t in Path(f"/proc/{me}/task").iterdir() for c in (t / "children").read_text().split()]
+    return [k for k in kids if "ipykernel" in Path(f"/proc/{k}/cmdline").read_text(errors="replace")]
+
+
+def test_kernels_start_ahead_only_for_steps_that_will_run(city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a change to the tier band, kernels are started for the extraction's followers, not for the survey (which
+    reads the items, not the list) nor for any step before the change; none is left running after the run."""
+    prepared = _spy_pool(monkeypatch)
+    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"30_extract", "35_meeting", "45_cases",
+                                                                                "50_evaluation"}
+    names = [k if isinstance(k, str) else k.name for k in prepared]
+    assert names[0] == runner.FIRST, "something changed: a kernel starts at once for the first step that runs"
+    assert set(names[1:]) == {"35_meeting", "45_cases", "50_evaluation"}
+    assert not _kernels_left()
+
+
+def test_nothing_changed_starts_no_kernel(city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(city)  # the copy's folders differ from the demo's: this run records them
+    prepared = _spy_pool(monkeypatch)
+    assert _run(city) == set() and prepared == []
+
+
+def test_a_report_that_cannot_be_written_fails_its_step(city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps after it still run (they read its outputs, not its report), the run stops with the reason, and the
+    step runs again next time."""
+    real = runner.to_html
+
+    def to_html(executed, target):
+        if target.stem == "45_cases":
+            raise ValueError("オフラインで開けない HTML です")
+        return real(executed, target)
+
+    monkeypatch.setattr(runner, "to_html", to_html)
+    f = _params(city, "extraction:\n  tier_band: 10\n")
+    with pytest.raises(ValueError, match="オフライン"):
+        pipeline.run_year(f, str(city / "raw"), str(city / "out"))
+    m = json.loads((city / "out" / "reports" / "fy2025" / "run_manifest.json").read_text(encoding="utf-8"))
+    assert m["steps"]["45_cases"]["outcome"] == "failed" and m["steps"]["50_evaluation"]["outcome"] == "ran"
+    monkeypatch.setattr(runner, "to_html", real)
+    assert _run(city, f) == {"45_cases"}

@@ -60,18 +60,22 @@ def git_commit() -> str | None:
     return r.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
-def start(p: Params, log_file: Path) -> None:
-    """Record what this run of the year starts from (params, inputs, versions); keep the steps' last records."""
+def start(p: Params, log_file: Path) -> bool:
+    """Record what this run of the year starts from (params, inputs, versions); keep the steps' last records.
+    Returns whether any of it differs from the last run's, or a step of the last run did not end well (then some
+    step will probably run)."""
     with _lock:
         m = read(p)
-        m.update({
-            "fiscal_year": p.fiscal_year, "params_file": str(p.params_path), "params": p.model_dump(mode="json"),
-            "inputs": {f: file_hash(p.raw_year / f) for f in sorted({f for s in STEPS.values() for f in s.raw_files(p)})},
-            "code": {"version": __version__, "hash": code_hash(), "git": git_commit()},
-            "packages": package_versions(), "started": dt.datetime.now().isoformat(timespec="seconds"), "log": str(log_file),
-        })
+        now = {"params": p.model_dump(mode="json"),
+               "inputs": {f: file_hash(p.raw_year / f) for f in sorted({f for s in STEPS.values() for f in s.raw_files(p)})},
+               "code": {"version": __version__, "hash": code_hash(), "git": git_commit()}}
+        changed = any(m.get(k) != v for k, v in now.items()) or not m.get("steps") or any(
+            s.get("outcome") not in ("ran", "skipped") for s in m["steps"].values())
+        m.update({"fiscal_year": p.fiscal_year, "params_file": str(p.params_path), **now, "packages": package_versions(),
+                  "started": dt.datetime.now().isoformat(timespec="seconds"), "log": str(log_file)})
         m.setdefault("steps", {})
         _write(p, m)
+        return changed
 
 
 def record_step(p: Params, name: str, entry: dict) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +24,12 @@ from ..params import Params, run_years
 from ..pseudonym import key_path, load_key
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_present, step_inputs
-from .kernel import execute, to_html
+from .kernel import COMMON_IMPORTS, KernelPool, execute, import_runner_libraries, notebook_imports, to_html
 from .steps import STEPS, step
 
 log = logging.getLogger(__name__)
 LOG_ENV = "MIMAMORI_RUN_LOG"
+FIRST = "first step"  # the kernel started at once for whichever step runs first
 
 
 class StepFailed(RuntimeError):
@@ -97,10 +99,52 @@ def _dependencies(plan: Plan) -> dict[Node, set[Node]]:
     return deps
 
 
+def _priorities(deps: dict[Node, set[Node]], seconds: Callable[[Node], float]) -> dict[Node, float]:
+    """Each step's seconds plus the longest chain of seconds of the steps that wait for it."""
+    after: dict[Node, set[Node]] = {n: set() for n in deps}
+    for n, ds in deps.items():
+        for d in ds:
+            after[d].add(n)
+    out: dict[Node, float] = {}
+
+    def chain(n: Node) -> float:
+        if n not in out:
+            out[n] = seconds(n) + max((chain(m) for m in after[n]), default=0.0)
+        return out[n]
+
+    for n in deps:
+        chain(n)
+    return out
+
+
+def _depths(deps: dict[Node, set[Node]]) -> dict[Node, int]:
+    """Each step's distance from the start: the longest chain of steps it waits for (the order steps can start in)."""
+    out: dict[Node, int] = {}
+
+    def depth(n: Node) -> int:
+        if n not in out:
+            out[n] = 1 + max((depth(d) for d in deps[n]), default=-1)
+        return out[n]
+
+    for n in deps:
+        depth(n)
+    return out
+
+
 class _Runner:
     def __init__(self, plan: Plan, workers: int, log_file: Path):
         self.plan, self.workers, self.log_file = plan, max(1, workers), log_file
         self.results = {fy: RunResult(fy) for fy in plan.steps}
+        self.env = {LOG_ENV: str(log_file)}
+        self.kernels = KernelPool(0, self.env)
+        self.pending: dict[Node, set[Node]] = {}
+        self.deps: dict[Node, set[Node]] = {}
+        self.depth: dict[Node, int] = {}
+        self.ran: set[Node] = set()  # steps that run (not skipped) in this run, so far
+        self.writer = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-report")
+        self.reports: list[cf.Future] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=import_runner_libraries, name="mimamori-imports", daemon=True).start()
 
     def _heavy_alone(self) -> bool:
         """Whether ingestion and 名寄せ must not overlap: a year's exports larger than ``run.heavy_parallel_mb``."""
@@ -113,24 +157,53 @@ class _Runner:
                      max(sizes) / 1e6, limit)
         return alone
 
-    def run(self) -> list[RunResult]:
+    def run(self, likely: bool = False) -> list[RunResult]:
+        """Run the plan. ``likely``: something changed since the last run, so a kernel is started at once for
+        whichever step runs first."""
         deps = _dependencies(self.plan)
         heavy_alone = self._heavy_alone()
-        done: set[Node] = set()
-        pending = dict(deps)
+        self.deps, self.pending, self.depth = deps, dict(deps), _depths(deps)
+        self.priority = _priorities(deps, self._estimate)
+        warm = min(p.run.warm_kernels for p in self.plan.params.values())
+        self.kernels = KernelPool(min(warm, 1) if heavy_alone else warm, self.env, busy=self.workers)  # big city: one waits
+        if likely:
+            self.kernels.prepare(FIRST, COMMON_IMPORTS)
+        try:
+            self._loop(heavy_alone)
+        finally:
+            self.kernels.close()
+            self.writer.shutdown(wait=True)
+        for fut in self.reports:
+            fut.result()  # a report that could not be written stops the run here, after the others
+        for fy in sorted(self.results):
+            p = self.plan.params[fy]
+            ran = {s["step"] for s in self.results[fy].steps}
+            for note in notices.read(p):
+                if note["step"] in ran:
+                    log.log(logging.WARNING if note["level"] == "warning" else logging.INFO, "[%s %s] %s", p.fy,
+                            note["step"], note["message"])
+        return [self.results[fy] for fy in sorted(self.results)]
+
+    def _loop(self, heavy_alone: bool) -> None:
+        """Start every step whose steps before it are done, up to ``workers`` at a time; stop at a failure."""
+        pending, done = self.pending, set()
         failure: BaseException | None = None
         with cf.ThreadPoolExecutor(max_workers=self.workers) as pool:
             running: dict[cf.Future, Node] = {}
             while pending or running:
                 if failure is None:
-                    ready = sorted((n for n, d in pending.items() if d <= done), key=lambda n: (n.fy, n.name))
+                    # the step with the longest chain of work still after it first: the run's critical path
+                    ready = sorted((n for n, d in pending.items() if d <= done),
+                                   key=lambda n: (-self.priority[n], n.fy, n.name))
                     for n in ready:
                         if len(running) >= self.workers:
                             break
                         if heavy_alone and step(n.name).heavy and any(step(r.name).heavy for r in running.values()):
                             continue
-                        del pending[n]
+                        with self._lock:
+                            del pending[n]
                         running[pool.submit(self._node, n)] = n
+                    self._prepare_ahead()
                 elif not running:
                     break
                 if not running:  # pragma: no cover - a cycle would leave nodes that never become ready
@@ -145,14 +218,52 @@ class _Runner:
                         failure = failure or e
         if failure is not None:
             raise failure
-        for fy in sorted(self.results):
-            p = self.plan.params[fy]
-            ran = {s["step"] for s in self.results[fy].steps}
-            for note in notices.read(p):
-                if note["step"] in ran:
-                    log.log(logging.WARNING if note["level"] == "warning" else logging.INFO, "[%s %s] %s", p.fy,
-                            note["step"], note["message"])
-        return [self.results[fy] for fy in sorted(self.results)]
+
+    def _prepare_ahead(self) -> None:
+        """Start kernels for the steps expected to start next (the nearest in the dependency graph first), once a
+        step has run: a run where every step is up to date starts none."""
+        if not self.ran or not self.kernels.size:
+            return
+        with self._lock:
+            nearest = sorted(self.pending, key=lambda n: (self.depth[n], n.fy, n.name))
+            ran = set(self.ran)
+        expected = [n for n in nearest if self._expected(n, ran)]
+        waiting = self.kernels.waiting()
+        for n in expected[:self.kernels.size]:
+            if n not in waiting:
+                nb = paths.NOTEBOOKS / f"{n.name}.ipynb"
+                self.kernels.prepare(n, (*COMMON_IMPORTS, *notebook_imports(nb), *step(n.name).preload))
+
+    def _estimate(self, n: Node) -> float:
+        """A step's seconds as last run (1 s when it has not run yet)."""
+        last = manifest.read(self.plan.params[n.fy]).get("steps", {}).get(n.name, {})
+        return float(last.get("seconds") or 1.0)
+
+    def _kernel_for(self, n: Node):
+        """The kernel started ahead for ``n`` (or the one started for the first step; None: ``n`` starts its own),
+        then kernels for the steps expected next."""
+        km = self.kernels.take(n) or self.kernels.take(FIRST)
+        self._prepare_ahead()
+        return km
+
+    def _forced(self, n: Node) -> bool:
+        return self.plan.force or (self.plan.from_step is not None and n.name >= self.plan.from_step)
+
+    def _expected(self, n: Node, ran: set[Node]) -> bool:
+        """Whether a pending step will probably run: it is forced, or it reads what a step that runs wrote (``ran``
+        grows with the steps so expected, nearest first). A step whose own inputs changed is found when it starts."""
+        s = STEPS.get(n.name)
+        if s is None or self._forced(n):
+            ran.add(n)
+            return True
+        p = self.plan.params[n.fy]
+        reads = set(s.reads(p)) if s.reads else None
+        for m in self.deps[n] & ran:
+            wrote = {*STEPS[m.name].output_files(p), *STEPS[m.name].optional_files(p)} if m.name in STEPS else None
+            if m.fy < n.fy or reads is None or wrote is None or reads & wrote:
+                ran.add(n)
+                return True
+        return False
 
     def _node(self, n: Node) -> None:
         p = self.plan.params[n.fy]
@@ -161,17 +272,18 @@ class _Runner:
         inputs = step_inputs(p, s, earlier) if n.name in STEPS else None
         fp = fingerprint(inputs) if inputs is not None else None
         prev = manifest.read(p).get("steps", {}).get(n.name, {})
-        forced = self.plan.force or (self.plan.from_step is not None and n.name >= self.plan.from_step)
+        forced = self._forced(n)
         html = p.reports / p.fy / f"{n.name}.html"
         if (fp is not None and not forced and prev.get("fingerprint") == fp and prev.get("outcome") in ("ran", "skipped")
                 and outputs_present(p, s)):
+            self.kernels.discard(n)
             log.info("[%s] %s: 最新のためスキップしました (入力・パラメータ・コードに変更なし)", p.fy, n.name)
             manifest.record_step(p, n.name, {**prev, "outcome": "skipped"})
             self.results[n.fy].steps.append({"step": n.name, "outcome": "skipped", "seconds": 0.0, "html": str(html)})
+            self._publish(n, p, html)
         else:
             why = "再実行の指定" if forced else _changed(prev.get("inputs"), inputs, outputs_present(p, s)) if fp else ""
             self._execute(n, p, fp, inputs, html, why)
-        self._publish(n, p, html)
         hook = self.plan.hooks.get(n)
         if hook:
             hook()
@@ -184,22 +296,34 @@ class _Runner:
         executed = p.reports / p.fy / f"{n.name}.ipynb"
         started = time.time()
         try:
+            with self._lock:
+                self.ran.add(n)
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
-                                 {"params_path": str(p.params_path), "overrides": p.overrides()},
-                                 {LOG_ENV: str(self.log_file)}, tag=f"{n.fy}:{n.name}")
+                                 {"params_path": str(p.params_path), "overrides": p.overrides()}, self.env,
+                                 tag=f"{n.fy}:{n.name}", kernel=lambda: self._kernel_for(n))
         except pm.PapermillExecutionError as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{e.ename}: {e.evalue}"})
             if e.ename in USER_ERROR_NAMES:
                 raise StepFailed(f"{p.fy} のステップ {n.name} を中止しました: {e.evalue}", user_error=True) from e
             raise StepFailed(f"{p.fy} のステップ {n.name} がセル {e.cell_index} (実行番号 {e.exec_count}) で失敗しました: "
                              f"{e.ename}: {e.evalue}\n途中までの結果: {executed}") from e
-        to_html(executed, html)
         s = step(n.name)
         manifest.record_step(p, n.name, {"fingerprint": fp, "outcome": "ran", "seconds": secs, "peak_mb": peak,
                                          "outputs": output_hashes(p, s), "inputs": inputs})
         self.results[n.fy].steps.append({"step": n.name, "outcome": "ran", "seconds": secs, "peak_mb": peak, "html": str(html),
                                          "started": started, "ended": time.time()})
+        # the steps after it need its outputs, not its report: the HTML is written while they run
+        self.reports.append(self.writer.submit(self._report, n, p, executed, html, secs, peak))
+
+    def _report(self, n: Node, p: Params, executed: Path, html: Path, secs: float, peak: float | None) -> None:
+        """A step's HTML report (then the public copy); a report that cannot be written fails the step."""
+        try:
+            to_html(executed, html)
+        except BaseException as e:
+            manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{type(e).__name__}: {e}"})
+            raise
         log.info("[%s] %s 完了 (%.1f 秒%s) → %s", p.fy, n.name, secs, f", 最大メモリ {peak:,.0f} MB" if peak else "", html)
+        self._publish(n, p, html)
 
     def _publish(self, n: Node, p: Params, html: Path) -> None:
         public = p.evaluation.public_report
@@ -255,9 +379,9 @@ def run_plan(plan: Plan) -> list[RunResult]:
             (p.reports / p.fy).mkdir(parents=True, exist_ok=True)
             load_key(key_path(p))  # made before any fingerprint, so that its first use is not a change
             check_permissions(p)
-            manifest.start(p, log_file)
+        changed = [manifest.start(p, log_file) for p in plan.params.values()]
         log.info("実行ログ: %s", log_file)
-        return _Runner(plan, first.run.workers, log_file).run()
+        return _Runner(plan, first.run.workers, log_file).run(likely=plan.force or any(changed))
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()

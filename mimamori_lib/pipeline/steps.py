@@ -38,6 +38,9 @@ class Step:
     reads: Callable[[Params], list[str]] | None = None   # the same year's files it reads (default: every output
                                                          # of the steps it comes after)
     heavy: bool = False                                  # peak memory grows with the city (run.heavy_parallel_mb)
+    preload: tuple[str, ...] = ()                        # libraries its library code imports when it runs (besides
+                                                         # the notebook's own imports), imported in a kernel started
+                                                         # ahead for it
 
     def raw_files(self, p: Params) -> list[str]:
         return list(self.raw(p) if callable(self.raw) else self.raw)
@@ -60,30 +63,33 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",),
          raw=("linkage/review_decisions.csv", "linkage/review_queue.xlsx"), after=("10_ingest",),
          outputs=("links.parquet", "linkage_model.json", "linkage_rates.csv"), internal=("review_queue.xlsx",),
-         heavy=True),
+         heavy=True, preload=("splink", "duckdb", "openpyxl")),
     Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE), ("ingest.registry", "indicators.catalogue"),
          after=("10_ingest", "20_link"), earlier=("10_ingest", "20_link", "25_ranking", "35_meeting"),
          outputs=("items.parquet", "evidence.parquet", "ranking.parquet", "ranking_model.json"),
-         optional=("ranking_backtest.csv", "ranking_backtest_by_year.csv", "ranking_fairness.csv", "ranking_calibration.csv")),
+         optional=("ranking_backtest.csv", "ranking_backtest_by_year.csv", "ranking_fairness.csv", "ranking_calibration.csv"),
+         preload=("sklearn.linear_model", "sklearn.ensemble", "sklearn.calibration", "sklearn.metrics")),
     Step("30_extract", (*COMMON, "ingest", "indicators", "extraction", "ranking.reasons"),
          ("ingest.registry", "indicators.catalogue"), uses_key=True, after=("10_ingest", "20_link", "25_ranking"),
          earlier=("10_ingest", "20_link", "30_extract", "35_meeting"), outputs=("scores.parquet",),
-         internal=("extraction.xlsx", "extraction.csv")),
+         internal=("extraction.xlsx", "extraction.csv"), preload=("openpyxl",)),
     Step("35_meeting", COMMON, raw=("shien/kettei.csv",), after=("30_extract",), outputs=("decisions_quarantine.csv",),
          optional=("decisions.parquet",)),
     Step("40_survey", (*COMMON, "ingest", "survey", "disclosure"), ("ingest.registry",),
-         after=("10_ingest", "20_link", "25_ranking", "30_extract"),
+         after=("10_ingest", "20_link", "25_ranking"),
          reads=lambda p: [*STEPS["10_ingest"].output_files(p), *_source_tables(p), "links.parquet", "items.parquet"],
-         optional=("survey_associations.csv", "survey_multivariable.csv", "survey_public.json")),
+         optional=("survey_associations.csv", "survey_multivariable.csv", "survey_public.json"),
+         preload=("statsmodels.formula.api", "statsmodels.stats.multitest", "scipy.optimize", "highspy")),
     Step("45_cases", (*COMMON, "years", "ingest", "indicators", "cases"), ("ingest.registry", "indicators.catalogue"),
          raw=("shien/jirei.csv",), after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting"),
          earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases"),
          outputs=("cases_quarantine.csv",), optional=("follow_up.parquet", "restricted/jirei.parquet"),
-         internal=("jirei.html",)),
+         internal=("jirei.html",), preload=("openpyxl",)),
     Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years", "ranking", "cases"),
          ("ingest.registry", "evaluation.narrative"),
          after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases"),
-         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "45_cases"), outputs=("public_audit.json",)),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "45_cases"), outputs=("public_audit.json",),
+         preload=("scipy.stats", "statsmodels.stats.proportion", "statsmodels.stats.power", "scipy.optimize", "highspy")),
 )}
 
 
