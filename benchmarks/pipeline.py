@@ -2,7 +2,7 @@
 again after changing only `extraction.tier_band` (the re-run), with each step's seconds and peak memory from the run
 manifests.
 
-    python benchmarks/pipeline.py [--children 16696] [--workers 2] [--data DIR]
+    python benchmarks/pipeline.py [--children 16696] [--workers 2] [--data DIR] [--compare]
 
 Targets (issue 14): both years plus evaluation at Beppu scale, installed, data present, from nothing, under 40 s;
 re-run after changing the tier band under 10 s; 500,000 children both years under 8 minutes and 6 GB peak.
@@ -23,19 +23,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _memory_kb(pid: int) -> int:
+    """A process's proportional set size (its private memory plus its share of pages shared with others, such as a
+    forked kernel's with the fork server), or its resident size where the kernel does not report it."""
+    for name, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            for line in Path(name).read_text().splitlines():
+                if line.startswith(key):
+                    return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
 def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (kernels), in MB."""
+    """Memory of a process and its descendants (the fork server, kernels), in MB: shared pages counted once."""
     total = 0
     pids = [pid]
     while pids:
         q = pids.pop()
         try:
-            for line in Path(f"/proc/{q}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
             children = [c for t in Path(f"/proc/{q}/task").iterdir() for c in (t / "children").read_text().split()]
         except OSError:
             continue
+        total += _memory_kb(q)
         pids += [int(c) for c in children]
     return total / 1024
 
@@ -74,6 +85,7 @@ def main() -> None:
     ap.add_argument("--children", type=int, default=16696)
     ap.add_argument("--workers", type=int, default=None, help="run.workers (default: the params' value)")
     ap.add_argument("--data", default=None, help="keep the city and outputs here (default: a temporary folder)")
+    ap.add_argument("--compare", action="store_true", help="then the same with each step starting its own kernel")
     a = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     d = Path(a.data) if a.data else Path(tmp.name)
@@ -83,23 +95,34 @@ def main() -> None:
     if not (d / "raw" / "fy2025").exists():
         secs, peak = _run([py, "-m", "mimamori_lib.cli", "synth", "--out", str(d / "raw"), "--children", str(a.children)], env)
         print(f"synthetic city ({a.children:,} children, both years): {secs:.1f} s, peak {peak:,.0f} MB")
+    runs = [("kernels started ahead, forked", "")]
+    if a.compare:
+        runs.append(("each step starts its own kernel (before)", "  warm_kernels: 0\n"))
+    for label, run in runs:
+        print(f"\n== {label}")
+        _bench(d, env, a.workers, run)
+
+
+def _bench(d: Path, env: dict, workers: int | None, run: str) -> None:
+    """From nothing, the tier-band re-run and a re-run with nothing changed, with ``run`` params added."""
+    py = sys.executable
     params = d / "bench.yaml"
-    extra = f"run:\n  workers: {a.workers}\n" if a.workers else ""
-    params.write_text(f"extends: {ROOT / 'params' / 'fy2025.yaml'}\n{extra}", encoding="utf-8")
+    extra = (f"  workers: {workers}\n" if workers else "") + run
+    params.write_text(f"extends: {ROOT / 'params' / 'fy2025.yaml'}\n" + (f"run:\n{extra}" if extra else ""),
+                      encoding="utf-8")
     report = [py, "-m", "mimamori_lib.cli", "report", "--params", str(params), "--raw-dir", str(d / "raw"),
               "--out-dir", str(d / "out")]
     secs, peak = _run([*report, "--force"], env)
-    print(f"\nboth years and evaluation from nothing: {secs:.1f} s (whole command), peak {peak:,.0f} MB (all processes)")
+    print(f"both years and evaluation from nothing: {secs:.1f} s (whole command), peak {peak:,.0f} MB (all processes)")
     print(f"  {'step':<26} {'seconds':>8} {'peak MB':>8}")
     for name, s in _steps(d / "out"):
         print(f"  {name:<26} {s.get('seconds') or 0:>8.1f} {s.get('peak_mb') or 0:>8,.0f}")
     params.write_text(params.read_text(encoding="utf-8") + "extraction:\n  tier_band: 30\n", encoding="utf-8")
     secs2, peak2 = _run(report, env)
     ran = [name for name, s in _steps(d / "out") if s.get("outcome") == "ran"]
-    print(f"\nre-run after changing only extraction.tier_band: {secs2:.1f} s (ran: {', '.join(ran)}), peak {peak2:,.0f} MB")
+    print(f"re-run after changing only extraction.tier_band: {secs2:.1f} s (ran: {', '.join(ran)}), peak {peak2:,.0f} MB")
     secs3, _ = _run(report, env)
     print(f"re-run with nothing changed: {secs3:.1f} s")
-
 
 if __name__ == "__main__":
     main()

@@ -107,3 +107,52 @@ def test_the_runner_does_without_the_slow_iri_check(module: str) -> None:
             f"import {module}, nbformat\nnb = nbformat.v4.new_notebook()\nnbformat.validate(nb)\n"
             "assert sys.modules.get('rfc3987_syntax') is None, sys.modules.get('rfc3987_syntax')\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=paths.ROOT)
+
+
+def test_a_forked_kernel_runs_a_notebook_as_a_started_one_would(tmp_path: Path) -> None:
+    """Inline figures, the run's environment and folder, its own process group, Python's random re-seeded, the
+    step's libraries; the fork server and every kernel are gone after the pool closes."""
+    pool = KernelPool(1, {"MIMAMORI_TEST": "yes"}, fork=("pandas", "matplotlib.pyplot", "mimamori_lib.plots"))
+    nb = _notebook(tmp_path / "in.ipynb",
+                   "import os, random, sys\nimport pandas as pd\nfrom mimamori_lib.plots import barh\n"
+                   "ax = barh(pd.Series([1, 2], index=['あ', 'い']), '題', '人数')\n"
+                   "print(os.environ.get('MIMAMORI_TEST'), os.getcwd(), os.getpgid(0) == os.getpid(), "
+                   "'json' in sys.modules, random.random())")
+    pids, texts = [], []
+    try:
+        for i in range(2):
+            pool.prepare(i, ["json"])
+
+            def kernel(i=i):
+                km = pool.take(i)
+                pids.append(km.provisioner.pid)
+                return km
+
+            execute(nb, tmp_path / f"out{i}.ipynb", {}, {}, tag=f"f{i}", kernel=kernel)
+            out = nbformat.read(tmp_path / f"out{i}.ipynb", as_version=4).cells[1].outputs
+            assert [o["output_type"] for o in out] == ["stream", "display_data"], out
+            assert "image/png" in out[1]["data"]
+            texts.append(out[0]["text"].split())
+        server = pool._server
+        assert server is not None and server._proc.pid not in pids
+    finally:
+        pool.close()
+    assert texts[0][:4] == ["yes", str(paths.NOTEBOOKS), "True", "True"]
+    assert texts[0][4] != texts[1][4], "each fork draws its own random numbers"
+    assert server._proc.poll() is not None and not any(_alive(p) for p in pids)
+
+
+def test_a_forked_kernel_exits_when_the_server_does(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    pool = KernelPool(1, {}, fork=("json",))
+    pool.prepare("a", ["json"])
+    km = pool.take("a")
+    pid = km.provisioner.pid
+    pool.close()  # the kernel was taken but never run: the server's end is its end
+    t0 = time.monotonic()
+    while _alive(pid) and time.monotonic() - t0 < 10:
+        time.sleep(0.2)
+    assert not _alive(pid)
+    asyncio.run(km.cleanup_resources())

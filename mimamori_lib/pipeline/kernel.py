@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 
 _peaks: dict[str, float] = {}
 _peaks_lock = threading.Lock()
+_imports_lock = threading.Lock()  # papermill's and jupyter_client's imports from two threads at once can fail
 
-COMMON_IMPORTS = ("matplotlib.pyplot", "pandas", "mimamori_lib.notebook")
+# what every notebook imports (the fork server's imports; each kernel imports the rest of its step's before it runs)
+COMMON_IMPORTS = ("matplotlib.pyplot", "pandas", "pyarrow.parquet", "mimamori_lib.notebook", "mimamori_lib.plots",
+                  "mimamori_lib.ingest", "IPython.display")
 
 
 def without_iri_check() -> None:
@@ -41,11 +44,21 @@ def without_iri_check() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)  # None: its import fails, and jsonschema goes on without it
 
 
+def papermill_module():
+    """papermill, imported once whichever thread asks first."""
+    without_iri_check()
+    with _imports_lock:
+        import papermill
+    return papermill
+
+
 def import_runner_libraries() -> None:
     """Import papermill and nbconvert (called in a thread while the run checks which steps are up to date)."""
     without_iri_check()
-    import nbconvert  # noqa: F401
-    import papermill  # noqa: F401
+    with _imports_lock:
+        import jupyter_client.manager  # noqa: F401
+        import nbconvert  # noqa: F401
+        import papermill  # noqa: F401
 
 
 @functools.cache
@@ -93,7 +106,8 @@ def _peak_mb(pid: int) -> float | None:
 def _manager_class():
     """The kernel manager: IPC transport, the run's environment added to the kernel's, and the kernel's peak memory
     kept under its ``tag`` when it shuts down."""
-    from jupyter_client.manager import AsyncKernelManager
+    with _imports_lock:
+        from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, *, env: dict[str, str] | None = None, tag: str = "", **kw):
@@ -106,6 +120,18 @@ def _manager_class():
             kw["env"] = {**os.environ, **kw.get("env", {}), **self.extra_env}
             kw.setdefault("cwd", str(paths.NOTEBOOKS))  # the kernel's own directory; the runner's never changes
             await super().start_kernel(**kw)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            server = getattr(self, "forkserver", None)
+            if server is None:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            from .forkserver import Forked
+
+            env = {k: str(v) for k, v in (kw.get("env") or os.environ).items()}
+            pid = await asyncio.to_thread(server.spawn, kernel_cmd, env, str(kw.get("cwd") or paths.NOTEBOOKS))
+            pv = self.provisioner
+            pv.process, pv.pid, pv.pgid, pv.cwd = Forked(pid), pid, pid, kw.get("cwd")
+            self._reconcile_connection_info(pv.connection_info)
 
         async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
             pid = getattr(self.provisioner, "pid", None) if self.provisioner else None
@@ -149,9 +175,11 @@ class KernelPool:
     holds 150–300 MB), :meth:`take` when a step starts, and :meth:`discard` when a step turns out to be up to date.
     """
 
-    def __init__(self, size: int, env: dict[str, str], busy: int = 1):
+    def __init__(self, size: int, env: dict[str, str], busy: int = 1, fork: Iterable[str] | None = None):
         self.size, self.env = size, env
         self.started = 0
+        self._fork = tuple(fork) if fork is not None else None  # the fork server's imports (None: no fork server)
+        self._server = None
         self._lock = threading.Lock()
         self._prepared: dict[Hashable, cf.Future] = {}
         # kernels start one after another unless cores are left over beside the ``busy`` steps: a start that competes
@@ -198,11 +226,33 @@ class KernelPool:
             self.discard(key)
         if self._starter is not None:
             self._starter.shutdown(wait=True)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def _start(self, modules: tuple[str, ...]):
         km = _manager_class()(env=self.env, kernel_name="python3")
+        km.forkserver = self._forkserver()
         asyncio.run(_warm(km, modules))
         return km
+
+    def start_server(self) -> None:
+        """Start the fork server now (it imports for 1–2 s before it can fork the first kernel)."""
+        if self.size:
+            self._forkserver()
+
+    def _forkserver(self):
+        """The run's fork server, started with the first kernel (None: kernels start Python themselves)."""
+        with self._lock:
+            if self._server is None and self._fork is not None:
+                from .forkserver import ForkServer
+
+                try:
+                    self._server = ForkServer(self._fork, self.env, str(paths.NOTEBOOKS))
+                except OSError as e:
+                    log.warning("カーネルの fork サーバーを起動できません (%s)。カーネルごとに起動します", e)
+                    self._fork = None
+            return self._server
 
 
 async def _warm(km, modules: tuple[str, ...]) -> None:
@@ -241,9 +291,7 @@ def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str
     """Run a notebook with papermill, on the kernel ``kernel()`` hands over (from :class:`KernelPool`; None: a kernel
     started for it); returns (seconds, waiting for the kernel included; kernel peak MB). Raises papermill's
     execution error."""
-    without_iri_check()
-    import papermill as pm
-
+    pm = papermill_module()
     t0 = time.perf_counter()
     km = kernel() if kernel is not None else None
     if km is not None:

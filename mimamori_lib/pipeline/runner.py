@@ -24,7 +24,15 @@ from ..params import Params, run_years
 from ..pseudonym import key_path, load_key
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_present, step_inputs
-from .kernel import COMMON_IMPORTS, KernelPool, execute, import_runner_libraries, notebook_imports, to_html
+from .kernel import (
+    COMMON_IMPORTS,
+    KernelPool,
+    execute,
+    import_runner_libraries,
+    notebook_imports,
+    papermill_module,
+    to_html,
+)
 from .steps import STEPS, step
 
 log = logging.getLogger(__name__)
@@ -136,15 +144,20 @@ class _Runner:
         self.plan, self.workers, self.log_file = plan, max(1, workers), log_file
         self.results = {fy: RunResult(fy) for fy in plan.steps}
         self.env = {LOG_ENV: str(log_file)}
-        self.kernels = KernelPool(0, self.env)
-        self.pending: dict[Node, set[Node]] = {}
-        self.deps: dict[Node, set[Node]] = {}
-        self.depth: dict[Node, int] = {}
         self.ran: set[Node] = set()  # steps that run (not skipped) in this run, so far
         self.writer = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-report")
         self.reports: list[cf.Future] = []
         self._lock = threading.Lock()
         threading.Thread(target=import_runner_libraries, name="mimamori-imports", daemon=True).start()
+        self.deps = _dependencies(plan)
+        self._last: dict[int, dict] = {}
+        self.pending, self.depth = dict(self.deps), _depths(self.deps)
+        self.priority = _priorities(self.deps, self._estimate)
+        self.heavy_alone = self._heavy_alone()
+        warm = min(p.run.warm_kernels for p in plan.params.values())
+        fork = COMMON_IMPORTS if all(p.run.fork_kernels for p in plan.params.values()) else None
+        self.kernels = KernelPool(min(warm, 1) if self.heavy_alone else warm, self.env, busy=self.workers,
+                                  fork=fork)  # a big city: one kernel waits
 
     def _heavy_alone(self) -> bool:
         """Whether ingestion and 名寄せ must not overlap: a year's exports larger than ``run.heavy_parallel_mb``."""
@@ -160,16 +173,10 @@ class _Runner:
     def run(self, likely: bool = False) -> list[RunResult]:
         """Run the plan. ``likely``: something changed since the last run, so a kernel is started at once for
         whichever step runs first."""
-        deps = _dependencies(self.plan)
-        heavy_alone = self._heavy_alone()
-        self.deps, self.pending, self.depth = deps, dict(deps), _depths(deps)
-        self.priority = _priorities(deps, self._estimate)
-        warm = min(p.run.warm_kernels for p in self.plan.params.values())
-        self.kernels = KernelPool(min(warm, 1) if heavy_alone else warm, self.env, busy=self.workers)  # big city: one waits
         if likely:
             self.kernels.prepare(FIRST, COMMON_IMPORTS)
         try:
-            self._loop(heavy_alone)
+            self._loop(self.heavy_alone)
         finally:
             self.kernels.close()
             self.writer.shutdown(wait=True)
@@ -236,8 +243,9 @@ class _Runner:
 
     def _estimate(self, n: Node) -> float:
         """A step's seconds as last run (1 s when it has not run yet)."""
-        last = manifest.read(self.plan.params[n.fy]).get("steps", {}).get(n.name, {})
-        return float(last.get("seconds") or 1.0)
+        if n.fy not in self._last:
+            self._last[n.fy] = manifest.read(self.plan.params[n.fy]).get("steps", {})
+        return float(self._last[n.fy].get(n.name, {}).get("seconds") or 1.0)
 
     def _kernel_for(self, n: Node):
         """The kernel started ahead for ``n`` (or the one started for the first step; None: ``n`` starts its own),
@@ -289,8 +297,7 @@ class _Runner:
             hook()
 
     def _execute(self, n: Node, p: Params, fp: str | None, inputs: dict | None, html: Path, why: str) -> None:
-        import papermill as pm
-
+        pm = papermill_module()
         log.info("[%s] %s を実行中%s ...", p.fy, n.name, f" ({why})" if why else "")
         notices.clear(p, n.name)
         executed = p.reports / p.fy / f"{n.name}.ipynb"
@@ -374,15 +381,20 @@ def run_plan(plan: Plan) -> list[RunResult]:
                              "置いてください。デモは `mimamori report` が合成データを作ります)")
     log_file = first.reports / "logs" / f"run-{dt.datetime.now():%Y%m%d-%H%M%S-%f}.log"
     handler = _attach_log(log_file)
+    runner = None
     try:
+        runner = _Runner(plan, first.run.workers, log_file)
+        runner.kernels.start_server()  # while the run checks what changed (stopped unused if nothing did)
         for p in plan.params.values():
             (p.reports / p.fy).mkdir(parents=True, exist_ok=True)
             load_key(key_path(p))  # made before any fingerprint, so that its first use is not a change
             check_permissions(p)
         changed = [manifest.start(p, log_file) for p in plan.params.values()]
         log.info("実行ログ: %s", log_file)
-        return _Runner(plan, first.run.workers, log_file).run(likely=plan.force or any(changed))
+        return runner.run(likely=plan.force or any(changed))
     finally:
+        if runner is not None:
+            runner.kernels.close()
         logging.getLogger().removeHandler(handler)
         handler.close()
 
