@@ -238,10 +238,11 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     survey, sv_id = None, role_source(p, "survey")
     if read_table(p, sv_id) is not None and links is not None:
         survey = read_table(p, sv_id).merge(linked_rows(links, load_registry(p)[sv_id]["path"]), on="row")
+        survey = survey[isin(survey["person_id"], listed["person_id"])]  # looked up once per listed child below
     attendance, history = attendance_by_year(p), history_by_year(p)
     sv_spec = load_registry(p)[sv_id]
-    ev_listed = ev[isin(ev["person_id"], listed["person_id"])]
-    ev_by_child = dict(tuple(ev_listed.groupby("person_id")))
+    ev_listed = ev[isin(ev["person_id"], listed["person_id"])].sort_values(["person_id", "item", "date"])
+    ev_by_child = {pid: g.to_dict("records") for pid, g in ev_listed.groupby("person_id", sort=False)}
     target = private_dir(p.internal / "assessment", p.internal_root)
     written = []
     today = dt.date.today().isoformat()
@@ -251,11 +252,11 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
         hh = juki[juki["household_id"] == juki.loc[pid, "household_id"]]
         household = [{"relation": juki.loc[m, "relation"], "name": reg.loc[m, "name"] if m in reg.index else "", "age": int(juki.loc[m, "age"])}
                      for m in hh.sort_values("birth_date").index]
-        e = ev_by_child.get(pid, ev.iloc[0:0]).sort_values(["item", "date"])
+        e = ev_by_child.get(pid, [])
         def rows(kind: str, e=e) -> list[dict]:
             return [{"item": r["item"], "label": catalogue[r["item"]]["label"], "type": catalogue[r["item"]]["type"],
                      "kind": "基本" if catalogue[r["item"]].get("basic") else "その他", "department": r["department"],
-                     "date": _fmt_date(r["date"]), "detail": r["detail"]} for _, r in e[e["kind"] == kind].iterrows()]
+                     "date": _fmt_date(r["date"]), "detail": r["detail"]} for r in e if r["kind"] == kind]
         supported = []
         for i in p.extraction.supported_items:
             if i in s and s[i]:

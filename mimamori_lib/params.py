@@ -268,7 +268,7 @@ class Run(_Section):
                                                           "run (about 2.5 s saved a step; each waiting kernel holds "
                                                           "about 160 MB; 0: each step starts its own)")
     fork_kernels: bool = Field(True, description="kernels are forks of one process that imported the libraries once per "
-                                                 "run (about 1.5 s less a step; false: each kernel starts Python)")
+                                                 "run, on Linux (about 1.5 s less a step; false: each kernel starts Python)")
 
 
 class Privacy(_Section):

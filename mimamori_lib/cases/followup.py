@@ -31,7 +31,10 @@ def _item_lists(items: pd.DataFrame | None, ids: list[str]) -> tuple[pd.Series, 
     cols = [i for i in ids if i in items]
     m = items.set_index("person_id")[cols].fillna(0).astype(int)
     names = np.array(cols, dtype=object)
-    which = pd.Series(["・".join(names[r > 0]) for r in m.to_numpy()], index=m.index)
+    hit = m.to_numpy() > 0
+    some = hit.any(axis=1)
+    which = pd.Series("", index=m.index, dtype=object)
+    which[some] = ["・".join(names[r]) for r in hit[some]]  # most children match nothing
     return m.sum(axis=1), which
 
 

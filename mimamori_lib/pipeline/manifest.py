@@ -78,6 +78,19 @@ def start(p: Params, log_file: Path) -> bool:
         return changed
 
 
+def finish(p: Params, since: float) -> None:
+    """Record the inputs as the run left them: a file written during the run (the demo's meeting decisions, say) is
+    hashed again, so that the next run compares with what the steps read."""
+    with _lock:
+        m = read(p)
+        inputs = m.get("inputs", {})
+        for f in inputs:
+            path = p.raw_year / f
+            if path.is_file() and path.stat().st_mtime >= since:
+                inputs[f] = file_hash(path)
+        _write(p, m)
+
+
 def record_step(p: Params, name: str, entry: dict) -> None:
     """A step's record (fingerprint, outcome, seconds, peak memory, output hashes)."""
     with _lock:

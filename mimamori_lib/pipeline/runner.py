@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -155,7 +156,9 @@ class _Runner:
         self.priority = _priorities(self.deps, self._estimate)
         self.heavy_alone = self._heavy_alone()
         warm = min(p.run.warm_kernels for p in plan.params.values())
-        fork = COMMON_IMPORTS if all(p.run.fork_kernels for p in plan.params.values()) else None
+        # forking a process that imported numpy and matplotlib is safe on Linux (macOS's system libraries are not)
+        linux = sys.platform.startswith("linux")
+        fork = COMMON_IMPORTS if linux and all(p.run.fork_kernels for p in plan.params.values()) else None
         self.kernels = KernelPool(min(warm, 1) if self.heavy_alone else warm, self.env, busy=self.workers,
                                   fork=fork)  # a big city: one kernel waits
 
@@ -389,9 +392,13 @@ def run_plan(plan: Plan) -> list[RunResult]:
             (p.reports / p.fy).mkdir(parents=True, exist_ok=True)
             load_key(key_path(p))  # made before any fingerprint, so that its first use is not a change
             check_permissions(p)
+        since = time.time()
         changed = [manifest.start(p, log_file) for p in plan.params.values()]
         log.info("実行ログ: %s", log_file)
-        return runner.run(likely=plan.force or any(changed))
+        results = runner.run(likely=plan.force or any(changed))
+        for p in plan.params.values():
+            manifest.finish(p, since)
+        return results
     finally:
         if runner is not None:
             runner.kernels.close()
