@@ -3,6 +3,7 @@ script or order, recent moves, one-to-one per source, inheritance, and staff dec
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def test_outputs_written(beppu_processed) -> None:
     links = pd.read_parquet(out / "links.parquet")
     assert list(links.columns) == ["source", "row", "person_id", "match_probability", "status", "reason"]
     assert (out / "linkage_model.json").exists() and (out / "linkage_rates.csv").exists()
+    model = json.loads((out / "linkage_model.json").read_text(encoding="utf-8"))
+    assert "linker_uid" not in model and model["comparisons"], "a random id per run would re-run every later step"
     assert (out / "review_pairs.parquet").exists(), "30_extract builds the review queue from these pairs"
     linkage.write_queue(p)
     assert (p.internal / "review_queue.xlsx").exists()

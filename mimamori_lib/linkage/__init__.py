@@ -122,7 +122,9 @@ def unmatched_by_school(ident: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
 def write_outputs(p: Params, res: LinkResult, ident: pd.DataFrame, person_to_atena: pd.Series, linker) -> None:
     out = p.processed
     res.links.to_parquet(out / "links.parquet", index=False)
-    (out / "linkage_model.json").write_text(json.dumps(res.training.model, ensure_ascii=False, indent=1), encoding="utf-8")
+    # without Splink's random linker_uid: the same model gives the same file, and the steps after it are not re-run
+    model = {k: v for k, v in res.training.model.items() if k != "linker_uid"}
+    (out / "linkage_model.json").write_text(json.dumps(model, ensure_ascii=False, indent=1), encoding="utf-8")
     meta = {"em_iterations": res.training.em_iterations, "em_rules": res.training.em_rules, "converged": res.training.converged,
             "training_seconds": res.training.seconds}
     (out / "linkage_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
