@@ -83,7 +83,8 @@ def funnel_plot(table: pd.DataFrame):
 
     setup()
     rows = ["抽出", "会議で判断", "既に支援につながっていた", "新たに支援要 (新規)", "支援を開始"]
-    t = table.loc[[r for r in rows if r in table.index]].replace(disclosure.MASK, np.nan).astype(float)
+    with pd.option_context("future.no_silent_downcasting", True):  # cast to float right after, as before
+        t = table.loc[[r for r in rows if r in table.index]].replace(disclosure.MASK, np.nan).astype(float)
     fig, ax = plt.subplots(figsize=(8, 3.6))
     t.plot.bar(ax=ax, rot=0, color=["#9db4d6", "#4c72b0", "#2a4d80"][: len(t.columns)])
     ax.set_ylabel("人数")

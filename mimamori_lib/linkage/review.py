@@ -91,7 +91,8 @@ def read_decisions(p: Params, records: pd.DataFrame, person_to_atena: pd.Series)
     reason[conflict[conflict].index] = "同じ記録に別々の宛名番号で「一致」があります"
     d["outcome"] = np.where(reason == "", "適用", "拒否")
     d["reason"] = reason
-    report = pd.concat([d[cols], pd.DataFrame(problems, columns=cols)], ignore_index=True)
+    parts = [x for x in (d[cols], pd.DataFrame(problems, columns=cols)) if not x.empty]  # no empty frame in a concat
+    report = pd.concat(parts, ignore_index=True) if parts else d[cols].reset_index(drop=True)
     ok = d[reason == ""].drop_duplicates(["source", "row", "atena_no", "判定"], keep="last")
     ok = ok.assign(row=ok["row"].astype(int))
     if len(report):

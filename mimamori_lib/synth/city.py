@@ -183,7 +183,8 @@ def build_city(children: int, seed: int, years: list[int]) -> City:
     }))
     p = pd.concat(rows, ignore_index=True)
     p["kid_index"] = p["kid_index"].fillna(-1).astype(int)
-    p["twin_of_prev"] = p["twin_of_prev"].fillna(False).astype(bool)
+    with pd.option_context("future.no_silent_downcasting", True):  # cast to bool right after, as before
+        p["twin_of_prev"] = p["twin_of_prev"].fillna(False).astype(bool)
     p["birth"] = p["birth"].astype("datetime64[s]").dt.floor("D")
 
     # keep households with a child 0–18 in some year; then take the prefix with the requested count

@@ -90,4 +90,4 @@ def _children_truth(city, fy: int, pupils: pd.DataFrame) -> pd.DataFrame:
 def _twins(m: pd.DataFrame) -> pd.Series:
     kids = m[m["role"] == "child"]
     same = kids.groupby(["hh", "birth"])["uid"].transform("size") > 1
-    return same.reindex(m.index).fillna(False).astype(bool)
+    return same.reindex(m.index, fill_value=False).astype(bool)

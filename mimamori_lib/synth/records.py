@@ -593,7 +593,8 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
     pp = p.set_index("uid")
     idx = pupils["uid"]
     state_cols = [c for c in p.columns if c.startswith("refusal_")] + ["neglect_risk", "developmental_disability", "low_income"]
-    st = pp.reindex(idx)[state_cols].fillna(False).astype(bool).reset_index(drop=True)
+    with pd.option_context("future.no_silent_downcasting", True):  # cast to bool right after, as before
+        st = pp.reindex(idx)[state_cols].fillna(False).astype(bool).reset_index(drop=True)
     prev = _absence(city, st, fy - 1)
     cur = _absence(city, st, fy)
     first_grade = (pupils["grade"] == 1).to_numpy()
@@ -618,7 +619,8 @@ def _school_records(city: City, tl: Timeline, fy: int, m: pd.DataFrame, allp: pd
     out["gakko/hokenshitsu.csv"] = base.assign(来室回数=visits)[visits > 0].reset_index(drop=True)
 
     # 就学援助 (fixed eligibility; 要保護 where the household is on active 生活保護)
-    eligible = tl.events["enjo_eligible"].set_index("_uid")["eligible"].reindex(pupils["uid"]).fillna(False).to_numpy(bool)
+    with pd.option_context("future.no_silent_downcasting", True):  # cast to bool right after, as before
+        eligible = tl.events["enjo_eligible"].set_index("_uid")["eligible"].reindex(pupils["uid"]).fillna(False).to_numpy(bool)
     seiho_atena = set(admin["hitokurashi/seiho.csv"].loc[admin["hitokurashi/seiho.csv"]["保護廃止日"].isna(), "世帯員宛名番号"])
     on_seiho = np.isin(pupils["atena_no"].fillna(-1).astype(np.int64).to_numpy(), list(seiho_atena))
     enjo = (eligible | on_seiho) & pupils["atena_no"].notna().to_numpy()
