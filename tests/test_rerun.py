@@ -165,3 +165,9 @@ def test_a_report_that_cannot_be_written_fails_its_step(city: Path, monkeypatch:
     assert m["steps"]["45_cases"]["outcome"] == "failed" and m["steps"]["50_evaluation"]["outcome"] == "ran"
     monkeypatch.setattr(runner, "to_html", real)
     assert _run(city, f) == {"45_cases"}
+
+
+def test_steps_are_reported_in_notebook_order(city: Path) -> None:
+    """Steps run in critical-path order, side by side; the summary lists them as the year's notebooks are numbered."""
+    r = pipeline.run_year("params/fy2025.yaml", str(city / "raw"), str(city / "out"), force=True)
+    assert [s["step"] for s in r.steps] == sorted(ALL)

@@ -192,6 +192,8 @@ class _Runner:
                 if note["step"] in ran:
                     log.log(logging.WARNING if note["level"] == "warning" else logging.INFO, "[%s %s] %s", p.fy,
                             note["step"], note["message"])
+        for fy, r in self.results.items():  # in the year's notebook order, whatever order they ran in
+            r.steps.sort(key=lambda s, order=self.plan.steps[fy]: order.index(s["step"]))
         return [self.results[fy] for fy in sorted(self.results)]
 
     def _loop(self, heavy_alone: bool) -> None:
