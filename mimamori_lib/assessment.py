@@ -22,8 +22,7 @@ from .ingest.tables import read_parquet
 from .params import Params
 from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
-from .xlsx import PRIVATE_NOTE, drop_down, save_with_notes
-from .xlsx import row as xlsx_row
+from .xlsx import PRIVATE_NOTE, drop_down, save_with_notes, table_sheet
 
 log = logging.getLogger(__name__)
 DECISION_COLUMNS = ["既支援", "支援要否", "困難の類型", "支援内容", "支援開始日", "判断日"]
@@ -90,21 +89,13 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
 
 def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     d = p.internal
     with private_file(d / "extraction.csv", p.internal_root) as csv:
         table.to_csv(csv, index=False, encoding="utf-8-sig")
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "抽出リスト"
-    ws.append(list(table.columns))
-    for row in table.itertuples(index=False):
-        ws.append(xlsx_row(row))
-    n = max(len(table) + 1, 2)
-    cols = {c: i + 1 for i, c in enumerate(table.columns)}
+    wb, ws, cols, n = table_sheet(table, "抽出リスト")
     lists = {"既支援": ["1", "0"], "支援要否": ["要", "否", "保留"], "困難の類型": DIFFICULTY_TYPES, "支援内容": SUPPORT_CONTENT,
              "支援開始日": None, "判断日": None}
     for c, values in lists.items():

@@ -54,6 +54,15 @@ def html_exporter():
                         exclude_input_prompt=True, exclude_output_prompt=True)
 
 
+def works_offline(f: Path) -> bool:
+    """Whether a written page exists and neither loads from outside nor names a web address (a report written by an
+    older version may do both)."""
+    if not f.is_file():
+        return False
+    html = f.read_text(encoding="utf-8", errors="replace")
+    return not external_loads(html) and not web_addresses(html)
+
+
 def check_file(f: Path, addresses: bool = True) -> None:
     """Fail loudly (a bug, not a user's mistake) if a written page would load something from outside, or (with
     ``addresses``) names any web address at all."""

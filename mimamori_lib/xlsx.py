@@ -1,4 +1,4 @@
-"""Excel helpers shared by the files staff open (extraction list, review queue)."""
+"""Excel helpers shared by the files staff open (extraction list, case template, review queue)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,20 @@ def cell(v):
 def row(values) -> list:
     """A row of cells for ``Worksheet.append``."""
     return [cell(v) for v in values]
+
+
+def table_sheet(table: pd.DataFrame, title: str):
+    """A new workbook whose first sheet (``title``) holds ``table`` under its header. Returns (workbook, sheet, column
+    number by name, last row to validate: at least row 2)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title
+    ws.append(list(table.columns))
+    for r in table.itertuples(index=False):
+        ws.append(row(r))
+    return wb, ws, {c: i + 1 for i, c in enumerate(table.columns)}, max(len(table) + 1, 2)
 
 
 def drop_down(ws, column: int, values: list[str] | None, rows: int) -> None:

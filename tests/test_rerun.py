@@ -171,3 +171,17 @@ def test_steps_are_reported_in_notebook_order(city: Path) -> None:
     """Steps run in critical-path order, side by side; the summary lists them as the year's notebooks are numbered."""
     r = pipeline.run_year("params/fy2025.yaml", str(city / "raw"), str(city / "out"), force=True)
     assert [s["step"] for s in r.steps] == sorted(ALL)
+
+
+def test_a_report_that_loads_from_the_internet_is_made_again(city: Path) -> None:
+    """A report left by an older version (scripts from a CDN) is not taken as up to date, nor published."""
+    from mimamori_lib.offline import works_offline
+
+    reports = city / "out" / "reports"
+    old = reports / "fy2025" / "50_evaluation.html"
+    old.write_text(old.read_text(encoding="utf-8").replace(
+        "</head>", '<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script></head>'),
+        encoding="utf-8")
+    assert not works_offline(old)
+    assert _run(city) == {"50_evaluation"}
+    assert works_offline(old) and works_offline(reports / "public" / "成果報告会_2025.html")

@@ -17,8 +17,7 @@ import pandas as pd
 from ..ingest.reading import read_filled_in
 from ..normalize import nfkc, parse_date
 from ..params import Params
-from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes
-from ..xlsx import row as xlsx_row
+from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes, table_sheet
 from .deidentify import NARRATIVE
 
 log = logging.getLogger(__name__)
@@ -54,18 +53,10 @@ def template_rows(dec: pd.DataFrame, scores: pd.DataFrame, catalogue: dict) -> p
 
 def write_template(p: Params, rows: pd.DataFrame) -> Path:
     """``reports/internal/<fy>/jirei_template.xlsx`` with a drop-down for 公開可否 and an explanation sheet."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "事例記録"
-    ws.append(list(rows.columns))
-    for r in rows.itertuples(index=False):
-        ws.append(xlsx_row(r))
-    cols = {c: i + 1 for i, c in enumerate(rows.columns)}
-    n = max(len(rows) + 1, 2)
+    wb, ws, cols, n = table_sheet(rows, "事例記録")
     drop_down(ws, cols["公開可否"], ["可", "否"], n + 20)
     drop_down(ws, cols["記録日"], None, n + 20)
     fill, head = PatternFill("solid", fgColor="FFF7D6"), PatternFill("solid", fgColor="DDDDDD")

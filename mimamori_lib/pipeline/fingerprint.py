@@ -91,10 +91,12 @@ def fingerprint(inputs: dict) -> str:
 
 
 def outputs_present(p: Params, s: Step) -> bool:
-    """The step's report and required outputs exist (optional ones may be absent)."""
-    need = [p.reports / p.fy / f"{s.name}.html"] + [p.processed / f for f in s.output_files(p)] + \
-           [p.internal / f for f in s.internal]
-    return all(f.exists() for f in need)
+    """The step's required outputs exist (optional ones may be absent) and its report works offline (one written by
+    an older version that loads from the internet is made again, not kept or published)."""
+    from ..offline import works_offline
+
+    need = [p.processed / f for f in s.output_files(p)] + [p.internal / f for f in s.internal]
+    return all(f.exists() for f in need) and works_offline(p.reports / p.fy / f"{s.name}.html")
 
 
 def output_hashes(p: Params, s: Step) -> dict[str, str]:

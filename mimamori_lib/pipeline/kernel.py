@@ -54,11 +54,10 @@ def papermill_module():
 
 def import_runner_libraries() -> None:
     """Import papermill and nbconvert (called in a thread while the run checks which steps are up to date)."""
-    without_iri_check()
+    papermill_module()
     with _imports_lock:
         import jupyter_client.manager  # noqa: F401
         import nbconvert  # noqa: F401
-        import papermill  # noqa: F401
 
 
 @functools.cache
@@ -177,7 +176,6 @@ class KernelPool:
 
     def __init__(self, size: int, env: dict[str, str], busy: int = 1, fork: Iterable[str] | None = None):
         self.size, self.env = size, env
-        self.started = 0
         self._fork = tuple(fork) if fork is not None else None  # the fork server's imports (None: no fork server)
         self._server = None
         self._lock = threading.Lock()
@@ -193,7 +191,6 @@ class KernelPool:
             if self._starter is None or key in self._prepared or len(self._prepared) >= self.size:
                 return False
             self._prepared[key] = self._starter.submit(self._start, tuple(modules))
-            self.started += 1
             return True
 
     def waiting(self) -> set:

@@ -108,36 +108,28 @@ def _dependencies(plan: Plan) -> dict[Node, set[Node]]:
     return deps
 
 
-def _priorities(deps: dict[Node, set[Node]], seconds: Callable[[Node], float]) -> dict[Node, float]:
-    """Each step's seconds plus the longest chain of seconds of the steps that wait for it."""
-    after: dict[Node, set[Node]] = {n: set() for n in deps}
-    for n, ds in deps.items():
-        for d in ds:
-            after[d].add(n)
+def _heaviest_chains(edges: dict[Node, set[Node]], weight: Callable[[Node], float]) -> dict[Node, float]:
+    """Each step's weight plus the heaviest chain of steps it leads to through ``edges`` (steps → the steps it waits
+    for: how late it can start; steps → the steps that wait for it: how much work still hangs on it)."""
     out: dict[Node, float] = {}
 
     def chain(n: Node) -> float:
         if n not in out:
-            out[n] = seconds(n) + max((chain(m) for m in after[n]), default=0.0)
+            out[n] = weight(n) + max((chain(m) for m in edges[n]), default=0.0)
         return out[n]
 
-    for n in deps:
+    for n in edges:
         chain(n)
     return out
 
 
-def _depths(deps: dict[Node, set[Node]]) -> dict[Node, int]:
-    """Each step's distance from the start: the longest chain of steps it waits for (the order steps can start in)."""
-    out: dict[Node, int] = {}
-
-    def depth(n: Node) -> int:
-        if n not in out:
-            out[n] = 1 + max((depth(d) for d in deps[n]), default=-1)
-        return out[n]
-
-    for n in deps:
-        depth(n)
-    return out
+def _waiting_for(deps: dict[Node, set[Node]]) -> dict[Node, set[Node]]:
+    """For each step, the steps that wait for it."""
+    after: dict[Node, set[Node]] = {n: set() for n in deps}
+    for n, ds in deps.items():
+        for d in ds:
+            after[d].add(n)
+    return after
 
 
 class _Runner:
@@ -152,8 +144,9 @@ class _Runner:
         threading.Thread(target=import_runner_libraries, name="mimamori-imports", daemon=True).start()
         self.deps = _dependencies(plan)
         self._last: dict[int, dict] = {}
-        self.pending, self.depth = dict(self.deps), _depths(self.deps)
-        self.priority = _priorities(self.deps, self._estimate)
+        self.pending = dict(self.deps)
+        self.depth = _heaviest_chains(self.deps, lambda n: 1.0)  # the order steps can start in
+        self.priority = _heaviest_chains(_waiting_for(self.deps), self._estimate)  # the critical path first
         self.heavy_alone = self._heavy_alone()
         warm = min(p.run.warm_kernels for p in plan.params.values())
         # forking a process that imported numpy and matplotlib is safe on Linux (macOS's system libraries are not)
@@ -365,7 +358,7 @@ def _changed(before: dict | None, now: dict, present: bool) -> str:
         else:
             parts.append(label)
     if not parts and not present:
-        parts.append("出力ファイルがない")
+        parts.append("出力ファイルがないか、レポートがオフラインで開けない")
     return "変更あり: " + "、".join(parts) if parts else "前回の結果が使えない"
 
 
