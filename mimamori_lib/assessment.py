@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths
+from . import datasets, paths
 from .ages import age_on
 from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
 from .ingest.tables import read_parquet
 from .params import Params
-from .restricted import private_dir, private_file, write_text
 from .scoring import GROUP_LABEL
 from .xlsx import PRIVATE_NOTE, drop_down, save_with_notes, table_sheet
 
@@ -34,18 +33,17 @@ SEX = {"1": "男", "2": "女"}
 def _registry_identity(p: Params, person_ids=None, households=None) -> pd.DataFrame:
     """Registry rows of the identity table for some children (or whole households), read with filters: never the
     whole table (at 500,000 children it is over a million rows)."""
-    f = p.processed / "restricted" / "identity.parquet"
-    flt = [("source", "=", registry_path(p))]
+    flt = []
     if person_ids is not None:
         flt.append(("person_id", "in", sorted(set(person_ids))))
     if households is not None:
         flt.append(("household_id", "in", sorted(set(households) - {None})))
-    return read_parquet(f, filters=flt)
+    return read_identity(p, sources=[registry_path(p)], filters=flt)
 
 
 def _school_of(p: Params, person_ids=None) -> pd.Series:
     """学校・学年 of each linked pupil (from the attendance file)."""
-    links = read_table(p, "links")
+    links = datasets.read(p, "links")
     path = load_registry(p)[role_source(p, "attendance")]["path"]
     if links is None:
         return pd.Series(dtype="string")
@@ -92,9 +90,7 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    d = p.internal
-    with private_file(d / "extraction.csv", p.internal_root) as csv:
-        table.to_csv(csv, index=False, encoding="utf-8-sig")
+    csv = datasets.write(p, "extraction_csv", table)
     wb, ws, cols, n = table_sheet(table, "抽出リスト")
     lists = {"既支援": ["1", "0"], "支援要否": ["要", "否", "保留"], "困難の類型": DIFFICULTY_TYPES, "支援内容": SUPPORT_CONTENT,
              "支援開始日": None, "判断日": None}
@@ -110,11 +106,10 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     for row in ws.iter_rows(min_row=2):
         row[cols["該当項目"] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "D2"
-    xlsx = d / "extraction.xlsx"
-    save_with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
+    xlsx = save_with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
                          f"{p.raw_year / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
                          "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
-                         PRIVATE_NOTE], xlsx, p.internal_root)
+                         PRIVATE_NOTE], p, "extraction_xlsx")
     return xlsx, csv
 
 
@@ -148,12 +143,13 @@ def attendance_by_year(p: Params) -> dict[str, pd.DataFrame]:
     out = {}
     att = role_source(p, "attendance")
     path = load_registry(p)[att]["path"]
-    for d in sorted(p.processed.parent.glob("fy*")):
-        if d.name > p.fy or not (d / f"{att}.parquet").exists() or not (d / "links.parquet").exists():
+    for fy in datasets.years_with(p, "links"):
+        table = datasets.path(p, f"table:{att}", fy)
+        if fy > p.fiscal_year or not table.exists():
             continue
-        lk = linked_rows(_read_cached(d / "links.parquet"), path)
-        t = _read_cached(d / f"{att}.parquet")[["row", *ATTENDANCE]].merge(lk, on="row")
-        out[d.name[2:]] = t.drop_duplicates("person_id").set_index("person_id")
+        lk = linked_rows(_read_cached(datasets.path(p, "links", fy)), path)
+        t = _read_cached(table)[["row", *ATTENDANCE]].merge(lk, on="row")
+        out[str(fy)] = t.drop_duplicates("person_id").set_index("person_id")
     return out
 
 
@@ -186,13 +182,14 @@ def _survey(p: Params, person_id: str, survey: pd.DataFrame | None, spec: dict) 
 def history_by_year(p: Params) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """Earlier years' extraction (extracted children only) and meeting decisions, indexed by pseudonym."""
     out = {}
-    for d in sorted(p.processed.parent.glob("fy*")):
-        if d.name >= p.fy or not (d / "scores.parquet").exists():
+    for fy in datasets.years_with(p, "scores"):
+        if fy >= p.fiscal_year:
             continue
-        s = _read_cached(d / "scores.parquet")
+        s = _read_cached(datasets.path(p, "scores", fy))
         s = s[(s["group"] != "").to_numpy()].drop_duplicates("person_id").set_index("person_id")
-        dec = _read_cached(d / "decisions.parquet") if (d / "decisions.parquet").exists() else pd.DataFrame(columns=["person_id"])
-        out[d.name[2:]] = (s, dec.drop_duplicates("person_id").set_index("person_id"))
+        f = datasets.path(p, "decisions", fy)
+        dec = _read_cached(f) if f.exists() else pd.DataFrame(columns=["person_id"])
+        out[str(fy)] = (s, dec.drop_duplicates("person_id").set_index("person_id"))
     return out
 
 
@@ -225,7 +222,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     juki["age"] = age_on(juki["birth_date"], p.reference_date)
     reg = _registry_identity(p, households=households).drop_duplicates("person_id").set_index("person_id")
     school = _school_of(p, listed["person_id"])
-    links = read_table(p, "links")
+    links = datasets.read(p, "links")
     survey, sv_id = None, role_source(p, "survey")
     if read_table(p, sv_id) is not None and links is not None:
         survey = read_table(p, sv_id).merge(linked_rows(links, load_registry(p)[sv_id]["path"]), on="row")
@@ -234,8 +231,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     sv_spec = load_registry(p)[sv_id]
     ev_listed = ev[isin(ev["person_id"], listed["person_id"])].sort_values(["person_id", "item", "date"])
     ev_by_child = {pid: g.to_dict("records") for pid, g in ev_listed.groupby("person_id", sort=False)}
-    target = private_dir(p.internal / "assessment", p.internal_root)
-    written = []
+    sheets: dict[str, str] = {}
     today = dt.date.today().isoformat()
     for _, s in scores[scores["group"] != ""].iterrows():
         pid = s["person_id"]
@@ -264,8 +260,9 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
                           matched=rows("match"), near=rows("near"), attendance=_attendance(attendance, pid),
                           survey=_survey(p, pid, survey, sv_spec), history=_history(history, pid),
                           difficulty_types=DIFFICULTY_TYPES)
-        written.append(write_text(target / f"{s['extract_id']}.html", html))
-    return written
+        sheets[f"{s['extract_id']}.html"] = html
+    target = datasets.write(p, "assessment", sheets)
+    return [target / name for name in sheets]
 
 
 def extract_year(p: Params, write: bool = True) -> dict:
@@ -289,7 +286,7 @@ def extract_year(p: Params, write: bool = True) -> dict:
     if write:
         files["list"] = write_extraction_list(p, table)
         files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue, extra)
-        if (p.processed / "review_pairs.parquet").exists():
+        if datasets.exists(p, "review_pairs"):
             write_queue(p, pending.ordered_queue(imp, pairs))
         if counts["records_pending"] or counts["records_unmatched"]:
             notices.add(p, "30_extract", f"FY{p.fiscal_year}: 名寄せの確認待ち {counts['records_pending']} 件 (確認すると抽出が変わる組 "

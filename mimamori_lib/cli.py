@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import paths
+from . import datasets, paths
 from .errors import UserError
 
 log = logging.getLogger(__name__)
@@ -74,21 +74,21 @@ def cmd_stand_in(a: argparse.Namespace) -> int:
     if a.what == "review":
         from .synth.review import fill_review
 
-        f, n = fill_review(p.raw_dir, truth, p.internal, p.fiscal_year, only_changing=a.only_changing)
+        f, n = fill_review(p, truth, only_changing=a.only_changing)
         log.info("名寄せの確認結果 (合成, %d 組) を書き出しました: %s (次回の実行で反映されます)", n, f)
         return 0
     if a.what == "cases":
         from .synth.cases import fill_cases
 
-        f = fill_cases(p.raw_dir, p.processed, p.internal, p.fiscal_year, seed=p.synth.seed)
+        f = fill_cases(p)
         if f is None:
-            raise UserError(f"FY{a.fy} の会議の判断がまだ読み込まれていません ({p.processed / 'decisions.parquet'})。"
+            raise UserError(f"FY{a.fy} の会議の判断がまだ読み込まれていません ({datasets.path(p, 'decisions')})。"
                             "先に会議の判断を記入して実行してください (mimamori synth meeting → mimamori run)")
         log.info("事例記録 (合成) を書き出しました: %s (次回の実行で反映されます)", f)
         return 0
     from .synth.meeting import fill_decisions
 
-    f = fill_decisions(p.raw_dir, truth, p.internal, p.fiscal_year, p.reference_date, seed=p.synth.seed)
+    f = fill_decisions(p, truth)
     log.info("会議の判断 (合成) を書き出しました: %s", f)
     return 0
 
@@ -98,7 +98,7 @@ def cmd_stand_in(a: argparse.Namespace) -> int:
 def cmd_run(a: argparse.Namespace) -> int:
     from .pipeline import run_year
 
-    r = run_year(a.params, _dir(a.raw_dir), _dir(a.out_dir), force=a.force, from_step=a.from_step)
+    r = run_year(a.params, _dir(a.raw_dir), _dir(a.out_dir), force=a.force, from_step=a.from_step, wait=a.wait)
     _summary([r])
     return 0
 
@@ -144,28 +144,44 @@ def cmd_report(a: argparse.Namespace) -> int:
 
         def meeting(fy: int) -> None:
             p = year_params(base, fy)
-            if (p.internal / "extraction.csv").exists():
-                f = fill_decisions(raw, truth_root(raw), p.internal, fy, p.reference_date, seed=base.synth.seed)
+            if datasets.exists(p, "extraction_csv"):
+                f = fill_decisions(p, truth_root(raw))
                 log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
 
         from .synth.cases import fill_cases
 
         def case_records(fy: int) -> None:
             p = year_params(base, fy)
-            f = fill_cases(raw, p.processed, p.internal, fy, seed=base.synth.seed)
+            f = fill_cases(p)
             if f is not None:
                 log.info("FY%d 事例記録 (合成データ) を記入しました: %s", fy, f)
 
         hooks = {Node(fy, "30_extract"): (lambda fy=fy: meeting(fy)) for fy in years}
         hooks |= {Node(fy, "35_meeting"): (lambda fy=fy: case_records(fy)) for fy in years}
-    results = run_all(base, hooks, force=a.force, from_step=a.from_step)
+    results = run_all(base, hooks, force=a.force, from_step=a.from_step, wait=a.wait)
     log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, base.reports)
     _summary(results)
     for fy in years:
         p = year_params(base, fy)
-        if not (p.processed / "decisions.parquet").exists():
-            log.info("FY%d: 支援担当者会議の判断はまだありません。会議後に抽出リストを %s に保存すると、次回の実行で反映されます",
-                     fy, p.raw_year / "shien" / "kettei.csv")
+        if not datasets.exists(p, "decisions"):
+            log.info("FY%d: 支援担当者会議の判断はまだありません。会議後に記入した抽出リストを %s に保存すると、次回の実行で反映されます",
+                     fy, datasets.saved_target(p, "decisions", ".xlsx"))
+    return 0
+
+
+# --- key -----------------------------------------------------------------------------------------------
+
+def cmd_key(a: argparse.Namespace) -> int:
+    """``mimamori key new``: a new pseudonym key (never over an existing file). Outputs made with another key stay
+    as they are until every year is run again with ``--force``."""
+    from .params import load_params
+    from .pseudonym import key_path, new_key
+
+    p = load_params(a.params, {"out_dir": _dir(a.out_dir)})
+    f = Path(_dir(a.key_file)) if a.key_file else key_path(p)
+    new_key(f)
+    log.info("新しい仮名化キーを作りました: %s。このキーで全年度を作り直すには mimamori report --force を実行します。"
+             "キーはエクスポートと同じ保管場所にバックアップしてください", f)
     return 0
 
 
@@ -193,6 +209,7 @@ def _rerun_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--force", action="store_true", help="最新のステップも含めてすべて実行し直す")
     sp.add_argument("--from", dest="from_step", default=None, metavar="STEP",
                     help="このステップ (例: 30_extract) 以降を実行し直す")
+    sp.add_argument("--wait", action="store_true", help="同じ出力先で別の実行が進行中なら、終わるのを待ってから実行する")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only-changing", action="store_true",
                    help="review: 抽出が変わりうる組 (グループが変わる・順位が上がる) だけを判定する")
     s.set_defaults(func=cmd_synth)
+
+    k = sub.add_parser("key", help="仮名化キー: new で新しいキーを作る (既存のファイルは上書きしない)")
+    k.add_argument("what", choices=["new"])
+    k.add_argument("--key-file", default=None, help="作るキーのファイル (既定: MIMAMORI_KEY_FILE、params の key_file、data/mimamori.key)")
+    k.add_argument("--params", default="params/fy2025.yaml")
+    k.add_argument("--out-dir", default=None)
+    k.set_defaults(func=cmd_key)
 
     q = sub.add_parser("params", help="実行に使われるパラメータ (既定値を含む) を表示する")
     q.add_argument("--params", default="params/fy2025.yaml")

@@ -14,4 +14,4 @@ class InputError(UserError):
 
 
 # class names of user errors as papermill reports them from inside a notebook kernel
-USER_ERROR_NAMES = {"UserError", "InputError", "ParamsError", "RequiredSourceError"}
+USER_ERROR_NAMES = {"UserError", "InputError", "ParamsError", "RequiredSourceError", "KeyFileError", "RegistryError"}

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import notices
+from . import datasets, notices
 from .errors import InputError
 from .ingest.reading import read_filled_in
-from .ingest.tables import read_parquet
 from .normalize import nfkc, parse_date
 from .params import Params
 
@@ -99,12 +98,8 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
 def write_decisions(p: Params, dec: pd.DataFrame | None, quarantine: pd.DataFrame) -> None:
     """``decisions.parquet`` and ``decisions_quarantine.csv``; without usable decisions, an earlier run's table is
     removed so that no later step reads stale decisions."""
-    out = p.processed
-    if dec is None:
-        (out / "decisions.parquet").unlink(missing_ok=True)
-    else:
-        dec.to_parquet(out / "decisions.parquet", index=False)
-    quarantine.to_csv(out / "decisions_quarantine.csv", index=False, encoding="utf-8-sig")
+    datasets.write(p, "decisions", dec)
+    datasets.write(p, "decisions_quarantine", quarantine)
 
 
 @dataclass
@@ -134,16 +129,16 @@ def read_year(p: Params, scores: pd.DataFrame) -> MeetingYear:
     if len(q):
         msg += f" {q['row'].nunique()} 行は不備があるため隔離しました (decisions_quarantine.csv に理由)。"
         notices.add(p, "35_meeting", f"FY{p.fiscal_year}: 会議の判断のうち {q['row'].nunique()} 行を隔離しました (理由は "
-                                     f"{p.processed / 'decisions_quarantine.csv'})")
+                                     f"{datasets.path(p, 'decisions_quarantine')})")
     return MeetingYear(dec, q, msg)
 
 
 def read_scores(p: Params) -> pd.DataFrame:
     """The year's scores and extraction (30_extract must have run)."""
-    f = p.processed / "scores.parquet"
-    if not f.exists():
-        raise InputError(f"抽出結果がありません: {f} (先に 30_extract を実行してください)")
-    return read_parquet(f)
+    scores = datasets.read(p, "scores")
+    if scores is None:
+        raise InputError(f"抽出結果がありません: {datasets.path(p, 'scores')} (先に 30_extract を実行してください)")
+    return scores
 
 
 def quarantine_reasons(quarantine: pd.DataFrame) -> pd.DataFrame | str:

@@ -34,8 +34,10 @@ def read(p: Params) -> list[dict]:
 
 
 def _write(p: Params, items: list[dict]) -> None:
-    p.processed.mkdir(parents=True, exist_ok=True)
-    _file(p).write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
+    from .restricted import private_file
+
+    with private_file(_file(p), p.processed.parent) as f:
+        f.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def add(p: Params, step: str, message: str, level: str = "warning") -> None:

@@ -264,11 +264,6 @@ class Run(_Section):
                                                          "side by side only while a year's exports are smaller than "
                                                          "this many MB; larger cities run them one at a time (other "
                                                          "steps still run beside them)")
-    warm_kernels: int = Field(2, ge=0, le=16, description="kernels started ahead, the libraries imported, while steps "
-                                                          "run (1.5–2.5 s saved a step; each waiting kernel holds "
-                                                          "150–300 MB; 0: each step starts its own)")
-    fork_kernels: bool = Field(True, description="kernels are forks of one process that imported the libraries once per "
-                                                 "run, on Linux (about 1.5 s less a step; false: each kernel starts Python)")
 
 
 class Privacy(_Section):

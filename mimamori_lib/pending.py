@@ -16,10 +16,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from . import datasets
 from .arrays import isin
 from .indicators import _query, load_catalogue
 from .ingest import load_registry, read_table
-from .ingest.tables import read_parquet
 from .params import Extraction, Params
 from .scoring import GROUP_LABEL
 
@@ -29,11 +29,9 @@ IMPACT = {3: "抽出グループが変わる", 2: "グループ内の順位が�
 
 def pending_pairs(p: Params) -> pd.DataFrame:
     """Pairs waiting for staff (record: source, row; candidate child: person_id), as 20_link saved them."""
-    f = p.processed / "review_pairs.parquet"
-    cols = ["source", "row", "person_id", "match_probability", "match_weight"]
-    if not f.exists():
-        return pd.DataFrame(columns=cols)
-    return read_parquet(f)
+    pairs = datasets.read(p, "review_pairs")
+    return pairs if pairs is not None else pd.DataFrame(columns=["source", "row", "person_id", "match_probability",
+                                                                   "match_weight"])
 
 
 def record_items(p: Params, catalogue: dict, pairs: pd.DataFrame) -> pd.DataFrame:

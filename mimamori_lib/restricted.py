@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+TMP_MARK = ".tmp"
 
 
 def private_dir(path: Path, root: Path | None = None) -> Path:
@@ -51,16 +54,71 @@ def _umask(mask: int) -> Iterator[None]:
         os.umask(old)
 
 
+def temporary_name(path: Path) -> Path:
+    """A temporary name for ``path`` in its own folder, with the same suffix (writers that choose a format by the
+    suffix still work): ``.scores.parquet.<random>.tmp.parquet``. Left only by a run that was killed; the next run
+    removes them (:func:`remove_temporary`)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TMP_MARK}{path.suffix}")
+
+
+def remove_temporary(root: Path) -> int:
+    """Remove every temporary file or work folder a killed run left under ``root`` (never a finished file).
+    Returns how many."""
+    n = 0
+    for f in list(Path(root).rglob(f".*{TMP_MARK}*")) if Path(root).is_dir() else []:
+        if f.is_dir():
+            shutil.rmtree(f, ignore_errors=True)
+        else:
+            f.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+@contextlib.contextmanager
+def work_folder(parent: Path, root: Path | None = None) -> Iterator[Path]:
+    """A private (700) folder for temporary files that may hold identities (a database's spill files), inside the
+    out dir's private folders rather than the system's temporary folder, and removed when the block ends — on
+    success and on failure (a killed run's is removed by the next run: :func:`remove_temporary`)."""
+    d = private_dir(Path(parent) / f".work-{os.getpid()}-{secrets.token_hex(3)}{TMP_MARK}", root)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Write a file completely or not at all: the block writes to a temporary name in the same folder, which is
+    renamed into place when the block ends (a failure removes it; an earlier file stays as it was)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+        if tmp.is_dir() and path.is_dir():  # a folder replaces a folder: the old one is moved aside, then removed
+            old = temporary_name(path)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        elif tmp.exists():
+            os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp)
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def private_file(path: Path, root: Path | None = None) -> Iterator[Path]:
-    """Write a file that names a child: ``with private_file(f) as f: df.to_csv(f)``. The folder is made private
-    (up to ``root``), the file is created under umask 077 and set to mode 600 when the block ends."""
+    """Write a file that names a child, completely or not at all: ``with private_file(f) as tmp: df.to_csv(tmp)``.
+    The folder is made private (up to ``root``); the block writes to a temporary name in that folder, created under
+    umask 077, set to mode 600 and renamed into place when the block ends (:func:`atomic_file`)."""
     path = Path(path)
     private_dir(path.parent, root)
-    with _umask(0o077):
-        yield path
-    if path.exists():
-        os.chmod(path, FILE_MODE)
+    with atomic_file(path) as tmp, _umask(0o077):
+        yield tmp
+        if tmp.exists():
+            os.chmod(tmp, DIR_MODE if tmp.is_dir() else FILE_MODE)
 
 
 def write_text(path: Path, text: str, root: Path | None = None) -> Path:

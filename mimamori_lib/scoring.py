@@ -15,10 +15,9 @@ import logging
 import numpy as np
 import pandas as pd
 
+from . import datasets
 from .arrays import isin
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
-from .ingest import read_table
-from .ingest.tables import read_parquet
 from .params import Extraction, Params
 from .pseudonym import key_path, load_key, pseudonym
 
@@ -113,19 +112,17 @@ def extract_id(key: bytes, fy: int, person_id: str) -> str:
 def previously_needed(p: Params) -> set[str]:
     """Children judged 支援要否=要 at an earlier year's meeting (from that year's processed decisions)."""
     out: set[str] = set()
-    base = p.processed.parent
-    for d in sorted(base.glob("fy*")):
-        if d.name < p.fy and (d / "decisions.parquet").exists():
-            dec = read_parquet(d / "decisions.parquet")
+    for fy in datasets.years_with(p, "decisions"):
+        if fy < p.fiscal_year:
+            dec = datasets.read(p, "decisions", fy=fy)
             out |= set(dec.loc[dec["support_needed"] == "要", "person_id"].dropna())
     return out
 
 
 def saved_items(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The items and evidence 25_ranking wrote for the year (computed here when it has not run)."""
-    fi, fe = p.processed / "items.parquet", p.processed / "evidence.parquet"
-    if fi.exists() and fe.exists():
-        return read_parquet(fi), read_parquet(fe), load_catalogue(p, every_item=True)
+    if datasets.exists(p, "items") and datasets.exists(p, "evidence"):
+        return datasets.read(p, "items"), datasets.read(p, "evidence"), load_catalogue(p, every_item=True)
     log.info("25_ranking の結果がないため、項目をここで判定します")
     return item_table(p)
 
@@ -136,7 +133,7 @@ def item_table(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     analysis, the ranking's outcomes) does not run again when only the extraction changes."""
     catalogue = load_catalogue(p, every_item=True)
     juki = registry(p)
-    links = read_table(p, "links")
+    links = datasets.read(p, "links")
     if links is None:
         log.warning("名寄せの結果 (links) がないため、学校系の項目は判定されません")
     ev = evidence(p, catalogue, juki, links)
@@ -150,8 +147,8 @@ def write_items(p: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Every child's items and the evidence of every item (match and near), saved as ``items.parquet`` and
     ``evidence.parquet`` (25_ranking's first job; 30_extract and 40_survey read them)."""
     items, ev, full = item_table(p)
-    items.to_parquet(p.processed / "items.parquet", index=False)
-    ev.to_parquet(p.processed / "evidence.parquet", index=False)
+    datasets.write(p, "items", items)
+    datasets.write(p, "evidence", ev)
     return items, ev, full
 
 
@@ -188,12 +185,11 @@ def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFram
     evidence and catalogue of the items that count."""
     items, ev_all, full = saved_items(p)
     catalogue = active_catalogue(full, p)
-    rk = p.processed / "ranking.parquet"
-    ranking = read_parquet(rk) if rk.exists() else None
+    ranking = datasets.read(p, "ranking")
     scores = score(items, catalogue, p, previously_needed(p), ranking)
     if p.extraction.ranking == "model" and p.extraction.tier_band and not by_model(scores, p.extraction):
         log.warning("extraction.ranking: model ですが、この年度のモデルがありません (25_ranking を参照)。次点層は件数の順です")
-    key = load_key(key_path(p))
+    key = load_key(key_path(p))  # the run checked that it is the out dir's key
     fy = p.fiscal_year
     picked = (scores["group"] != "").to_numpy()
     scores["extract_id"] = pd.Series(None, index=scores.index, dtype="object")
@@ -201,7 +197,7 @@ def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFram
     scores = scores.merge(items[["person_id", "age"]], on="person_id", how="left")
     ev = ev_all[isin(ev_all["item"], list(catalogue))].reset_index(drop=True)
     if write:
-        scores.to_parquet(p.processed / "scores.parquet", index=False)
+        datasets.write(p, "scores", scores)
     n = scores["group"].value_counts().to_dict()
     log.info("判定: 対象 %d 人, 抽出 %s", len(scores), {GROUP_LABEL[k]: v for k, v in n.items() if k})
     return scores, ev, catalogue, items

@@ -15,10 +15,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from . import datasets
 from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_table, role_source
-from .ingest.tables import read_parquet
 from .params import Params
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,14 @@ def analysis_frame(p: Params) -> pd.DataFrame | None:
     """One row per linked respondent: answers, item flags (NaN where unanswered), outcomes, grade and sex."""
     sv_id = role_source(p, "survey")
     sv = read_table(p, sv_id)
-    links = read_table(p, "links")
-    items_f = p.processed / "items.parquet"
-    if sv is None or links is None or not items_f.exists():
+    links = datasets.read(p, "links")
+    items = datasets.read(p, "items")
+    if sv is None or links is None or items is None:
         return None
     path = load_registry(p)[sv_id]["path"]
     lk = links[(links["source"] == path).to_numpy() & isin(links["status"], LINKED)][["row", "person_id"]]
     df = sv.merge(lk, on="row", how="left")
-    scores = read_parquet(items_f)
+    scores = items
     juki = read_table(p, role_source(p, "registry"))[["person_id", "sex"]]
     cfg = p.survey
     for o, spec in cfg.outcomes.items():
@@ -137,18 +137,18 @@ def analyse_year(p: Params, write: bool = True) -> dict | None:
     assoc = associations(p, df)
     multi = multivariable(p, df)
     if write:
-        assoc.to_csv(p.processed / "survey_associations.csv", index=False, encoding="utf-8")
-        multi.to_csv(p.processed / "survey_multivariable.csv", index=False, encoding="utf-8")
+        datasets.write(p, "survey_associations", assoc)
+        datasets.write(p, "survey_multivariable", multi)
     return {"frame": df, "associations": assoc, "multivariable": multi, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def load_results(p: Params) -> dict | None:
     """The year's survey analysis as 40_survey saved it (``None`` when the year has no survey): the public report
     reads these instead of fitting the models again."""
-    f = p.processed / "survey_associations.csv"
-    if not f.exists():
+    assoc = datasets.read(p, "survey_associations")
+    if assoc is None:
         return None
-    return {"associations": pd.read_csv(f), "multivariable": pd.read_csv(p.processed / "survey_multivariable.csv")}
+    return {"associations": assoc, "multivariable": datasets.read(p, "survey_multivariable")}
 
 
 def labelled(p: Params, table: pd.DataFrame) -> pd.DataFrame:

@@ -1,22 +1,13 @@
-"""Excel helpers shared by the files staff open (extraction list, case template, review queue)."""
+"""Excel helpers shared by the files staff open (extraction list, case template, review queue, follow-up). Every
+cell goes through :func:`mimamori_lib.spreadsheet.append_row`: text is never a formula."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from .spreadsheet import append_row, cell  # noqa: F401 (cell: part of this module's interface)
+
 PRIVATE_NOTE = "このファイルは個人を特定できる情報を含みます。庁内の定められた場所以外に保存しないでください。"
-
-
-def cell(v):
-    """A value as an Excel cell: missing values (None, NaN, NA, NaT) empty, numpy numbers as Python numbers."""
-    if v is None or (not isinstance(v, str | list | tuple) and pd.isna(v)):
-        return None
-    return v.item() if hasattr(v, "item") and not isinstance(v, str) else v
-
-
-def row(values) -> list:
-    """A row of cells for ``Worksheet.append``."""
-    return [cell(v) for v in values]
 
 
 def table_sheet(table: pd.DataFrame, title: str):
@@ -27,9 +18,9 @@ def table_sheet(table: pd.DataFrame, title: str):
     wb = Workbook()
     ws = wb.active
     ws.title = title
-    ws.append(list(table.columns))
+    append_row(ws, list(table.columns))
     for r in table.itertuples(index=False):
-        ws.append(row(r))
+        append_row(ws, r)
     return wb, ws, {c: i + 1 for i, c in enumerate(table.columns)}, max(len(table) + 1, 2)
 
 
@@ -47,12 +38,12 @@ def drop_down(ws, column: int, values: list[str] | None, rows: int) -> None:
     dv.add(f"{letter}2:{letter}{rows}")
 
 
-def save_with_notes(wb, notes: list[str], target, root) -> None:
-    """Add the explanation sheet (説明) and save a workbook that names children (mode 600: restricted.private_file)."""
-    from .restricted import private_file
+def save_with_notes(wb, notes: list[str], p, dataset: str):
+    """Add the explanation sheet (説明) and save a workbook that names children as a dataset of the catalogue (mode
+    600, renamed into place when complete). Returns its path."""
+    from . import datasets
 
     info = wb.create_sheet("説明")
     for line in notes:
-        info.append([line])
-    with private_file(target, root) as f:
-        wb.save(f)
+        append_row(info, [line])
+    return datasets.write(p, dataset, wb.save)

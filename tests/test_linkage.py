@@ -13,12 +13,21 @@ import pytest
 from mimamori_lib import linkage
 from mimamori_lib.ingest import read_identity
 from mimamori_lib.linkage.inputs import COLUMNS
+from mimamori_lib.linkage.model import duckdb_api
 from mimamori_lib.params import Linkage as LinkageParams
 from mimamori_lib.synth.evaluate import linkage_accuracy, linkage_breakdown
 
 SRC = "gakko/shusseki.csv"
 NO_DECISIONS = pd.DataFrame(columns=["source", "row", "atena_no", "判定"])
 T = pd.Timestamp
+_WORK = Path()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _work_folder(tmp_path_factory) -> None:
+    """The private folder DuckDB may spill to (a step gives it one under the out dir's restricted folder)."""
+    global _WORK
+    _WORK = tmp_path_factory.mktemp("duckdb")
 
 
 def test_accuracy_at_beppu_scale(beppu: Path, beppu_processed) -> None:
@@ -126,7 +135,8 @@ def model():
     reg = _small_registry()
     rec = _records(reg[~reg["unique_id"].isin(["fgn", "mover"])])
     lk = LinkageParams(em_max_iterations=50)
-    training, linker = linkage.train(lk, reg, rec)
+    with duckdb_api(lk, _WORK) as api:
+        training, _ = linkage.train(lk, reg, rec, api)
     atena = pd.Series({u: f"{i:010d}" for i, u in enumerate(reg["unique_id"])})
     return lk, reg, training, atena
 
@@ -135,7 +145,7 @@ def _link(model, registry: pd.DataFrame, records: pd.DataFrame, decisions=NO_DEC
     from mimamori_lib.linkage.model import predict_with
 
     lk, _, training, atena = model
-    pairs = predict_with(lk, training.model, registry, records, 0.0)
+    pairs = predict_with(lk, training.model, registry, records, 0.0, _WORK)
     links, review = linkage.assign(pairs[pairs["match_probability"] >= lower] if lower else pairs, records, 0.95, lower,
                                    decisions, atena)
     return pairs, links.set_index("row"), review
@@ -188,8 +198,8 @@ def test_one_to_one_losers_wait_for_review(model) -> None:
 
 def test_em_cap_is_reported_not_called_convergence(model, caplog) -> None:
     _, reg, _, _ = model
-    with caplog.at_level(logging.WARNING, logger="mimamori_lib.linkage"):
-        tr, _ = linkage.train(LinkageParams(em_max_iterations=1), reg, _records(reg))
+    with caplog.at_level(logging.WARNING, logger="mimamori_lib.linkage"), duckdb_api(LinkageParams(), _WORK) as api:
+        tr, _ = linkage.train(LinkageParams(em_max_iterations=1), reg, _records(reg), api)
     assert not tr.converged and tr.em_iterations[0] == 1
     assert "収束していません" in caplog.text
 

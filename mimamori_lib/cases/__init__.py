@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import notices
+from .. import datasets, notices
 from ..ages import age_band
 from ..errors import InputError
-from ..evaluation.common import read_processed
 from ..indicators import load_catalogue
-from ..params import Params, run_years, year_params
-from ..restricted import private_dir, private_file
+from ..params import Params, run_years
+from ..xlsx import PRIVATE_NOTE, save_with_notes, table_sheet
 from .deidentify import NARRATIVE, check_case, describe
 from .followup import follow_up_year, internal_table, summary_counts
 from .identity import identities
@@ -35,7 +34,6 @@ from .report import write_internal_report
 log = logging.getLogger(__name__)
 __all__ = ["CasesYear", "cases_year", "follow_up_summary", "follow_up_year", "public_cases", "read_follow_up", "record_summary",
            "summary_counts"]
-RESTRICTED = "restricted/jirei.parquet"
 
 
 @dataclass
@@ -71,9 +69,9 @@ def _check(p: Params, recs: pd.DataFrame, scores: pd.DataFrame, dec: pd.DataFram
 
 def cases_year(p: Params) -> CasesYear:
     """Template, read-back and check of the year's cases; the follow-up of the previous year's judged children."""
-    scores, dec = read_processed(p, "scores.parquet"), read_processed(p, "decisions.parquet")
+    scores, dec = datasets.read(p, "scores"), datasets.read(p, "decisions")
     if scores is None:
-        raise InputError(f"抽出結果がありません: {p.processed / 'scores.parquet'} (先に 30_extract を実行してください)")
+        raise InputError(f"抽出結果がありません: {datasets.path(p, 'scores')} (先に 30_extract を実行してください)")
     catalogue = load_catalogue(p, every_item=True)
     msgs, n_template = [], 0
     if dec is not None and (dec["support_needed"] == "要").any():
@@ -82,6 +80,7 @@ def cases_year(p: Params) -> CasesYear:
         n_template = len(rows)
         msgs.append(f"支援要と判断した {n_template} 人の事例記録のテンプレートを書き出しました ({f.name}: 庁内用)。")
     else:
+        datasets.write(p, "case_template", None)
         msgs.append("会議で支援要と判断したこどもがまだいないため、事例記録のテンプレートはありません。")
     try:
         recs, q = read_records(p, dec, scores)
@@ -89,38 +88,34 @@ def cases_year(p: Params) -> CasesYear:
         notices.add(p, "45_cases", str(e))
         recs, q = None, pd.DataFrame(columns=QCOLS)
         msgs.append(str(e))
-    f_restricted = p.processed / RESTRICTED
     if recs is None or recs.empty:
-        f_restricted.unlink(missing_ok=True)
+        datasets.write(p, "case_records", None)
         if recs is None:
             msgs.append(f"事例記録はまだありません。記入したテンプレートを {records_path(p)} に保存すると、次回の実行で反映されます。")
         recs = None
     else:
         recs = _check(p, recs, scores, dec)
-        private_dir(f_restricted.parent, p.processed)
-        with private_file(f_restricted, p.processed) as f:
-            recs.to_parquet(f, index=False)
+        datasets.write(p, "case_records", recs)
         failed = recs[recs["public"] & ~recs["passed"]]
         msgs.append(f"事例記録 {len(recs)} 件を読み込みました (公開可 {int(recs['public'].sum())} 件のうち、個人が分かる記述の"
                     f"確認を通った {int(recs['published'].sum())} 件を公開資料に載せます)。")
         if len(failed):
             notices.add(p, "45_cases", f"FY{p.fiscal_year}: 公開可の事例 {len(failed)} 件に個人が分かる記述があるため公開資料に"
-                                       f"載せません (理由は {p.internal / 'jirei.html'})", level="info")
+                                       f"載せません (理由は {datasets.path(p, 'cases_report')})", level="info")
     if len(q):
         msgs.append(f"{q['row'].nunique()} 行は不備があるため隔離しました (cases_quarantine.csv に理由)。")
         notices.add(p, "45_cases", f"FY{p.fiscal_year}: 事例記録のうち {q['row'].nunique()} 行を隔離しました (理由は "
-                                   f"{p.processed / 'cases_quarantine.csv'})")
-    q.to_csv(p.processed / "cases_quarantine.csv", index=False, encoding="utf-8-sig")
+                                   f"{datasets.path(p, 'cases_quarantine')})")
+    datasets.write(p, "cases_quarantine", q)
     fu = follow_up_year(p)
-    f_fu = p.processed / "follow_up.parquet"
+    datasets.write(p, "follow_up", fu)
     if fu is None:
-        f_fu.unlink(missing_ok=True)
+        datasets.write(p, "follow_up_xlsx", None)
         msgs.append("前の年度の会議の判断がないため、翌年度の状況はまだ追えません。")
     else:
-        fu.to_parquet(f_fu, index=False)
-        t = internal_table(fu, p)
-        with private_file(p.internal / "follow_up.xlsx", p.internal_root) as x:
-            t.to_excel(x, index=False, sheet_name="翌年度の状況")
+        wb, _, _, _ = table_sheet(internal_table(fu, p), "翌年度の状況")
+        save_with_notes(wb, ["前の年度の会議で判断したこどもの、この年度のエクスポートに見える状況です (庁内用)。", PRIVATE_NOTE],
+                        p, "follow_up_xlsx")
         msgs.append(f"FY{int(fu['fy_judged'].iloc[0])} に会議で判断した {len(fu)} 人の、FY{p.fiscal_year} の状況をまとめました "
                     "(follow_up.xlsx: 庁内用)。")
     write_internal_report(p, _all_cases(p, recs), fu)
@@ -132,9 +127,9 @@ def _all_cases(p: Params, this_year: pd.DataFrame | None) -> pd.DataFrame | None
     frames = [this_year] if this_year is not None else []
     earlier = [y for y in run_years(p) if y < p.fiscal_year]
     if earlier:
-        f = year_params(p, earlier[-1]).processed / RESTRICTED
-        if f.exists():
-            frames.insert(0, pd.read_parquet(f))
+        earlier_cases = datasets.read(p, "case_records", fy=earlier[-1])
+        if earlier_cases is not None:
+            frames.insert(0, earlier_cases)
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
@@ -168,7 +163,7 @@ def follow_up_summary(p: Params, fu: pd.DataFrame | None) -> pd.DataFrame | str:
 
 def read_follow_up(p: Params) -> pd.DataFrame | None:
     """The follow-up written by this year's 45_cases (pseudonymous)."""
-    return read_processed(p, "follow_up.parquet")
+    return datasets.read(p, "follow_up")
 
 
 def public_cases(p: Params, years: list[int]) -> list[pd.DataFrame]:
@@ -177,9 +172,8 @@ def public_cases(p: Params, years: list[int]) -> list[pd.DataFrame]:
     four narrative columns; the column is the case's name (ケース1, ケース2, ...)."""
     rows = []
     for fy in years:
-        f = year_params(p, fy).processed / RESTRICTED
-        if f.exists():
-            r = pd.read_parquet(f)
+        r = datasets.read(p, "case_records", fy=fy)
+        if r is not None:
             rows.append(r[r["published"]])
     if not rows or not sum(len(r) for r in rows):
         return []

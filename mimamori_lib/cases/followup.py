@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import datasets
 from ..arrays import isin
 from ..assessment import attendance_by_year, linked_rows
-from ..evaluation.common import read_processed
 from ..indicators import load_catalogue, registry
-from ..ingest import load_registry, read_table, role_source
+from ..ingest import load_registry, role_source
 from ..params import Params
 
 DECISION_LABEL = {"要": "支援要", "否": "否", "保留": "保留"}
@@ -49,20 +49,20 @@ def _survey_answered(p: Params) -> set[str] | None:
     """Children who answered the lifestyle survey in a year (``None``: no survey that year). The survey is the
     registry's source with ``role: survey``."""
     sid = _survey_source(p)
-    if sid is None or not (p.processed / f"{sid}.parquet").exists():
+    if sid is None or not datasets.exists(p, f"table:{sid}"):
         return None
-    return set(linked_rows(read_table(p, "links"), load_registry(p)[sid]["path"])["person_id"])
+    return set(linked_rows(datasets.read(p, "links"), load_registry(p)[sid]["path"])["person_id"])
 
 
 def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
     """One row per child judged at year t's meeting with what year t+1 shows (``None``: no decisions at t, or
     year t+1 not processed)."""
-    dec = read_processed(p_prev, "decisions.parquet")
-    scores = read_processed(p_prev, "scores.parquet")
-    items_next = read_processed(p_next, "items.parquet")
+    dec = datasets.read(p_prev, "decisions")
+    scores = datasets.read(p_prev, "scores")
+    items_next = datasets.read(p_next, "items")
     if dec is None or scores is None or items_next is None or dec.empty:
         return None
-    items_prev = read_processed(p_prev, "items.parquet")
+    items_prev = datasets.read(p_prev, "items")
     cat = load_catalogue(p_next, every_item=True)
     fu = p_next.cases
     survey = _survey_source(p_next)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import datasets
 from ..arrays import isin
 from ..indicators import LINKED
-from ..ingest import load_registry, read_identity, read_table, registry_path
+from ..ingest import load_registry, read_identity, registry_path
 from ..params import Params
 from .deidentify import Identity, identity_terms
 
@@ -35,7 +36,7 @@ def identities(p: Params, person_ids: list[str]) -> dict[str, Identity]:
 
 def _schools(p: Params, person_ids: list[str]) -> dict[str, list[str]]:
     """The school names of the child's linked school records (every school file)."""
-    links = read_table(p, "links")
+    links = datasets.read(p, "links")
     if links is None:
         return {}
     paths = [s["path"] for s in load_registry(p).values() if s.get("school")]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import datasets
 from ..ingest.reading import read_filled_in
 from ..normalize import nfkc, parse_date
 from ..params import Params
@@ -25,7 +26,6 @@ REQUIRED = ["抽出ID", *NARRATIVE, "公開可否"]
 OPTIONAL = ["記録日"]
 PUBLIC = {"可", "否"}
 QCOLS = ["source", "row", "column", "value", "reason"]
-TEMPLATE = "jirei_template.xlsx"
 CONTEXT = ["抽出ID", "該当項目", "困難の類型", "支援内容", "支援開始日"]
 
 
@@ -69,16 +69,14 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
         for c in ("該当項目", *NARRATIVE):
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
-    f = p.internal / TEMPLATE
-    save_with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、シート「事例記録」を CSV (UTF-8) で",
+    return save_with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、シート「事例記録」を CSV (UTF-8) で",
                          f"{records_path(p)} に保存してください (灰色の列はそのまま残してかまいません)。",
                          "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
                          "状況の変化: こどもと家庭に起きた変化 / 効果・示唆: データを連携したことで可能になったこと。",
                          "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",
                          "公開の前に、氏名・読み・学校名・住所・宛名番号・日付 (日まで)・年齢・学年が含まれていないか自動で確認し、",
                          "含まれている事例は公開資料に載せません。年齢は年齢帯 (例: 6〜11歳)、日付は月までで書いてください。",
-                         PRIVATE_NOTE], f, p.internal_root)
-    return f
+                         PRIVATE_NOTE], p, "case_template")
 
 
 def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
@@ -86,7 +84,7 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
     f = records_path(p)
     if not f.exists():
         return None, pd.DataFrame(columns=QCOLS)
-    header, rows = read_filled_in(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({TEMPLATE})")
+    header, rows = read_filled_in(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({datasets.path(p, 'case_template').name})")
     idx = {h: header.index(h) for h in REQUIRED + [c for c in OPTIONAL if c in header]}
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     needed = set(dec.loc[dec["support_needed"] == "要", "extract_id"]) if dec is not None else None

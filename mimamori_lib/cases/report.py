@@ -8,8 +8,8 @@ import html
 
 import pandas as pd
 
+from .. import datasets
 from ..params import Params
-from ..restricted import write_text
 from .deidentify import NARRATIVE
 
 STYLE = ("body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
@@ -59,4 +59,4 @@ def write_internal_report(p: Params, cases: pd.DataFrame | None, fu: pd.DataFram
                          + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>")
     doc = (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>事例記録 FY{p.fiscal_year}</title>'
            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
-    write_text(p.internal / "jirei.html", doc, p.internal_root)
+    datasets.write(p, "cases_report", doc)

@@ -14,10 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import disclosure
+from .. import datasets, disclosure
 from ..disclosure import Derived, System
 from ..params import Params
-from .common import read_processed
 
 FUNNEL_ROWS = [("in_scope", "対象のこども (0〜18歳)"), ("extracted", "抽出"), ("extracted_basic", "　うち基本項目上位"),
                ("extracted_other", "　うちその他項目上位"), ("extracted_tier", "　うち次点層"), ("decided", "会議で判断"),
@@ -34,8 +33,8 @@ COMPARISONS = (("抽出されたこどものうち新たに支援要と判断", 
 
 def funnel(p: Params) -> dict:
     """Children in scope → extracted → already supported → newly judged to need support → support started."""
-    scores = read_processed(p, "scores.parquet")
-    dec = read_processed(p, "decisions.parquet")
+    scores = datasets.read(p, "scores")
+    dec = datasets.read(p, "decisions")
     if scores is None:
         return {}
     x = scores[scores["group"] != ""]

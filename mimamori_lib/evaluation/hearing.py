@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import disclosure
+from .. import datasets, disclosure
 from ..params import Params
-from ..restricted import private_file
 
 LIKERT = {"q1_shared_view": "対象者認識の一致", "q2_understanding": "こども理解の深まり", "q3_data_useful": "データの有用性",
           "q4_workload": "業務負担 (5=重い)"}
@@ -77,8 +76,6 @@ def theme_counts(coded: pd.DataFrame, codebook: dict, threshold: int, protection
 
 def write_internal_comments(p: Params, coded: pd.DataFrame) -> Path:
     """Quotes of the free comments, with their themes: internal report only."""
-    with private_file(p.internal / "hearing_comments.csv", p.internal_root) as f:
-        coded[coded["comment"] != ""].to_csv(f, index=False, encoding="utf-8-sig")
-    return f
+    return datasets.write(p, "hearing_comments", coded[coded["comment"] != ""])
 
 

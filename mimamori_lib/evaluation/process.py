@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import disclosure
+from .. import datasets, disclosure
 from ..params import Params
 from ..pipeline.manifest import step_seconds
-from .common import read_processed
 
 
 def process_indicators(p: Params) -> dict:
     """Sources loaded, rows quarantined, linkage rate, review queue size, run time."""
-    s = read_processed(p, "ingest_summary.csv")
-    r = read_processed(p, "linkage_rates.csv")
+    s = datasets.read(p, "ingest_summary")
+    r = datasets.read(p, "linkage_rates")
     out = {"fy": p.fiscal_year}
     if s is not None:
         from ..ingest import load_registry

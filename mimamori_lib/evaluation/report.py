@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import disclosure
+from .. import datasets, disclosure
 from ..params import Params, run_years, year_params
 from ..scoring import GROUP_LABEL
 from .followup import follow_up_lines, follow_up_system, follow_up_table, follow_ups
@@ -69,10 +69,7 @@ def evaluate(p: Params) -> dict:
 def write_audit(p: Params, audits: dict) -> None:
     """``<processed>/<fy>/public_audit.json``: for every public table of the report, whether its audit passed and
     each hidden small count's interval given everything published (the note and the tests read it)."""
-    import json
-
-    rec = {name: a.record() for name, a in audits.items() if a is not None}
-    (p.processed / "public_audit.json").write_text(json.dumps(rec, ensure_ascii=False, indent=1), encoding="utf-8")
+    datasets.write(p, "public_audit", {name: a.record() for name, a in audits.items() if a is not None})
 
 
 def funnel_plot(table: pd.DataFrame):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .. import datasets
 from ..ages import school_grade
 from ..errors import InputError
 from ..params import Params
@@ -46,10 +47,9 @@ def check_required(p: Params, registry: dict[str, dict], results: dict[str, Sour
 
 def _previous_rows(p: Params) -> dict[str, int]:
     """Rows read per file in the previous fiscal year's ingestion (when it was processed)."""
-    f = p.processed.parent / f"fy{p.fiscal_year - 1}" / "ingest_summary.csv"
-    if not f.exists():
+    s = datasets.read(p, "ingest_summary", fy=p.fiscal_year - 1)
+    if s is None:
         return {}
-    s = pd.read_csv(f, encoding="utf-8-sig", keep_default_na=False)
     s = s[s["status"] == "loaded"]
     return dict(zip(s["source"], pd.to_numeric(s["rows_read"]).astype(int), strict=True))
 

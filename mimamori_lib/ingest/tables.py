@@ -23,13 +23,18 @@ def read_parquet(f: Path, columns: list[str] | None = None, filters: list | None
     return t.to_pandas(types_mapper={pa.string(): strings, pa.large_string(): strings}.get)
 
 
-def read_table(p: Params, source: str) -> pd.DataFrame | None:
-    """A processed source table of the params' year (``None`` if that source was not loaded)."""
-    f = p.processed / f"{source}.parquet"
-    return read_parquet(f) if f.exists() else None
+def read_table(p: Params, source: str, fy: int | None = None) -> pd.DataFrame | None:
+    """A processed source table of the params' year (or of year ``fy``; ``None`` if that source was not loaded)."""
+    from .. import datasets
+
+    return datasets.read(p, f"table:{source}", fy=fy)
 
 
-def read_identity(p: Params, columns: list[str] | None = None, sources: list[str] | None = None) -> pd.DataFrame:
-    """The restricted identity table (linkage and internal reports only); optionally some columns, some sources."""
-    f = p.processed / "restricted" / "identity.parquet"
-    return read_parquet(f, columns=columns, filters=[("source", "in", sources)] if sources else None)
+def read_identity(p: Params, columns: list[str] | None = None, sources: list[str] | None = None,
+                  filters: list | None = None) -> pd.DataFrame:
+    """The restricted identity table (linkage and internal reports only); optionally some columns, some sources,
+    other row ``filters`` (as pyarrow takes them)."""
+    from .. import datasets
+
+    flt = [("source", "in", sources)] if sources else []
+    return read_parquet(datasets.path(p, "identity"), columns=columns, filters=[*flt, *(filters or [])] or None)

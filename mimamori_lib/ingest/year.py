@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import notices
+from .. import datasets, notices
 from ..params import Params
-from ..pseudonym import key_path, load_key
-from ..restricted import private_dir, private_file
+from ..pseudonym import ensure_key
 from .completeness import RequiredSourceError, check_required, shrink_warnings
 from .registry import load_registry
 from .source import SourceResult, ingest_source, known_surnames
@@ -42,7 +41,7 @@ def ingest_year(p: Params, write: bool = True) -> IngestResult:
     t0 = time.perf_counter()
     registry = load_registry(p)
     raw_dir = p.raw_year
-    key = load_key(key_path(p))
+    key = ensure_key(p)
     if not raw_dir.exists():
         log.error("入力フォルダがありません: %s", raw_dir)
     results: dict[str, SourceResult] = {}
@@ -80,17 +79,11 @@ def ingest_year(p: Params, write: bool = True) -> IngestResult:
 
 
 def write_outputs(p: Params, res: IngestResult) -> Path:
-    """Parquet per source, the restricted identity table, quarantine.csv and ingest_summary.csv."""
-    out = p.processed
-    out.mkdir(parents=True, exist_ok=True)
-    restricted = private_dir(out / "restricted")
+    """Parquet per source, the restricted identity table, quarantine.csv and ingest_summary.csv (a source not loaded
+    this time has no table: an earlier run's is removed)."""
     idents = []
     for sid, r in res.sources.items():
-        target = out / f"{sid}.parquet"
-        if r.table is not None:
-            r.table.to_parquet(target, index=False)
-        elif target.exists():
-            target.unlink()
+        datasets.write(p, f"table:{sid}", r.table)
         if r.identity is not None:
             idents.append(r.identity)
     if idents:
@@ -98,9 +91,8 @@ def write_outputs(p: Params, res: IngestResult) -> Path:
         for c in ident.columns:
             if ident[c].dtype == object:
                 ident[c] = ident[c].astype("string")
-        with private_file(restricted / "identity.parquet") as f:
-            ident.to_parquet(f, index=False)
-    res.quarantine().to_csv(out / "quarantine.csv", index=False, encoding="utf-8-sig")
-    res.summary().to_csv(out / "ingest_summary.csv", index=False, encoding="utf-8-sig")
-    log.info("取込結果を書き出しました: %s", out)
-    return out
+        datasets.write(p, "identity", ident)
+    datasets.write(p, "quarantine", res.quarantine())
+    datasets.write(p, "ingest_summary", res.summary())
+    log.info("取込結果を書き出しました: %s", p.processed)
+    return p.processed

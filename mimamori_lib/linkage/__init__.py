@@ -12,21 +12,30 @@ orchestrates.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .. import datasets
 from ..arrays import isin
-from ..ingest import load_registry, read_identity, read_table, registry_path, role_source
-from ..ingest.tables import read_parquet
+from ..ingest import load_registry, read_identity, registry_path, role_source
 from ..params import Params
+from ..restricted import work_folder
 from .assignment import DECISION_NO, DECISION_YES, assign, inherit_links, link_rates
 from .inputs import add_districts, records_side, registry_side
-from .model import EM_BLOCKS, Training, match_weights, model_settings, predict, predict_with, train
-from .review import read_decisions, save_match_weights_chart, write_review_queue
+from .model import (
+    EM_BLOCKS,
+    Training,
+    duckdb_api,
+    match_weights,
+    model_settings,
+    predict,
+    predict_with,
+    train,
+)
+from .review import match_weights_chart, read_decisions, write_review_queue
 
 log = logging.getLogger(__name__)
 IDENTITY_COLUMNS = ["source", "row", "person_id", "atena_no", "household_id", "name", "family_name", "given_name", "name_kana",
@@ -76,13 +85,16 @@ def link_year(p: Params, write: bool = True) -> LinkResult:
     log.info("名寄せ: 住基のこども %d 人 × 学校系の記録 %d 件 (うち出欠と同一の記録 %d 件は出欠の結果を引き継ぎ)",
              len(registry), len(records), int(is_copy.sum()))
     del reg_all, records
-    training, linker = train(lk, registry, scored)
-    if lk.backend == "duckdb":  # the backend holds both sides now: keep only what assignment needs
-        registry, scored = None, scored[["unique_id", "source", "row"]]
-    t1 = time.perf_counter()
-    pairs = predict(linker, lk.review_threshold) if lk.backend == "duckdb" else \
-        predict_with(lk, training.model, registry, scored, lk.review_threshold)
-    log.info("  予測 %d 組 (%.1f 秒)", len(pairs), time.perf_counter() - t1)
+    with work_folder(p.processed / "restricted", p.processed.parent) as work, duckdb_api(lk, work) as api:
+        training, linker = train(lk, registry, scored, api)
+        chart = match_weights_chart(linker)
+        if lk.backend == "duckdb":  # the backend holds both sides now: keep only what assignment needs
+            registry, scored = None, scored[["unique_id", "source", "row"]]
+        t1 = time.perf_counter()
+        pairs = predict(linker, lk.review_threshold) if lk.backend == "duckdb" else \
+            predict_with(lk, training.model, registry, scored, lk.review_threshold, work)
+        del linker, api
+        log.info("  予測 %d 組 (%.1f 秒)", len(pairs), time.perf_counter() - t1)
     links, review = assign(pairs, scored, lk.auto_threshold, lk.review_threshold, decisions, person_to_atena)
     if base_path:
         base_links = links[(links["source"] == base_path).to_numpy()]
@@ -97,7 +109,7 @@ def link_year(p: Params, write: bool = True) -> LinkResult:
     res = LinkResult(links, review, training, rates, 0.0, sources, decision_report,
                      unmatched_by_school(ident, links))
     if write:
-        write_outputs(p, res, ident, person_to_atena, linker)
+        write_outputs(p, res, chart)
     res.seconds = round(time.perf_counter() - t0, 2)
     return res
 
@@ -119,19 +131,16 @@ def unmatched_by_school(ident: pd.DataFrame, links: pd.DataFrame) -> pd.DataFram
     return t[t["not_linked"] > 0].sort_values(["share", "not_linked"], ascending=False).reset_index(drop=True)
 
 
-def write_outputs(p: Params, res: LinkResult, ident: pd.DataFrame, person_to_atena: pd.Series, linker) -> None:
-    out = p.processed
-    res.links.to_parquet(out / "links.parquet", index=False)
+def write_outputs(p: Params, res: LinkResult, chart: str) -> None:
+    datasets.write(p, "links", res.links)
     # without Splink's random linker_uid: the same model gives the same file, and the steps after it are not re-run
-    model = {k: v for k, v in res.training.model.items() if k != "linker_uid"}
-    (out / "linkage_model.json").write_text(json.dumps(model, ensure_ascii=False, indent=1), encoding="utf-8")
-    meta = {"em_iterations": res.training.em_iterations, "em_rules": res.training.em_rules, "converged": res.training.converged,
-            "training_seconds": res.training.seconds}
-    (out / "linkage_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    res.rates.to_csv(out / "linkage_rates.csv", index=False, encoding="utf-8-sig")
-    res.decisions.to_csv(out / "review_decisions_report.csv", index=False, encoding="utf-8-sig")
-    review_pairs(res.review).to_parquet(out / "review_pairs.parquet", index=False)
-    save_match_weights_chart(p, linker)
+    datasets.write(p, "linkage_model", {k: v for k, v in res.training.model.items() if k != "linker_uid"})
+    datasets.write(p, "linkage_meta", {"em_iterations": res.training.em_iterations, "em_rules": res.training.em_rules,
+                                        "converged": res.training.converged, "training_seconds": res.training.seconds})
+    datasets.write(p, "linkage_rates", res.rates)
+    datasets.write(p, "review_decisions_report", res.decisions)  # it names 宛名番号: private, like every processed file
+    datasets.write(p, "review_pairs", review_pairs(res.review))
+    datasets.write(p, "match_weights_chart", chart)
 
 
 def review_pairs(review: pd.DataFrame) -> pd.DataFrame:
@@ -146,8 +155,8 @@ def review_pairs(review: pd.DataFrame) -> pd.DataFrame:
 
 def write_queue(p: Params, order: pd.DataFrame | None = None) -> None:
     """``review_queue.xlsx`` from the saved pairs (in ``order``: those that change the list first)."""
-    pairs = read_parquet(p.processed / "review_pairs.parquet").rename(columns={"person_id": "unique_id_l"}) \
-        if (p.processed / "review_pairs.parquet").exists() else pd.DataFrame()
+    pairs = datasets.read(p, "review_pairs")
+    pairs = pairs.rename(columns={"person_id": "unique_id_l"}) if pairs is not None else pd.DataFrame()
     links = read_links(p)
     ident = _queue_identity(p, pairs)
     reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
@@ -158,12 +167,11 @@ def write_queue(p: Params, order: pd.DataFrame | None = None) -> None:
 def _queue_identity(p: Params, pairs: pd.DataFrame) -> pd.DataFrame:
     """The identity rows the queue shows — its school records and their registry candidates — read with filters
     (never the whole table: over a million rows at 500,000 children)."""
-    f = p.processed / "restricted" / "identity.parquet"
     reg = registry_path(p)
     ids = sorted(set(pairs["unique_id_l"].dropna())) if len(pairs) else []
-    parts = [read_parquet(f, filters=[("source", "=", reg), ("person_id", "in", ids or ["-"])])]
+    parts = [read_identity(p, sources=[reg], filters=[("person_id", "in", ids or ["-"])])]
     for src, g in (pairs.groupby("source") if len(pairs) else []):
-        parts.append(read_parquet(f, filters=[("source", "=", src), ("row", "in", sorted({int(x) for x in g["row"]}))]))
+        parts.append(read_identity(p, sources=[src], filters=[("row", "in", sorted({int(x) for x in g["row"]}))]))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -194,7 +202,7 @@ def decisions_summary(res: LinkResult) -> pd.DataFrame | str:
 
 def read_links(p: Params) -> pd.DataFrame | None:
     """The year's links (``None`` before linkage has run)."""
-    return read_table(p, "links")
+    return datasets.read(p, "links")
 
 
 def synthetic_check(p: Params, res: LinkResult):

@@ -12,11 +12,14 @@ outside the district. 就学援助 records carry the applicant parent's househol
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,39 +136,37 @@ def model_settings(lk: LinkageParams, link_type: str = "link_only") -> dict:
 
 # --- the database ------------------------------------------------------------------------------------
 
-def duckdb_api(lk: LinkageParams):
-    """Embedded DuckDB with a memory limit (it spills to a temporary folder beyond it) and a modest thread count."""
-    import atexit
-    import contextlib
-    import shutil
-    import tempfile
-
+@contextlib.contextmanager
+def duckdb_api(lk: LinkageParams, work: Path) -> Iterator:
+    """Embedded DuckDB with a memory limit and a modest thread count. Beyond the limit it spills pairs — names and
+    readings — to ``work`` (a private folder of the out dir, removed by its owner); the connection is closed when
+    the block ends, whether it succeeded or not."""
     import duckdb
     from splink import DuckDBAPI
 
-    spill = tempfile.mkdtemp(prefix="mimamori-duckdb-")  # mode 700: spilled pairs hold identity columns
-    atexit.register(shutil.rmtree, spill, ignore_errors=True)
     con = duckdb.connect()
-    con.execute(f"SET memory_limit='{lk.memory_limit}'")
-    con.execute(f"SET temp_directory='{spill}'")
-    con.execute("SET preserve_insertion_order=false")
-    with contextlib.suppress(duckdb.Error):  # in Jupyter without ipywidgets DuckDB refuses the setting; it is off there
-        con.execute("SET enable_progress_bar=false")
-    return DuckDBAPI(connection=con)
+    try:
+        con.execute(f"SET memory_limit='{lk.memory_limit}'")
+        con.execute("SET temp_directory='{}'".format(str(work).replace("'", "''")))
+        con.execute("SET preserve_insertion_order=false")
+        with contextlib.suppress(duckdb.Error):  # in Jupyter without ipywidgets DuckDB refuses the setting; it is off there
+            con.execute("SET enable_progress_bar=false")
+        yield DuckDBAPI(connection=con)
+    finally:
+        con.close()
 
 
-def _spark_api(lk: LinkageParams):
-    import tempfile
-
+def _spark_api(lk: LinkageParams, work: Path):
     from pyspark.sql import SparkSession
     from splink import SparkAPI
 
     builder = SparkSession.builder.master(lk.spark.master).appName("mimamori")
-    for k, v in {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", **lk.spark.conf}.items():
+    for k, v in {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", "spark.local.dir": str(work),
+                 **lk.spark.conf}.items():
         builder = builder.config(k, str(v))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="mimamori-spark-"))
+    spark.sparkContext.setCheckpointDir(str(work / "checkpoints"))
     return SparkAPI(spark_session=spark), spark
 
 
@@ -204,13 +205,13 @@ class _IterationCounter(logging.Handler):
             self.n += 1
 
 
-def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api=None):
+def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api):
     """Estimate the prior from exact matches, u by random sampling and m by EM on birth-date and reading blocks
-    (never on address). Returns (training summary, the linker, ready to predict)."""
+    (never on address), on the backend ``api`` (:func:`duckdb_api`). Returns (training summary, the linker, ready to
+    predict)."""
     from splink import Linker, block_on
 
     t0 = time.perf_counter()
-    api = api or duckdb_api(lk)
     tables = [register(api, registry, REGISTRY), register(api, records, RECORDS)]
     linker = Linker(tables, model_settings(lk), log_level=logging.ERROR)
     linker.training.estimate_probability_two_random_records_match(
@@ -296,22 +297,24 @@ def predict(linker, lower: float) -> pd.DataFrame:
     return pairs
 
 
-def predict_with(lk: LinkageParams, model: dict, registry: pd.DataFrame, records: pd.DataFrame, lower: float) -> pd.DataFrame:
-    """Prediction with a saved model on the configured backend (DuckDB, or Spark for very large runs)."""
+def predict_with(lk: LinkageParams, model: dict, registry: pd.DataFrame, records: pd.DataFrame, lower: float,
+                 work: Path) -> pd.DataFrame:
+    """Prediction with a saved model on the configured backend (DuckDB, or Spark for very large runs), spilling to
+    the private folder ``work``."""
     from splink import Linker
 
-    spark = None
-    if lk.backend == "spark":
-        api, spark = _spark_api(lk)
-    else:
-        api = duckdb_api(lk)
-    linker = Linker([register(api, registry, REGISTRY, spark), register(api, records, RECORDS, spark)], model,
-                    log_level=logging.ERROR)
+    if lk.backend != "spark":
+        with duckdb_api(lk, work) as api:
+            linker = Linker([register(api, registry, REGISTRY), register(api, records, RECORDS)], model,
+                            log_level=logging.ERROR)
+            return predict(linker, lower)
+    api, spark = _spark_api(lk, work)
     try:
+        linker = Linker([register(api, registry, REGISTRY, spark), register(api, records, RECORDS, spark)], model,
+                        log_level=logging.ERROR)
         return predict(linker, lower)
     finally:
-        if spark is not None:
-            spark.stop()
+        spark.stop()
 
 
 def match_weights(model: dict) -> pd.DataFrame:

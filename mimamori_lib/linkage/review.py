@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import datasets
 from ..ingest import SourceError, decode, read_rows, registry_path
 from ..normalize import nfkc, normalize_atena
 from ..params import Params
+from ..spreadsheet import append_row
 from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes
-from ..xlsx import row as row_cells
 from .assignment import DECISION_NO, DECISION_YES
 
 log = logging.getLogger(__name__)
-QUEUE = "review_queue.xlsx"
 SHEET = "要確認"
 HEADERS = {"ファイル": "source", "行": "row", "宛名番号": "atena_no", "判定": "判定"}
 WEIGHTS = ("family_name", "given_name", "birth_date", "sex", "address", "school_district", "household")
@@ -30,9 +30,8 @@ DECISION_COLUMNS = ["source", "row", "atena_no", "判定"]
 
 
 def decision_files(p: Params) -> list[Path]:
-    """What staff saved under ``<raw>/<fy>/linkage/``: the queue as .xlsx, or as CSV."""
-    d = p.raw_year / "linkage"
-    return sorted([*d.glob("*.xlsx"), *d.glob("*.csv")]) if d.is_dir() else []
+    """What staff saved under ``<raw>/<fy>/linkage/``: the queue as .xlsx, or as CSV, under any name."""
+    return datasets.saved_files(p, "review")
 
 
 def _read_file(f: Path) -> pd.DataFrame:
@@ -131,7 +130,7 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
               "住基: 氏名", "住基: カナ", "住基: 生年月日", "住基: 性別", "住基: 住所", "住基: 住定日",
               "重み: 姓", "重み: 名", "重み: 生年月日", "重み: 性別", "重み: 住所", "重み: 学区", "重み: 世帯",
               "判定", "確認者", "メモ"]
-    ws.append(header)
+    append_row(ws, header)
     rows = review
     if extra is not None and len(review):
         rows = extra.merge(review, on=["source", "row", "unique_id_l"], how="left")
@@ -142,11 +141,11 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         for _, r in rows.iterrows():
             src = recs.loc[(r["source"], int(r["row"]))]
             g = reg.loc[r["unique_id_l"]]
-            ws.append(row_cells([r["source"], int(r["row"]), person_to_atena.get(r["unique_id_l"]), round(float(r["match_probability"]), 4),
+            append_row(ws, [r["source"], int(r["row"]), person_to_atena.get(r["unique_id_l"]), round(float(r["match_probability"]), 4),
                        why.get((r["source"], int(r["row"])), ""), *[r[c] for c in extra_cols],
                        src.get("name"), src.get("name_kana"), _d(src.get("birth_date")), _sex(src.get("sex")), src.get("school"),
                        src.get("address"), g.get("name"), g.get("name_kana"), _d(g.get("birth_date")), _sex(g.get("sex")),
-                       g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None]))
+                       g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None])
 
     drop_down(ws, header.index("判定") + 1, [DECISION_YES, DECISION_NO], max(ws.max_row, 2) + 200)
     for cell in ws[1]:
@@ -154,28 +153,27 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         if cell.value == "判定":
             cell.fill = PatternFill("solid", fgColor="FFF7D6")
     ws.freeze_panes = "F2"
-    target = p.internal / QUEUE
-    save_with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
+    return save_with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
                          "「判定」に 一致 / 不一致 を選び、このファイルをそのまま (.xlsx)、またはシート「要確認」を見出しのまま CSV (UTF-8) で",
-                         f"{p.raw_year / 'linkage'} に保存すると、次回の実行で反映されます (例: {p.raw_year / 'linkage' / QUEUE})。",
+                         f"{datasets.saved_target(p, 'review')} に保存すると、次回の実行で反映されます (ファイル名は自由です。"
+                         f"例: {datasets.saved_target(p, 'review') / datasets.path(p, 'review_queue').name})。"
+                         "Excel で開いて記入し、そのまま上書き保存したファイルをそのフォルダに置けば読み込みます。",
                          "判定が空欄の行は未確認として扱います。適用した行・受け付けなかった行とその理由は名寄せのレポートに示します。",
                          "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
-                         PRIVATE_NOTE], target, p.internal_root)
-    return target
+                         PRIVATE_NOTE], p, "review_queue")
 
 
-def save_match_weights_chart(p: Params, linker) -> Path:
-    """Splink's match-weights chart as a self-contained HTML file: libraries inline (the city network is closed) and
+def match_weights_chart(linker) -> str:
+    """Splink's match-weights chart as a self-contained HTML page: libraries inline (the city network is closed) and
     no action menu (its 'Open in Vega Editor' goes to the internet). The libraries' own code still names web
     addresses (SVG namespaces, help texts); nothing is loaded from them."""
     from splink.internals.html_utils import chart_html  # what chart.save(inline=True) writes (splink pinned)
 
-    from ..offline import check_file
+    from ..offline import external_loads
 
-    target = p.reports / p.fy / "linkage_match_weights.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
     spec = linker.visualisations.match_weights_chart().chart_dict
     spec.setdefault("usermeta", {})["embedOptions"] = {"actions": False}   # vega-embed reads its options here
-    target.write_text(chart_html(spec, inline=True, fullhtml=True), encoding="utf-8")
-    check_file(target, addresses=False)
-    return target
+    html = chart_html(spec, inline=True, fullhtml=True)
+    if external_loads(html):
+        raise RuntimeError(f"the match-weights chart loads from outside the page: {external_loads(html)[:3]}")
+    return html

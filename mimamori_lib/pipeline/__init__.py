@@ -1,8 +1,9 @@
 """Running the notebooks: each year's steps in dependency order, side by side where independent, skipping steps
 that are up to date, with a run manifest and a log file.
 
-Modules: :mod:`.steps` (what each step reads and writes), :mod:`.fingerprint` (hashes of a step's inputs),
-:mod:`.manifest` (the run manifest), :mod:`.kernel` (one notebook on a private kernel, HTML), :mod:`.runner`.
+Modules: :mod:`.steps` (what each step reads and writes), :mod:`.fingerprint` (hashes of a step's inputs and
+outputs), :mod:`.manifest` (the run manifest), :mod:`.kernel` (one notebook on a fresh kernel, HTML), :mod:`.lock`
+(one run per out dir), :mod:`.runner`.
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ def _select(names: list[str], start: str | None, stop: str | None) -> list[str]:
 
 
 def run_year(params_path: str | Path, raw_dir: str | None = None, out_dir: str | None = None, start: str | None = None,
-             stop: str | None = None, force: bool = False, from_step: str | None = None) -> RunResult:
+             stop: str | None = None, force: bool = False, from_step: str | None = None, wait: bool = False) -> RunResult:
     """Run the notebooks of one fiscal year (from ``start``, before ``stop``), skipping those up to date; stop at the
     first failure with the step and cell named."""
     p = _load(params_path, raw_dir, out_dir)
     return run_plan(Plan({p.fiscal_year: p}, {p.fiscal_year: _select(notebooks_for(p), start, stop)}, force=force,
-                         from_step=from_step))[0]
+                         from_step=from_step, wait=wait))[0]
 
 
-def run_all(base: Params, hooks: dict | None = None, force: bool = False, from_step: str | None = None) -> list[RunResult]:
+def run_all(base: Params, hooks: dict | None = None, force: bool = False, from_step: str | None = None,
+            wait: bool = False) -> list[RunResult]:
     """Every year of the run (``years:``), each year's steps after the earlier years' outputs they read."""
     ps = {fy: year_params(base, fy) for fy in run_years(base)}
-    return run_plan(Plan(ps, {fy: notebooks_for(p) for fy, p in ps.items()}, hooks or {}, force, from_step))
+    return run_plan(Plan(ps, {fy: notebooks_for(p) for fy, p in ps.items()}, hooks or {}, force, from_step, wait))
 
 
 def _load(params_path: str | Path, raw_dir: str | None, out_dir: str | None) -> Params:

@@ -1,5 +1,6 @@
-"""Fingerprints: what a step read (its code, the params it uses, input files, upstream outputs), hashed. A step
-whose fingerprint is unchanged and whose outputs exist is up to date."""
+"""Fingerprints: what a step read (its code, the params it uses, the files it read in the exports folder, the
+outputs of the steps before it), hashed; and the hashes of what it wrote. A step is up to date when its
+fingerprint is the one recorded when it last finished and every output still has the hash recorded then."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .. import paths
+from .. import datasets, paths
 from ..params import Params, year_params
 from .steps import STEPS, Step
 
@@ -16,11 +17,27 @@ ABSENT = "absent"
 
 
 def file_hash(f: Path) -> str:
-    """SHA-256 of a file's content (``absent`` when there is no such file)."""
-    if not f.is_file():
-        return ABSENT
+    """SHA-256 of a file's content (a folder: of its files' names and contents; ``absent`` when there is nothing)."""
+    if f.is_dir():
+        h = hashlib.sha256()
+        for x in sorted(f.rglob("*")):
+            if x.is_file():
+                h.update(str(x.relative_to(f)).encode() + b"\0" + _content_hash(x).encode())
+        return h.hexdigest()
+    return _content_hash(f) if f.is_file() else ABSENT
+
+
+def _content_hash(f: Path) -> str:
+    st = f.stat()
+    return _cached_hash(str(f), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_hash(path: str, inode: int, mtime_ns: int, ctime_ns: int, size: int) -> str:
+    """A file's hash, computed once per version of the file within a process (a run hashes the same upstream
+    outputs for several steps). Any write changes the change time, which no copy can set back."""
     h = hashlib.sha256()
-    with f.open("rb") as fh:
+    with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -31,18 +48,10 @@ def code_hash() -> str:
     """One hash of the library's code and templates (any change re-runs every step)."""
     h = hashlib.sha256()
     for f in sorted(paths.PACKAGE.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".j2", ".json", ".yaml", ".csv") and "__pycache__" not in f.parts:
+        if f.is_file() and f.suffix in (".py", ".j2", ".json", ".yaml", ".csv", ".tpl") and "__pycache__" not in f.parts:
             h.update(str(f.relative_to(paths.PACKAGE)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()
-
-
-def key_fingerprint(p: Params) -> str:
-    """A hash of the pseudonym key (never the key): pseudonyms and 抽出ID change with it."""
-    from ..pseudonym import key_path
-
-    f = key_path(p)
-    return hashlib.sha256(b"mimamori-key:" + f.read_bytes()).hexdigest() if f.is_file() else ABSENT
 
 
 def _dotted(p: Params, name: str):
@@ -65,23 +74,29 @@ def params_subset(p: Params, s: Step) -> dict:
     return out
 
 
-def step_inputs(p: Params, s: Step, earlier_years: list[int]) -> dict:
+def _relative(p: Params, f: Path) -> str:
+    try:
+        return str(f.relative_to(p.raw_year))
+    except ValueError:
+        return str(f)
+
+
+def step_inputs(p: Params, s: Step, earlier_years: list[int], key_id: str | None = None) -> dict:
     """Everything a step reads, hashed."""
     out = {
         "step": s.name, "code": code_hash(), "notebook": file_hash(paths.NOTEBOOKS / f"{s.name}.ipynb"),
         "params": params_subset(p, s), "data_files": {d: file_hash(Path(_dotted(p, d))) for d in s.data_files},
-        "raw": {f: file_hash(p.raw_year / f) for f in s.raw_files(p)},
+        "raw": {_relative(p, f): file_hash(f) for f in s.raw_files(p)},
     }
     if s.uses_key:
-        out["key"] = key_fingerprint(p)
-    reads = s.reads(p) if s.reads else [f for a in s.after for f in (*STEPS[a].output_files(p), *STEPS[a].optional_files(p))]
-    out["upstream"] = {f: file_hash(p.processed / f) for f in sorted(set(reads))}
+        out["key"] = key_id or ABSENT
+    out["upstream"] = {d.file: file_hash(d.path(p)) for d in s.upstream(p)}
     if s.earlier:
         out["earlier"] = {}
         for fy in earlier_years:
             q = year_params(p, fy)
-            files = sorted({f for a in s.earlier for f in (*STEPS[a].output_files(q), *STEPS[a].optional_files(q))})
-            out["earlier"][str(fy)] = {f: file_hash(q.processed / f) for f in files}
+            files = {d.file: d.path(q) for a in s.earlier for d in STEPS[a].outputs(q) if d.place == "processed"}
+            out["earlier"][str(fy)] = {name: file_hash(f) for name, f in sorted(files.items())}
     return out
 
 
@@ -90,15 +105,28 @@ def fingerprint(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def outputs_present(p: Params, s: Step) -> bool:
-    """The step's required outputs exist (optional ones may be absent) and its report works offline (one written by
-    an older version that loads from the internet is made again, not kept or published)."""
-    from ..offline import works_offline
-
-    need = [p.processed / f for f in s.output_files(p)] + [p.internal / f for f in s.internal]
-    return all(f.exists() for f in need) and works_offline(p.reports / p.fy / f"{s.name}.html")
+def report_path(p: Params, s: Step) -> Path:
+    """The step's HTML report."""
+    return p.reports / p.fy / f"{s.name}.html"
 
 
 def output_hashes(p: Params, s: Step) -> dict[str, str]:
-    """Hashes of what a step wrote (recorded in the run manifest)."""
-    return {f: file_hash(p.processed / f) for f in (*s.output_files(p), *s.optional_files(p))}
+    """Hashes of what a step wrote — its datasets and its report (recorded when it finishes)."""
+    out = {d.name: file_hash(d.path(p)) for d in s.outputs(p)}
+    out["report"] = file_hash(report_path(p, s))
+    return out
+
+
+def outputs_differ(p: Params, s: Step, recorded: dict[str, str] | None) -> list[str]:
+    """What is no longer as the step left it: an output missing, replaced or changed since it was recorded, or a
+    report that does not work offline (one written by an older version). Empty when all is as recorded."""
+    from ..offline import works_offline
+
+    if not recorded:
+        return ["(記録なし)"]
+    now = output_hashes(p, s)
+    bad = [datasets.dataset(n).file if n != "report" else report_path(p, s).name
+           for n in sorted(set(now) | set(recorded)) if now.get(n) != recorded.get(n)]
+    if not bad and not works_offline(report_path(p, s)):
+        bad.append(f"{report_path(p, s).name} (オフラインで開けない)")
+    return bad

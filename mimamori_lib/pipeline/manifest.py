@@ -1,6 +1,7 @@
 """The run manifest (``reports/<fy>/run_manifest.json``): what produced a year's outputs — resolved params, input
-files' hashes, package versions, code version — and each step's fingerprint, outcome, seconds and peak memory.
-The runner reads the fingerprints from it to skip steps that are up to date."""
+files' hashes, package versions, code version — and each step's fingerprint, outcome, seconds, peak memory and the
+hashes of what it wrote. A step's record is removed when it starts and written when every output is complete, so a
+step that was killed half-way has no record and runs again."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from .. import __version__, paths
 from ..params import Params
+from ..restricted import atomic_file
 from .fingerprint import code_hash, file_hash
 from .steps import STEPS
 
@@ -60,35 +62,41 @@ def git_commit() -> str | None:
     return r.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
-def start(p: Params, log_file: Path) -> bool:
-    """Record what this run of the year starts from (params, inputs, versions); keep the steps' last records.
-    Returns whether any of it differs from the last run's, or a step of the last run did not end well (then some
-    step will probably run)."""
+def _raw_inputs(p: Params) -> dict[str, str]:
+    files = {f for s in STEPS.values() for f in s.raw_files(p)}
+    return {str(f.relative_to(p.raw_year)) if f.is_relative_to(p.raw_year) else str(f): file_hash(f) for f in sorted(files)}
+
+
+def start(p: Params, log_file: Path) -> None:
+    """Record what this run of the year starts from (params, inputs, versions); keep the steps' last records."""
     with _lock:
         m = read(p)
-        now = {"params": p.model_dump(mode="json"),
-               "inputs": {f: file_hash(p.raw_year / f) for f in sorted({f for s in STEPS.values() for f in s.raw_files(p)})},
-               "code": {"version": __version__, "hash": code_hash(), "git": git_commit()}}
-        changed = any(m.get(k) != v for k, v in now.items()) or not m.get("steps") or any(
-            s.get("outcome") not in ("ran", "skipped") for s in m["steps"].values())
-        m.update({"fiscal_year": p.fiscal_year, "params_file": str(p.params_path), **now, "packages": package_versions(),
-                  "started": dt.datetime.now().isoformat(timespec="seconds"), "log": str(log_file)})
+        m.update({"fiscal_year": p.fiscal_year, "params_file": str(p.params_path), "params": p.model_dump(mode="json"),
+                  "inputs": _raw_inputs(p), "code": {"version": __version__, "hash": code_hash(), "git": git_commit()},
+                  "packages": package_versions(), "started": dt.datetime.now().isoformat(timespec="seconds"),
+                  "log": str(log_file)})
         m.setdefault("steps", {})
         _write(p, m)
-        return changed
 
 
-def finish(p: Params, since: float) -> None:
-    """Record the inputs as the run left them: a file written during the run (the demo's meeting decisions, say) is
-    hashed again, so that the next run compares with what the steps read."""
+def finish(p: Params) -> None:
+    """Record the inputs as the run left them (the demo writes the meeting's decisions during the run)."""
     with _lock:
         m = read(p)
-        inputs = m.get("inputs", {})
-        for f in inputs:
-            path = p.raw_year / f
-            if path.is_file() and path.stat().st_mtime >= since:
-                inputs[f] = file_hash(path)
+        m["inputs"] = _raw_inputs(p)
         _write(p, m)
+
+
+def step_record(p: Params, name: str) -> dict:
+    return read(p).get("steps", {}).get(name, {})
+
+
+def forget_step(p: Params, name: str) -> None:
+    """Remove a step's record: it is about to run, and until it finishes nothing it wrote counts."""
+    with _lock:
+        m = read(p)
+        if m.get("steps", {}).pop(name, None) is not None:
+            _write(p, m)
 
 
 def record_step(p: Params, name: str, entry: dict) -> None:
@@ -100,11 +108,8 @@ def record_step(p: Params, name: str, entry: dict) -> None:
 
 
 def _write(p: Params, m: dict) -> None:
-    f = manifest_path(p)
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(m, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(f)
+    with atomic_file(manifest_path(p)) as tmp:
+        tmp.write_text(json.dumps(m, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def step_seconds(p: Params) -> float | None:

@@ -1,10 +1,12 @@
 """The runner: each year's notebooks in dependency order, side by side where they do not depend on each other
 (``run.workers``), skipping steps that are up to date.
 
-A step is up to date when its fingerprint — its code, the params it uses, the input files it reads and the outputs
-of the steps before it (:mod:`.fingerprint`) — equals the one recorded when it last ran and its outputs exist.
-``force`` re-runs everything; ``from_step`` re-runs that step and the ones after it. Each step's outcome, seconds and
-peak memory go to the year's run manifest; log lines (the kernels' too) go to one log file per run.
+A step is up to date when it finished last time (its record is removed when it starts and written when every
+output is complete), its fingerprint — its code, the params it uses, the files it reads in the exports folder and the
+outputs of the steps before it (:mod:`.fingerprint`) — is the one recorded then, and every output still has the hash
+recorded then. Otherwise it runs, and the log says why in one line. ``force`` re-runs everything; ``from_step``
+re-runs that step and the ones after it. One run per out dir at a time (:mod:`.lock`); the key must be the one the
+out dir's outputs were made with (:func:`mimamori_lib.pseudonym.ensure_key`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,23 +22,16 @@ from pathlib import Path
 from .. import notices, paths
 from ..errors import USER_ERROR_NAMES, InputError
 from ..params import Params, run_years
-from ..pseudonym import key_path, load_key
+from ..pseudonym import KeyFileError, ensure_key, key_id, key_path
+from ..restricted import atomic_file, remove_temporary, work_folder
 from . import manifest
-from .fingerprint import fingerprint, output_hashes, outputs_present, step_inputs
-from .kernel import (
-    COMMON_IMPORTS,
-    KernelPool,
-    execute,
-    import_runner_libraries,
-    notebook_imports,
-    papermill_module,
-    to_html,
-)
+from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
+from .kernel import execute, to_html
+from .lock import run_lock
 from .steps import STEPS, step
 
 log = logging.getLogger(__name__)
 LOG_ENV = "MIMAMORI_RUN_LOG"
-FIRST = "first step"  # the kernel started at once for whichever step runs first
 
 
 class StepFailed(RuntimeError):
@@ -77,6 +70,7 @@ class Plan:
     hooks: dict[Node, Callable[[], None]] = field(default_factory=dict)
     force: bool = False
     from_step: str | None = None
+    wait: bool = False           # another run holds the out dir: wait for it instead of stopping
 
 
 def notebooks_for(p: Params) -> list[str]:
@@ -108,52 +102,36 @@ def _dependencies(plan: Plan) -> dict[Node, set[Node]]:
     return deps
 
 
-def _heaviest_chains(edges: dict[Node, set[Node]], weight: Callable[[Node], float]) -> dict[Node, float]:
-    """Each step's weight plus the heaviest chain of steps it leads to through ``edges`` (steps → the steps it waits
-    for: how late it can start; steps → the steps that wait for it: how much work still hangs on it)."""
+def _work_after(deps: dict[Node, set[Node]], weight: Callable[[Node], float]) -> dict[Node, float]:
+    """Each step's weight plus the heaviest chain of steps that wait for it: the steps on the run's critical path
+    start first."""
+    waiting: dict[Node, set[Node]] = {n: set() for n in deps}
+    for n, ds in deps.items():
+        for d in ds:
+            waiting[d].add(n)
     out: dict[Node, float] = {}
 
     def chain(n: Node) -> float:
         if n not in out:
-            out[n] = weight(n) + max((chain(m) for m in edges[n]), default=0.0)
+            out[n] = weight(n) + max((chain(m) for m in waiting[n]), default=0.0)
         return out[n]
 
-    for n in edges:
+    for n in deps:
         chain(n)
     return out
 
 
-def _waiting_for(deps: dict[Node, set[Node]]) -> dict[Node, set[Node]]:
-    """For each step, the steps that wait for it."""
-    after: dict[Node, set[Node]] = {n: set() for n in deps}
-    for n, ds in deps.items():
-        for d in ds:
-            after[d].add(n)
-    return after
-
-
 class _Runner:
-    def __init__(self, plan: Plan, workers: int, log_file: Path):
-        self.plan, self.workers, self.log_file = plan, max(1, workers), log_file
-        self.results = {fy: RunResult(fy) for fy in plan.steps}
+    def __init__(self, plan: Plan, log_file: Path, key_ids: dict[int, str], work: Path):
+        self.plan, self.key_ids, self.work = plan, key_ids, work
+        first = plan.params[min(plan.params)]
+        self.workers = max(1, first.run.workers)
         self.env = {LOG_ENV: str(log_file)}
-        self.ran: set[Node] = set()  # steps that run (not skipped) in this run, so far
-        self.writer = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-report")
-        self.reports: list[cf.Future] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=import_runner_libraries, name="mimamori-imports", daemon=True).start()
+        self.results = {fy: RunResult(fy) for fy in plan.steps}
         self.deps = _dependencies(plan)
-        self._last: dict[int, dict] = {}
-        self.pending = dict(self.deps)
-        self.depth = _heaviest_chains(self.deps, lambda n: 1.0)  # the order steps can start in
-        self.priority = _heaviest_chains(_waiting_for(self.deps), self._estimate)  # the critical path first
+        last = {fy: manifest.read(p).get("steps", {}) for fy, p in plan.params.items()}
+        self.priority = _work_after(self.deps, lambda n: float(last[n.fy].get(n.name, {}).get("seconds") or 1.0))
         self.heavy_alone = self._heavy_alone()
-        warm = min(p.run.warm_kernels for p in plan.params.values())
-        # forking a process that imported numpy and matplotlib is safe on Linux (macOS's system libraries are not)
-        linux = sys.platform.startswith("linux")
-        fork = COMMON_IMPORTS if linux and all(p.run.fork_kernels for p in plan.params.values()) else None
-        self.kernels = KernelPool(min(warm, 1) if self.heavy_alone else warm, self.env, busy=self.workers,
-                                  fork=fork)  # a big city: one kernel waits
 
     def _heavy_alone(self) -> bool:
         """Whether ingestion and 名寄せ must not overlap: a year's exports larger than ``run.heavy_parallel_mb``."""
@@ -166,18 +144,8 @@ class _Runner:
                      max(sizes) / 1e6, limit)
         return alone
 
-    def run(self, likely: bool = False) -> list[RunResult]:
-        """Run the plan. ``likely``: something changed since the last run, so a kernel is started at once for
-        whichever step runs first."""
-        if likely:
-            self.kernels.prepare(FIRST, COMMON_IMPORTS)
-        try:
-            self._loop(self.heavy_alone)
-        finally:
-            self.kernels.close()
-            self.writer.shutdown(wait=True)
-        for fut in self.reports:
-            fut.result()  # a report that could not be written stops the run here, after the others
+    def run(self) -> list[RunResult]:
+        self._loop()
         for fy in sorted(self.results):
             p = self.plan.params[fy]
             ran = {s["step"] for s in self.results[fy].steps}
@@ -189,26 +157,23 @@ class _Runner:
             r.steps.sort(key=lambda s, order=self.plan.steps[fy]: order.index(s["step"]))
         return [self.results[fy] for fy in sorted(self.results)]
 
-    def _loop(self, heavy_alone: bool) -> None:
+    def _loop(self) -> None:
         """Start every step whose steps before it are done, up to ``workers`` at a time; stop at a failure."""
-        pending, done = self.pending, set()
+        pending, done = dict(self.deps), set()
         failure: BaseException | None = None
-        with cf.ThreadPoolExecutor(max_workers=self.workers) as pool:
+        with cf.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mimamori-step") as pool:
             running: dict[cf.Future, Node] = {}
             while pending or running:
                 if failure is None:
-                    # the step with the longest chain of work still after it first: the run's critical path
                     ready = sorted((n for n, d in pending.items() if d <= done),
                                    key=lambda n: (-self.priority[n], n.fy, n.name))
                     for n in ready:
                         if len(running) >= self.workers:
                             break
-                        if heavy_alone and step(n.name).heavy and any(step(r.name).heavy for r in running.values()):
+                        if self.heavy_alone and step(n.name).heavy and any(step(r.name).heavy for r in running.values()):
                             continue
-                        with self._lock:
-                            del pending[n]
+                        del pending[n]
                         running[pool.submit(self._node, n)] = n
-                    self._prepare_ahead()
                 elif not running:
                     break
                 if not running:  # pragma: no cover - a cycle would leave nodes that never become ready
@@ -224,118 +189,84 @@ class _Runner:
         if failure is not None:
             raise failure
 
-    def _prepare_ahead(self) -> None:
-        """Start kernels for the steps expected to start next (the nearest in the dependency graph first), once a
-        step has run: a run where every step is up to date starts none."""
-        if not self.ran or not self.kernels.size:
-            return
-        with self._lock:
-            nearest = sorted(self.pending, key=lambda n: (self.depth[n], n.fy, n.name))
-            ran = set(self.ran)
-        expected = [n for n in nearest if self._expected(n, ran)]
-        waiting = self.kernels.waiting()
-        for n in expected[:self.kernels.size]:
-            if n not in waiting:
-                nb = paths.NOTEBOOKS / f"{n.name}.ipynb"
-                self.kernels.prepare(n, (*COMMON_IMPORTS, *notebook_imports(nb), *step(n.name).preload))
-
-    def _estimate(self, n: Node) -> float:
-        """A step's seconds as last run (1 s when it has not run yet)."""
-        if n.fy not in self._last:
-            self._last[n.fy] = manifest.read(self.plan.params[n.fy]).get("steps", {})
-        return float(self._last[n.fy].get(n.name, {}).get("seconds") or 1.0)
-
-    def _kernel_for(self, n: Node):
-        """The kernel started ahead for ``n`` (or the one started for the first step; None: ``n`` starts its own),
-        then kernels for the steps expected next."""
-        km = self.kernels.take(n) or self.kernels.take(FIRST)
-        self._prepare_ahead()
-        return km
-
     def _forced(self, n: Node) -> bool:
         return self.plan.force or (self.plan.from_step is not None and n.name >= self.plan.from_step)
-
-    def _expected(self, n: Node, ran: set[Node]) -> bool:
-        """Whether a pending step will probably run: it is forced, or it reads what a step that runs wrote (``ran``
-        grows with the steps so expected, nearest first). A step whose own inputs changed is found when it starts."""
-        s = STEPS.get(n.name)
-        if s is None or self._forced(n):
-            ran.add(n)
-            return True
-        p = self.plan.params[n.fy]
-        reads = set(s.reads(p)) if s.reads else None
-        for m in self.deps[n] & ran:
-            wrote = {*STEPS[m.name].output_files(p), *STEPS[m.name].optional_files(p)} if m.name in STEPS else None
-            if m.fy < n.fy or reads is None or wrote is None or reads & wrote:
-                ran.add(n)
-                return True
-        return False
 
     def _node(self, n: Node) -> None:
         p = self.plan.params[n.fy]
         s = step(n.name)
-        earlier = [y for y in run_years(p) if y < n.fy]
-        inputs = step_inputs(p, s, earlier) if n.name in STEPS else None
+        declared = n.name in STEPS
+        inputs = step_inputs(p, s, [y for y in run_years(p) if y < n.fy], self.key_ids[n.fy]) if declared else None
         fp = fingerprint(inputs) if inputs is not None else None
-        prev = manifest.read(p).get("steps", {}).get(n.name, {})
-        forced = self._forced(n)
-        html = p.reports / p.fy / f"{n.name}.html"
-        if (fp is not None and not forced and prev.get("fingerprint") == fp and prev.get("outcome") in ("ran", "skipped")
-                and outputs_present(p, s)):
-            self.kernels.discard(n)
-            log.info("[%s] %s: 最新のためスキップしました (入力・パラメータ・コードに変更なし)", p.fy, n.name)
+        prev = manifest.step_record(p, n.name)
+        why = self._why(n, p, inputs, fp, prev)
+        html = report_path(p, s)
+        if why is None:
+            log.info("[%s] %s: 最新のためスキップしました (入力・パラメータ・コード・出力に変更なし)", p.fy, n.name)
             manifest.record_step(p, n.name, {**prev, "outcome": "skipped"})
             self.results[n.fy].steps.append({"step": n.name, "outcome": "skipped", "seconds": 0.0, "html": str(html)})
             self._publish(n, p, html)
         else:
-            why = "再実行の指定" if forced else _changed(prev.get("inputs"), inputs, outputs_present(p, s)) if fp else ""
             self._execute(n, p, fp, inputs, html, why)
         hook = self.plan.hooks.get(n)
         if hook:
             hook()
 
+    def _why(self, n: Node, p: Params, inputs: dict | None, fp: str | None, prev: dict) -> str | None:
+        """Why a step must run, in words (``None``: it is up to date)."""
+        if self._forced(n):
+            return "再実行の指定"
+        if fp is None:
+            return "宣言のないノートブック"
+        if not prev:
+            return "初回、または前回の実行が完了していない"
+        if prev.get("outcome") not in ("ran", "skipped") or not prev.get("fingerprint"):
+            return "前回の実行が完了していない"
+        if prev["fingerprint"] != fp:
+            return _changed(prev.get("inputs"), inputs)
+        bad = outputs_differ(p, step(n.name), prev.get("outputs"))
+        if bad:
+            shown = "・".join(bad[:3]) + (f" ほか {len(bad) - 3} 件" if len(bad) > 3 else "")
+            return f"出力が前回の記録と異なるか、ありません: {shown}"
+        return None
+
     def _execute(self, n: Node, p: Params, fp: str | None, inputs: dict | None, html: Path, why: str) -> None:
-        pm = papermill_module()
-        log.info("[%s] %s を実行中%s ...", p.fy, n.name, f" ({why})" if why else "")
+        import papermill as pm
+
+        log.info("[%s] %s を実行中 (%s) ...", p.fy, n.name, why)
+        manifest.forget_step(p, n.name)
         notices.clear(p, n.name)
         executed = p.reports / p.fy / f"{n.name}.ipynb"
         started = time.time()
         try:
-            with self._lock:
-                self.ran.add(n)
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
                                  {"params_path": str(p.params_path), "overrides": p.overrides()}, self.env,
-                                 tag=f"{n.fy}:{n.name}", kernel=lambda: self._kernel_for(n))
+                                 tag=f"{n.fy}:{n.name}", work=self.work)
         except pm.PapermillExecutionError as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{e.ename}: {e.evalue}"})
             if e.ename in USER_ERROR_NAMES:
                 raise StepFailed(f"{p.fy} のステップ {n.name} を中止しました: {e.evalue}", user_error=True) from e
             raise StepFailed(f"{p.fy} のステップ {n.name} がセル {e.cell_index} (実行番号 {e.exec_count}) で失敗しました: "
                              f"{e.ename}: {e.evalue}\n途中までの結果: {executed}") from e
-        s = step(n.name)
-        manifest.record_step(p, n.name, {"fingerprint": fp, "outcome": "ran", "seconds": secs, "peak_mb": peak,
-                                         "outputs": output_hashes(p, s), "inputs": inputs})
-        self.results[n.fy].steps.append({"step": n.name, "outcome": "ran", "seconds": secs, "peak_mb": peak, "html": str(html),
-                                         "started": started, "ended": time.time()})
-        # the steps after it need its outputs, not its report: the HTML is written while they run
-        self.reports.append(self.writer.submit(self._report, n, p, executed, html, secs, peak))
-
-    def _report(self, n: Node, p: Params, executed: Path, html: Path, secs: float, peak: float | None) -> None:
-        """A step's HTML report (then the public copy); a report that cannot be written fails the step."""
         try:
             to_html(executed, html)
         except BaseException as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{type(e).__name__}: {e}"})
             raise
+        s = step(n.name)
+        manifest.record_step(p, n.name, {"fingerprint": fp, "outcome": "ran", "seconds": secs, "peak_mb": peak,
+                                         "outputs": output_hashes(p, s), "inputs": inputs})
         log.info("[%s] %s 完了 (%.1f 秒%s) → %s", p.fy, n.name, secs, f", 最大メモリ {peak:,.0f} MB" if peak else "", html)
+        self.results[n.fy].steps.append({"step": n.name, "outcome": "ran", "seconds": secs, "peak_mb": peak, "html": str(html),
+                                         "started": started, "ended": time.time()})
         self._publish(n, p, html)
 
     def _publish(self, n: Node, p: Params, html: Path) -> None:
         public = p.evaluation.public_report
         if public and n.name == p.evaluation.public_notebook and html.exists():
             dest = p.reports / "public" / public.format(fy=p.fiscal_year)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
+            with atomic_file(dest) as tmp:
+                tmp.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
             log.info("公開用レポート: %s", dest)
 
 
@@ -343,10 +274,10 @@ LABELS = {"code": "コード", "notebook": "ノートブック", "params": "パ�
           "key": "仮名化キー", "upstream": "前のステップの出力", "earlier": "前年度までの出力"}
 
 
-def _changed(before: dict | None, now: dict, present: bool) -> str:
+def _changed(before: dict | None, now: dict | None) -> str:
     """Why a step runs again, in words: what differs from its last run."""
-    if not before:
-        return "初回"
+    if not before or not now:
+        return "前回の記録がない"
     parts = []
     for k, label in LABELS.items():
         a, b = before.get(k), now.get(k)
@@ -357,8 +288,6 @@ def _changed(before: dict | None, now: dict, present: bool) -> str:
             parts.append(f"{label}: {'・'.join(map(str, keys[:3]))}{' ほか' if len(keys) > 3 else ''}")
         else:
             parts.append(label)
-    if not parts and not present:
-        parts.append("出力ファイルがないか、レポートがオフラインで開けない")
     return "変更あり: " + "、".join(parts) if parts else "前回の結果が使えない"
 
 
@@ -370,6 +299,16 @@ def _attach_log(log_file: Path) -> logging.Handler:
     return h
 
 
+def _keys(plan: Plan) -> dict[int, str]:
+    """Each year's key, checked against the out dir's outputs; one key for the whole run."""
+    years = sorted(plan.params)
+    ids = {fy: key_id(ensure_key(p, force=plan.force, years=years)) for fy, p in plan.params.items()}
+    if len(set(ids.values())) > 1:
+        files = "・".join(sorted({str(key_path(p)) for p in plan.params.values()}))
+        raise KeyFileError(f"年度によって別の仮名化キーが指定されています ({files})。すべての年度を同じキーで実行してください")
+    return ids
+
+
 def run_plan(plan: Plan) -> list[RunResult]:
     """Run a plan (every year's steps, in dependency order); stop at the first failure with the step named."""
     first = plan.params[min(plan.params)]
@@ -377,34 +316,39 @@ def run_plan(plan: Plan) -> list[RunResult]:
         if not any(p.raw_year.glob("*/*.csv")):
             raise InputError(f"入力フォルダに CSV がありません: {p.raw_year} (各課のエクスポートを <部署>/<ファイル>.csv の形で"
                              "置いてください。デモは `mimamori report` が合成データを作ります)")
-    log_file = first.reports / "logs" / f"run-{dt.datetime.now():%Y%m%d-%H%M%S-%f}.log"
-    handler = _attach_log(log_file)
-    runner = None
-    try:
-        runner = _Runner(plan, first.run.workers, log_file)
-        runner.kernels.start_server()  # while the run checks what changed (stopped unused if nothing did)
-        for p in plan.params.values():
-            (p.reports / p.fy).mkdir(parents=True, exist_ok=True)
-            load_key(key_path(p))  # made before any fingerprint, so that its first use is not a change
-            check_permissions(p)
-        since = time.time()
-        changed = [manifest.start(p, log_file) for p in plan.params.values()]
-        log.info("実行ログ: %s", log_file)
-        results = runner.run(likely=plan.force or any(changed))
-        for p in plan.params.values():
-            manifest.finish(p, since)
-        return results
-    finally:
-        if runner is not None:
-            runner.kernels.close()
-        logging.getLogger().removeHandler(handler)
-        handler.close()
+    root = first.processed.parent
+    with run_lock(root, wait=plan.wait):
+        key_ids = _keys(plan)
+        for d in {root, first.reports}:
+            n = remove_temporary(d)
+            if n:
+                log.info("途中で止まった実行が残した一時ファイル %d 件を削除しました", n)
+        import jupyter_client.manager  # noqa: F401 - imported once here, not by two step threads at a time
+        import nbconvert  # noqa: F401
+        import papermill  # noqa: F401
+
+        log_file = first.reports / "logs" / f"run-{dt.datetime.now():%Y%m%d-%H%M%S-%f}.log"
+        handler = _attach_log(log_file)
+        try:
+            with work_folder(root, root) as work:  # the kernels' connection files and sockets
+                for p in plan.params.values():
+                    (p.reports / p.fy).mkdir(parents=True, exist_ok=True)
+                    check_permissions(p)
+                    manifest.start(p, log_file)
+                log.info("実行ログ: %s", log_file)
+                results = _Runner(plan, log_file, key_ids, work).run()
+                for p in plan.params.values():
+                    manifest.finish(p)
+                return results
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
 
 
 def check_permissions(p: Params) -> list[Path]:
-    """Warn about (and, with ``privacy.fix_permissions``, fix) internal reports, restricted identity tables and the
-    key left readable by other accounts."""
+    """Warn about (and, with ``privacy.fix_permissions``, fix) the processed tables, internal reports and the key
+    left readable by other accounts."""
     from ..restricted import audit
 
-    roots = [p.reports / "internal", *sorted(p.processed.parent.glob("fy*/restricted")), key_path(p)]
+    roots = [p.reports / "internal", p.processed.parent, key_path(p)]
     return audit(roots, fix=p.privacy.fix_permissions)

@@ -14,7 +14,6 @@ services, not need itself.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..ingest.tables import read_parquet
+from .. import datasets
 from ..params import Params, run_years, year_params
 from ..scoring import active_catalogue, item_table, write_items
 from . import backtest as bt
@@ -154,8 +153,7 @@ def rank_year(p: Params, write: bool = True) -> RankResult:
 
 
 def _write(p: Params, res: RankResult) -> None:
-    out = p.processed
-    res.frame.to_parquet(out / "ranking.parquet", index=False)
+    datasets.write(p, "ranking", res.frame)
     extra = {"fiscal_year": p.fiscal_year, "outcomes": {k: o.label for k, o in p.ranking.outcomes.items()},
              "brier": res.brier}
     if res.outcome_counts is not None:
@@ -163,19 +161,14 @@ def _write(p: Params, res: RankResult) -> None:
         extra["backtest"] = {"judged_fy": int(last["judged_fy"]), "outcome_fy": int(last["outcome_fy"]),
                              "population": int(last["not_supported"]), "positives": int(last["hits"])}
     d = model.to_json(res.fitted, res.pairs, extra) if res.fitted else {"model": None, "message": res.message, **extra}
-    (out / "ranking_model.json").write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
-    optional = {"ranking_backtest.csv": res.backtest, "ranking_backtest_by_year.csv": res.backtest_by_year,
-                "ranking_fairness.csv": None if res.fairness is None else res.fairness[fairness.COLUMNS],
-                "ranking_calibration.csv": res.calibration}
+    datasets.write(p, "ranking_model", d)
+    optional = {"ranking_backtest": res.backtest, "ranking_backtest_by_year": res.backtest_by_year,
+                "ranking_fairness": None if res.fairness is None else res.fairness[fairness.COLUMNS],
+                "ranking_calibration": res.calibration}
     for name, t in optional.items():
-        f = out / name
-        if t is None:
-            f.unlink(missing_ok=True)
-        else:
-            t.to_csv(f, index=False, encoding="utf-8-sig")
+        datasets.write(p, name, t)
 
 
 def read_ranking(p: Params) -> pd.DataFrame | None:
     """This year's model scores and reasons (``None`` before 25_ranking has run)."""
-    f = p.processed / "ranking.parquet"
-    return read_parquet(f) if f.exists() else None
+    return datasets.read(p, "ranking")

@@ -9,11 +9,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .. import datasets
 from ..ages import age_band
 from ..arrays import isin
 from ..indicators import children_in_scope, evidence, item_matrix, parents_in_household, registry
-from ..ingest import read_table
-from ..ingest.tables import read_parquet
 from ..params import Params
 from ..scoring import previously_needed
 
@@ -59,10 +58,10 @@ def year_frame(p: Params, items: pd.DataFrame, ev: pd.DataFrame, catalogue: dict
 def saved_year_frame(p: Params, catalogue: dict) -> pd.DataFrame | None:
     """The frame of a year whose 25_ranking has run (its ``items.parquet`` and ``evidence.parquet``); ``None`` if
     that year has not been run."""
-    fi, fe = p.processed / "items.parquet", p.processed / "evidence.parquet"
-    if not (fi.exists() and fe.exists()):
+    items, ev = datasets.read(p, "items"), datasets.read(p, "evidence")
+    if items is None or ev is None:
         return None
-    return year_frame(p, read_parquet(fi), read_parquet(fe), catalogue)
+    return year_frame(p, items, ev, catalogue)
 
 
 def outcome_catalogue(p_prev: Params, p_next: Params) -> dict:
@@ -75,7 +74,7 @@ def outcome_catalogue(p_prev: Params, p_next: Params) -> dict:
 def _matches(p: Params, catalogue: dict) -> pd.DataFrame:
     """Children in scope at ``p`` with each entry of ``catalogue`` 0/1."""
     juki = registry(p)
-    links = read_table(p, "links")
+    links = datasets.read(p, "links")
     ev = evidence(p, catalogue, juki, links)
     return item_matrix(children_in_scope(juki), ev, catalogue)[["person_id", *catalogue]]
 

@@ -10,12 +10,10 @@ rounded to whole children for publication.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
-from .. import disclosure
+from .. import datasets, disclosure
 from ..disclosure.system import AuditResult, Derived, System, audit, protect_system
 from ..params import Params
 from .backtest import RANKING_LABEL, wilson
@@ -51,18 +49,16 @@ def backtest_system(t: pd.DataFrame, positives: int, threshold: int) -> System:
 
 def public_backtest(p: Params) -> tuple[pd.DataFrame, list[str], AuditResult | None]:
     """The disclosure-controlled backtest table, the sentences around it, and the audit (None: nothing to show)."""
-    f, fm = p.processed / "ranking_backtest.csv", p.processed / "ranking_model.json"
-    info = json.loads(fm.read_text(encoding="utf-8")) if fm.exists() else {}
+    t, info = datasets.read(p, "ranking_backtest"), datasets.read(p, "ranking_model") or {}
     lines = [f"**用途**: {USE}",
              "**リストの作り方**: 基本連携データ項目の該当数の上位 (グループ1) と、その他の項目の該当数の上位 (グループ2) を"
              "抽出します (別府市の件数ルール)。次点層 (まだ支援につながっていないこども) は、"
              + ("検証したモデルのリスク値の順に並べました。" if p.extraction.ranking == "model" and info.get("model")
                 else "該当数の順に並べました。")]
     bt_info = info.get("backtest")
-    if not f.exists() or not bt_info:
+    if t is None or not bt_info:
         lines.append("前の年度の結果がまだないため、予測の検証はできません。")
         return disclosure.mark_safe(pd.DataFrame(), "empty"), lines, None
-    t = pd.read_csv(f)
     threshold, protection = p.disclosure.threshold, p.disclosure.protection
     s = protect_system(backtest_system(t, bt_info["positives"], threshold), protection)
     pos_shown = POS in s.published

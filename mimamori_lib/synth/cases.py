@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..paths import fy_dir
+from .. import datasets
+from ..params import Params
 
 # by difficulty type: (判定前の状況, 確認できた状況, 状況の変化, 効果・示唆) — alternatives, one picked per case
 TEXTS = {
@@ -54,15 +55,16 @@ TEXTS = {
 }
 
 
-def fill_cases(raw: Path, processed: Path, internal: Path, fy: int, seed: int = 7, public_share: float = 0.25) -> Path | None:
-    """Write ``raw/<fy>/shien/jirei.csv`` for the year's 支援要 children (``None``: no decisions yet)."""
-    f_dec = processed / "decisions.parquet"
-    if not f_dec.exists():
+def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
+    """Write ``<raw>/<fy>/shien/jirei.csv`` for the year's 支援要 children (``None``: no decisions yet)."""
+    fy = p.fiscal_year
+    dec = datasets.read(p, "decisions")
+    if dec is None:
         return None
-    dec = pd.read_parquet(f_dec)
     need = dec[dec["support_needed"] == "要"].sort_values("extract_id").reset_index(drop=True)
-    lst = pd.read_csv(internal / "extraction.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig").set_index("抽出ID")
-    rng = np.random.default_rng([seed, fy, 13])
+    lst = pd.read_csv(datasets.path(p, "extraction_csv"), dtype=str, keep_default_na=False,
+                      encoding="utf-8-sig").set_index("抽出ID")
+    rng = np.random.default_rng([p.synth.seed, fy, 13])
     rows, planted = [], False
     for i, r in enumerate(need.itertuples()):
         types = [t for t in str(r.difficulty_types).replace("発達・障害", "発達障害").split("・") if t]
@@ -77,7 +79,7 @@ def fill_cases(raw: Path, processed: Path, internal: Path, fy: int, seed: int = 
         recorded = (started or pd.Timestamp(dt.date(fy, 12, 1))) + pd.Timedelta(days=int(rng.integers(60, 150)))
         rows.append({"抽出ID": r.extract_id, "判定前の状況": before, "確認できた状況": found, "状況の変化": change,
                      "効果・示唆": effect, "公開可否": "可" if public else "否", "記録日": recorded.strftime("%Y/%m/%d")})
-    target = raw / fy_dir(fy) / "shien" / "jirei.csv"
+    target = datasets.saved_target(p, "cases")
     target.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=["抽出ID", "判定前の状況", "確認できた状況", "状況の変化", "効果・示唆", "公開可否", "記録日"]).to_csv(
         target, index=False, encoding="utf-8-sig", lineterminator="\r\n")

@@ -9,18 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import datasets
+from ..params import Params
 from ..paths import fy_dir
 
 CONTENT = {"貧困": "相談支援", "不登校": "学校連携", "養育困難": "見守り支援", "虐待の疑い": "児相通告",
            "発達・障害": "相談支援", "ヤングケアラー": "見守り支援"}
 
 
-def fill_decisions(raw: Path, truth: Path, internal: Path, fy: int, reference_date: dt.date, seed: int = 7) -> Path:
-    """Write ``raw/<fy>/shien/kettei.csv``: the extraction list with the meeting's columns filled in."""
-    rng = np.random.default_rng([seed, fy, 11])
-    lst = pd.read_csv(internal / "extraction.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+def fill_decisions(p: Params, truth: Path) -> Path:
+    """Write ``<raw>/<fy>/shien/kettei.csv``: the extraction list with the meeting's columns filled in."""
+    fy = p.fiscal_year
+    rng = np.random.default_rng([p.synth.seed, fy, 11])
+    lst = pd.read_csv(datasets.path(p, "extraction_csv"), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     kids = pd.read_csv(truth / fy_dir(fy) / "children.csv", dtype=str, keep_default_na=False).set_index("atena_no")
-    meeting = reference_date + dt.timedelta(days=45)
+    meeting = p.reference_date + dt.timedelta(days=45)
     for i, r in lst.iterrows():
         t = kids.loc[r["宛名番号"]] if r["宛名番号"] in kids.index else None
         types = []
@@ -50,7 +53,7 @@ def fill_decisions(raw: Path, truth: Path, internal: Path, fy: int, reference_da
         started = meeting + dt.timedelta(days=int(rng.integers(7, 45)))
         lst.at[i, "支援開始日"] = started.strftime("%Y/%m/%d") if need == "要" and rng.random() < 0.85 else ""
         lst.at[i, "判断日"] = meeting.strftime("%Y/%m/%d")
-    target = raw / fy_dir(fy) / "shien" / "kettei.csv"
+    target = datasets.saved_target(p, "decisions")
     target.parent.mkdir(parents=True, exist_ok=True)
     lst.to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return target

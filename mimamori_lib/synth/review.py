@@ -9,16 +9,20 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import load_workbook
 
+from .. import datasets
+from ..params import Params
 from ..paths import fy_dir
 
 CHANGING = ("抽出グループが変わる", "グループ内の順位が上がる")
 
 
-def fill_review(raw: Path, truth: Path, internal: Path, fy: int, only_changing: bool = False) -> tuple[Path, int]:
+def fill_review(p: Params, truth: Path, only_changing: bool = False) -> tuple[Path, int]:
     """一致 where the queued candidate is the record's true child, 不一致 otherwise; with ``only_changing`` only the
     pairs whose 影響 says the list could change (the rest stay blank, i.e. undecided). Returns the file and the
     number of pairs decided."""
-    wb = load_workbook(internal / "review_queue.xlsx")
+    fy = p.fiscal_year
+    queue = datasets.path(p, "review_queue")
+    wb = load_workbook(queue)
     ws = wb["要確認"]
     header = [c.value for c in ws[1]]
     col = {h: i for i, h in enumerate(header)}
@@ -34,7 +38,7 @@ def fill_review(raw: Path, truth: Path, internal: Path, fy: int, only_changing: 
         n += 1
         row[col["判定"]].value = "一致" if true.get((source, int(r))) == str(atena) else "不一致"
         row[col["確認者"]].value = "デモ"
-    f = raw / fy_dir(fy) / "linkage" / "review_queue.xlsx"
+    f = datasets.saved_target(p, "review") / queue.name
     f.parent.mkdir(parents=True, exist_ok=True)
     wb.save(f)
     return f, n
