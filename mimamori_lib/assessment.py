@@ -106,8 +106,9 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
     for row in ws.iter_rows(min_row=2):
         row[cols["該当項目"] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "D2"
-    xlsx = save_with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、シート「抽出リスト」を CSV (UTF-8) で",
-                         f"{p.raw_year / 'shien' / 'kettei.csv'} に保存してください (ほかの列はそのまま残してかまいません)。",
+    xlsx = save_with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、このファイルを Excel の形式のまま",
+                                f"{datasets.saved_target(p, 'decisions', '.xlsx')} として保存してください (ほかの列はそのまま"
+                                "残してかまいません。CSV で保存するときは kettei.csv)。",
                          "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
                          PRIVATE_NOTE], p, "extraction_xlsx")
     return xlsx, csv

@@ -144,7 +144,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
         def meeting(fy: int) -> None:
             p = year_params(base, fy)
-            if datasets.exists(p, "extraction_csv"):
+            if datasets.exists(p, "extraction_xlsx"):
                 f = fill_decisions(p, truth_root(raw))
                 log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
 

@@ -1,4 +1,4 @@
-"""支援担当者会議: read the meeting's decisions (``shien/kettei.csv``) back and join them to the extraction.
+"""支援担当者会議: read the meeting's decisions (``shien/kettei.xlsx`` or ``.csv``) back and join them to the extraction.
 
 The file is the extraction list filled in by staff (its own columns may stay). Rows are validated: an unknown
 抽出ID, an unknown 支援要否 or an unreadable date is set aside in ``decisions_quarantine.csv`` with its row
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from . import datasets, notices
 from .errors import InputError
-from .ingest.reading import read_filled_in
 from .normalize import nfkc, parse_date
 from .params import Params
+from .saved import read_saved, saved_file
 
 log = logging.getLogger(__name__)
 FLAG_TRUE, FLAG_FALSE = {"1", "有", "○", "あり", "true"}, {"0", "無", "", "なし", "false"}
@@ -40,27 +39,24 @@ def split_types(s: str) -> list[str] | None:
     return out
 
 
-def decisions_path(p: Params) -> Path:
-    return p.raw_year / "shien" / "kettei.csv"
+QCOLS = ["source", "sheet", "row", "column", "value", "reason"]
+TEMPLATE = "抽出リスト (extraction.xlsx)"
 
 
 def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """Validated decisions joined to the extraction (``None`` if the meeting has not saved its file yet)."""
-    f = decisions_path(p)
-    qcols = ["source", "row", "column", "value", "reason"]
-    if not f.exists():
-        return None, pd.DataFrame(columns=qcols)
-    header, rows = read_filled_in(f, REQUIRED, "会議の判断", "抽出リスト (extraction.xlsx)")
-    idx = {h: header.index(h) for h in REQUIRED}
+    """Validated decisions joined to the extraction (``None`` if the meeting has not saved its file yet), read from
+    the filled extraction list as saved (``shien/kettei.xlsx`` or ``.csv``); rows numbered as Excel shows them."""
+    f = saved_file(p, "decisions", "会議の判断")
+    if f is None:
+        return None, pd.DataFrame(columns=QCOLS)
+    t = read_saved(f, REQUIRED, "会議の判断", TEMPLATE)
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     good, q = [], []
     seen: set[str] = set()
-    src = "shien/kettei.csv"
-    for n, r in enumerate(rows, 1):
-        if len(r) != len(header):
-            q.append((src, n, "(行全体)", f"{len(r)} 列", f"列数がヘッダー ({len(header)} 列) と一致しません"))
-            continue
-        v = {h: nfkc(r[i]) for h, i in idx.items()}
+    src = str(f.relative_to(p.raw_year)) if f.is_relative_to(p.raw_year) else f.name
+    q.extend((src, t.sheet, n, "(行全体)", "", reason) for n, reason in t.broken)
+    for n, raw in t.records(REQUIRED):
+        v = {h: nfkc(x).strip() for h, x in raw.items()}
         problems = []
         if v["抽出ID"] not in ids:
             problems.append(("抽出ID", v["抽出ID"], "今年度の抽出リストにない抽出IDです"))
@@ -80,7 +76,7 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
             if v[c] and dates[c] is None:
                 problems.append((c, v[c], "日付として読めません"))
         if problems:
-            q.extend((src, n, c, val, reason) for c, val, reason in problems)
+            q.extend((src, t.sheet, n, c, val, reason) for c, val, reason in problems)
             continue
         seen.add(v["抽出ID"])
         good.append({"row": n, "extract_id": v["抽出ID"], "person_id": ids[v["抽出ID"]],
@@ -90,7 +86,7 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
                      "decided_on": pd.Timestamp(dates["判断日"]) if dates["判断日"] else pd.NaT})
     dec = pd.DataFrame(good, columns=["row", "extract_id", "person_id", "already_supported", "support_needed",
                                       "difficulty_types", "support_content", "support_started_on", "decided_on"])
-    quarantine = pd.DataFrame(q, columns=qcols)
+    quarantine = pd.DataFrame(q, columns=QCOLS)
     log.info("会議の判断: %d 行を読み込み, %d 行を隔離 (%s)", len(dec), quarantine["row"].nunique() if len(q) else 0, f)
     return dec, quarantine
 
@@ -115,17 +111,17 @@ class MeetingYear:
 def read_year(p: Params, scores: pd.DataFrame) -> MeetingYear:
     """Read the year's decisions for the 35_meeting step. A meeting not held yet or a file the pipeline cannot
     use is said plainly (and noted for the end of the run); the year's other steps still run."""
-    qcols = ["source", "row", "column", "value", "reason"]
     try:
         dec, q = read_decisions(p, scores)
     except InputError as e:
         notices.add(p, "35_meeting", str(e))
-        return MeetingYear(None, pd.DataFrame(columns=qcols), str(e))
+        return MeetingYear(None, pd.DataFrame(columns=QCOLS), str(e))
     if dec is None:
-        msg = (f"会議の判断はまだありません。会議後に抽出リストを {decisions_path(p)} に保存すると、次回の実行で反映されます。")
+        msg = (f"会議の判断はまだありません ({p.raw_year / 'shien'} に kettei.xlsx も kettei.csv もありません)。会議で記入した"
+               f"抽出リストを {datasets.saved_target(p, 'decisions', '.xlsx')} として保存すると、次回の実行で反映されます。")
         notices.add(p, "35_meeting", f"FY{p.fiscal_year}: {msg}", level="info")
         return MeetingYear(None, q, msg)
-    msg = f"会議の判断 {len(dec)} 行を読み込みました。"
+    msg = f"会議の判断 {len(dec)} 行を読み込みました ({datasets.saved_files(p, 'decisions')[0].name})。"
     if len(q):
         msg += f" {q['row'].nunique()} 行は不備があるため隔離しました (decisions_quarantine.csv に理由)。"
         notices.add(p, "35_meeting", f"FY{p.fiscal_year}: 会議の判断のうち {q['row'].nunique()} 行を隔離しました (理由は "

@@ -10,7 +10,7 @@ import pytest
 from mimamori_lib.synth.generate import generate
 
 BEPPU_CHILDREN = 16696
-SLOW_FIXTURES = {"beppu", "beppu_processed", "smoke_run", "city_run"}
+SLOW_FIXTURES = {"beppu", "beppu_processed", "smoke_run", "city_run", "hostile"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -79,3 +79,40 @@ def smoke_run(tmp_path_factory):
     os.umask(old_umask)
     assert code == 0
     return root
+
+
+def checksums(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its SHA-256."""
+    import hashlib
+
+    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+@pytest.fixture(scope="session")
+def city_run(smoke_run: Path, tmp_path_factory):
+    """The small city's exports as a city hands them over — no synthetic mark — with a synthetic truth beside it
+    (left by an earlier demo). Staff saved FY2024's meeting decisions; FY2025's meeting has not happened yet, and
+    FY2025's exports carry the broken and hostile rows of :func:`tests.test_hostile.inject` (a stray quote, a 1 MB
+    value, an impossible birth date, a negative count, names that Excel would run). Run with `mimamori report` under
+    umask 022: (root, exit status, the raw folder's checksums before the run, the lines expected in quarantine)."""
+    import shutil
+
+    from mimamori_lib import cli
+    from mimamori_lib.synth.marker import MARKER
+
+    from .test_hostile import inject
+
+    root = tmp_path_factory.mktemp("city")
+    shutil.copytree(smoke_run / "raw", root / "raw")
+    shutil.copytree(smoke_run / "synthetic_truth", root / "synthetic_truth")
+    (root / "raw" / MARKER).unlink()
+    shutil.rmtree(root / "raw" / "fy2025" / "shien")
+    expected = inject(root / "raw")
+    before = checksums(root / "raw")
+    old_umask = os.umask(0o022)
+    try:
+        code = cli.main(["report", "--params", "params/fy2025.yaml", "--raw-dir", str(root / "raw"), "--out-dir",
+                         str(root / "out")])
+    finally:
+        os.umask(old_umask)
+    return root, code, before, expected

@@ -3,38 +3,17 @@ saved, says where a meeting has not happened yet, and never writes into the raw 
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from mimamori_lib import cli
-from mimamori_lib.synth.marker import MARKER
 
-
-def _checksums(root: Path) -> dict[str, str]:
-    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*")) if f.is_file()}
-
-
-@pytest.fixture(scope="module")
-def city_run(smoke_run: Path, tmp_path_factory):
-    """A copy of the small city's exports without the synthetic mark — as a city's own exports — with a synthetic
-    truth beside it (left by an earlier demo). Staff saved FY2024's meeting decisions; FY2025's meeting has not
-    happened yet."""
-    root = tmp_path_factory.mktemp("city")
-    shutil.copytree(smoke_run / "raw", root / "raw")
-    shutil.copytree(smoke_run / "synthetic_truth", root / "synthetic_truth")
-    (root / "raw" / MARKER).unlink()
-    (root / "raw" / "fy2025" / "shien" / "kettei.csv").unlink()
-    before = _checksums(root / "raw")
-    code = cli.main(["report", "--params", "params/fy2025.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
-    return root, code, before
+from .conftest import checksums as _checksums
 
 
 def test_runs_both_years_and_exits_0(city_run) -> None:
-    root, code, _ = city_run
+    root, code, _, _ = city_run
     assert code == 0
     for fy in ("2024", "2025"):
         assert (root / "out" / "reports" / "public" / f"成果報告会_{fy}.html").exists()
@@ -42,14 +21,14 @@ def test_runs_both_years_and_exits_0(city_run) -> None:
 
 
 def test_the_raw_folder_is_left_byte_identical(city_run) -> None:
-    root, _, before = city_run
+    root, _, before, _ = city_run
     assert _checksums(root / "raw") == before, "nothing is written into a city's raw folder"
 
 
 def test_staff_decisions_are_read_and_a_missing_meeting_is_said(city_run) -> None:
-    root, _, _ = city_run
+    root, _, _, _ = city_run
     dec = pd.read_parquet(root / "out" / "processed" / "fy2024" / "decisions.parquet")
-    assert len(dec) > 0, "FY2024's kettei.csv, saved by staff, is read"
+    assert len(dec) > 0, "FY2024's kettei.xlsx, saved by staff, is read"
     assert not (root / "out" / "processed" / "fy2025" / "decisions.parquet").exists()
     html = (root / "out" / "reports" / "fy2025" / "35_meeting.html").read_text(encoding="utf-8")
     assert "会議の判断はまだありません" in html
@@ -58,7 +37,7 @@ def test_staff_decisions_are_read_and_a_missing_meeting_is_said(city_run) -> Non
 
 
 def test_no_made_up_answers_on_a_city_folder(city_run, capsys) -> None:
-    root, _, before = city_run
+    root, _, before, _ = city_run
     for what in ("meeting", "review"):
         assert cli.main(["synth", what, "--fy", "2025", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")]) == 2
         assert "合成データ (デモ) の入力フォルダではありません" in capsys.readouterr().err

@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib import cli, meeting, notices, pipeline
+from mimamori_lib import cli, datasets, meeting, notices, pipeline
 from mimamori_lib.ingest import ingest_year
 from mimamori_lib.ingest.completeness import RequiredSourceError
 from mimamori_lib.params import load_params
+from mimamori_lib.saved import read_saved
 
 
 def _ingest(raw: Path, out: Path, fy: int = 2025, **over):
@@ -85,9 +86,13 @@ def test_a_decisions_file_without_a_column_does_not_stop_the_year(smoke_run: Pat
     raw, out = tmp_path / "raw", tmp_path / "out"
     shutil.copytree(smoke_run / "raw", raw)
     shutil.copytree(smoke_run / "out", out)
-    f = raw / "fy2025" / "shien" / "kettei.csv"
-    lst = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig").drop(columns=["判断日"])
-    lst.to_csv(f, index=False, encoding="utf-8-sig")
+    from openpyxl import load_workbook
+
+    f = raw / "fy2025" / "shien" / "kettei.xlsx"
+    wb = load_workbook(f)
+    ws = wb.worksheets[0]
+    ws.delete_cols([x.value for x in ws[1]].index("判断日") + 1)
+    wb.save(f)
     for step in ("40_survey", "50_evaluation"):
         (out / "reports" / "fy2025" / f"{step}.html").unlink()
     r = pipeline.run_year("params/fy2025.yaml", str(raw), str(out), start="35_meeting")
@@ -103,12 +108,12 @@ def test_a_decisions_file_without_a_column_does_not_stop_the_year(smoke_run: Pat
 @pytest.mark.parametrize("enc", ["cp932", "utf-16"])
 def test_decisions_in_another_encoding_or_with_a_bad_row(smoke_run: Path, tmp_path: Path, enc: str) -> None:
     p = load_params("params/fy2025.yaml", {"raw_dir": str(tmp_path / "raw"), "out_dir": str(smoke_run / "out")})
-    src = smoke_run / "raw" / "fy2025" / "shien" / "kettei.csv"
-    lst = pd.read_csv(src, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    t = read_saved(smoke_run / "raw" / "fy2025" / "shien" / "kettei.xlsx", meeting.REQUIRED, "会議の判断", "抽出リスト")
+    lst = pd.DataFrame(t.rows, columns=t.header)
     lst.loc[0, "支援要否"] = "たぶん"
-    f = meeting.decisions_path(p)
+    f = datasets.saved_target(p, "decisions")
     f.parent.mkdir(parents=True)
     lst.to_csv(f, index=False, encoding=enc, sep="\t" if enc == "utf-16" else ",")
     year = meeting.read_year(p, meeting.read_scores(p))
     assert year.decisions is not None and len(year.decisions) == len(lst) - 1
-    assert list(year.quarantine["row"]) == [1] and "隔離" in year.message
+    assert list(year.quarantine["row"]) == [2] and "隔離" in year.message, "the row Excel shows (header: row 1)"

@@ -57,7 +57,7 @@ def test_planted_defects_quarantined_row_by_row(run) -> None:
     assert q.loc[3, "column"] == "生年月日" and q.loc[3, "reason"] == "日付として読めません" and q.loc[3, "value"] == "R7.13.40"
     assert q.loc[4, "column"] == "宛名番号" and q.loc[4, "value"] == "**A*", "personal values are masked"
     assert q.loc[5, "column"] == "性別" and "不明なコード" in q.loc[5, "reason"]
-    assert q.loc[6, "column"] == "(行全体)" and q.loc[6, "value"] == "2 行目と同一"
+    assert q.loc[6, "column"] == "(行全体)" and q.loc[6, "value"] == "3 行目と同一", "the line in the file"
     t = pd.read_parquet(p.processed / "juki.parquet")
     assert list(t["row"]) == [1, 2]
     assert "atena_no" not in t.columns and "name" not in t.columns and "address" not in t.columns

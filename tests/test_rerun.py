@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mimamori_lib import pipeline
-from mimamori_lib.params import load_params
+from mimamori_lib.params import load_params, year_params
 from mimamori_lib.pipeline import runner
 
 ALL = {"10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases",
@@ -58,10 +58,14 @@ def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
 
 
 def test_an_input_file_reruns_exactly_the_steps_downstream(city: Path) -> None:
-    f = city / "raw" / "fy2025" / "shien" / "kettei.csv"
-    d = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    d.loc[0, "支援要否"] = "保留" if d.loc[0, "支援要否"] != "保留" else "否"
-    d.to_csv(f, index=False, encoding="utf-8-sig")
+    from openpyxl import load_workbook
+
+    f = city / "raw" / "fy2025" / "shien" / "kettei.xlsx"
+    wb = load_workbook(f)
+    ws = wb.worksheets[0]
+    c = ws.cell(2, [x.value for x in ws[1]].index("支援要否") + 1)
+    c.value = "保留" if c.value != "保留" else "否"
+    wb.save(f)
     assert _run(city) == {"35_meeting", "45_cases", "50_evaluation"}
 
 
@@ -84,8 +88,11 @@ def test_a_ranking_value_reruns_the_ranking_not_the_linkage(city: Path) -> None:
 
 
 def test_force_and_from(city: Path) -> None:
+    """--from re-runs that step on; --force everything, reported in notebook order whatever order the steps ran in
+    (critical path first, side by side)."""
     assert _run(city, from_step="40_survey") == {"40_survey", "45_cases", "50_evaluation"}
-    assert _run(city, force=True) == ALL
+    r = pipeline.run_year("params/fy2025.yaml", str(city / "raw"), str(city / "out"), force=True)
+    assert [s["step"] for s in r.steps] == sorted(ALL) and {s["outcome"] for s in r.steps} == {"ran"}
 
 
 def test_missing_outputs_are_made_again(city: Path) -> None:
@@ -98,10 +105,10 @@ def test_a_large_city_runs_ingestion_and_linkage_one_at_a_time(smoke_run: Path, 
     """With `run.heavy_parallel_mb` below the exports' size, 10_ingest and 20_link never overlap (other steps may)."""
     shutil.copytree(smoke_run / "raw", tmp_path / "raw")
     f = _params(tmp_path, "run:\n  heavy_parallel_mb: 0\n  workers: 2\n")
-    results = pipeline.run_all(load_params(f, {"raw_dir": str(tmp_path / "raw"), "out_dir": str(tmp_path / "out")}),
-                               force=True)
-    heavy = sorted((s["started"], s["ended"]) for r in results for s in r.steps
-                   if s["step"] in ("10_ingest", "20_link") and s["outcome"] == "ran")
+    base = load_params(f, {"raw_dir": str(tmp_path / "raw"), "out_dir": str(tmp_path / "out")})
+    years = {fy: year_params(base, fy) for fy in (2024, 2025)}
+    results = pipeline.run_plan(pipeline.Plan(years, {fy: ["10_ingest", "20_link"] for fy in years}, force=True))
+    heavy = sorted((s["started"], s["ended"]) for r in results for s in r.steps)
     assert len(heavy) == 4
     assert all(a_end <= b_start + 0.5 for (_, a_end), (b_start, _) in zip(heavy, heavy[1:], strict=False))
 
@@ -124,12 +131,6 @@ def test_a_report_that_cannot_be_written_fails_its_step(city: Path, monkeypatch:
     assert m["steps"]["45_cases"]["outcome"] == "failed" and m["steps"]["35_meeting"]["outcome"] == "ran"
     monkeypatch.setattr(runner, "to_html", real)
     assert _run(city, f) == {"45_cases", "50_evaluation"}
-
-
-def test_steps_are_reported_in_notebook_order(city: Path) -> None:
-    """Steps run in critical-path order, side by side; the summary lists them as the year's notebooks are numbered."""
-    r = pipeline.run_year("params/fy2025.yaml", str(city / "raw"), str(city / "out"), force=True)
-    assert [s["step"] for s in r.steps] == sorted(ALL)
 
 
 def test_a_report_that_loads_from_the_internet_is_made_again(city: Path) -> None:

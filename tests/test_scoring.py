@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib import meeting
+from mimamori_lib import datasets, meeting
 from mimamori_lib.indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
 from mimamori_lib.params import Extraction, load_params
 from mimamori_lib.scoring import extract
@@ -152,7 +152,7 @@ def test_decisions_read_back_and_unknown_ids_quarantined(tmp_path: Path) -> None
     p = load_params("params/fy2025.yaml", {"raw_dir": str(tmp_path / "raw"), "out_dir": str(tmp_path / "out")})
     scores = pd.DataFrame({"person_id": ["x", "y", "z"], "extract_id": ["25-AAAAAA", "25-BBBBBB", None],
                            "group": ["basic", "other", ""]})
-    f = meeting.decisions_path(p)
+    f = datasets.saved_target(p, "decisions")
     f.parent.mkdir(parents=True)
     f.write_text("抽出ID,氏名,既支援,支援要否,困難の類型,支援内容,支援開始日,判断日\r\n"
                  "25-AAAAAA,田中 蓮,0,要,貧困・発達・障害,相談支援,2025/11/01,2025/10/16\r\n"
@@ -163,6 +163,6 @@ def test_decisions_read_back_and_unknown_ids_quarantined(tmp_path: Path) -> None
     assert list(dec["person_id"]) == ["x", "y"]
     assert dec.loc[0, "difficulty_types"] == "貧困・発達・障害" and not dec.loc[0, "already_supported"]
     assert bool(dec.loc[1, "already_supported"]) and dec.loc[1, "decided_on"] == T("2025-10-16")
-    assert set(q["row"]) == {3, 4}
+    assert set(q["row"]) == {4, 5}, "rows as Excel shows them (the header is row 1)"
     assert "今年度の抽出リストにない抽出IDです" in set(q["reason"])
-    assert {"支援要否", "困難の類型", "支援開始日", "抽出ID"} <= set(q.loc[q["row"] == 4, "column"])
+    assert {"支援要否", "困難の類型", "支援開始日", "抽出ID"} <= set(q.loc[q["row"] == 5, "column"])

@@ -28,7 +28,7 @@ from ..xlsx import PRIVATE_NOTE, save_with_notes, table_sheet
 from .deidentify import NARRATIVE, check_case, describe
 from .followup import follow_up_year, internal_table, summary_counts
 from .identity import identities
-from .records import QCOLS, read_records, records_path, template_rows, write_template
+from .records import QCOLS, read_records, template_rows, write_template
 from .report import write_internal_report
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,8 @@ def cases_year(p: Params) -> CasesYear:
     if recs is None or recs.empty:
         datasets.write(p, "case_records", None)
         if recs is None:
-            msgs.append(f"事例記録はまだありません。記入したテンプレートを {records_path(p)} に保存すると、次回の実行で反映されます。")
+            msgs.append(f"事例記録はまだありません。記入したテンプレートを {datasets.saved_target(p, 'cases', '.xlsx')} として"
+                            "保存すると、次回の実行で反映されます。")
         recs = None
     else:
         recs = _check(p, recs, scores, dec)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from .. import datasets
-from ..ingest.reading import read_filled_in
 from ..normalize import nfkc, parse_date
 from ..params import Params
+from ..saved import read_saved, saved_file
 from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes, table_sheet
 from .deidentify import NARRATIVE
 
@@ -25,12 +25,8 @@ log = logging.getLogger(__name__)
 REQUIRED = ["抽出ID", *NARRATIVE, "公開可否"]
 OPTIONAL = ["記録日"]
 PUBLIC = {"可", "否"}
-QCOLS = ["source", "row", "column", "value", "reason"]
+QCOLS = ["source", "sheet", "row", "column", "value", "reason"]
 CONTEXT = ["抽出ID", "該当項目", "困難の類型", "支援内容", "支援開始日"]
-
-
-def records_path(p: Params) -> Path:
-    return p.raw_year / "shien" / "jirei.csv"
 
 
 def template_rows(dec: pd.DataFrame, scores: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
@@ -69,8 +65,9 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
         for c in ("該当項目", *NARRATIVE):
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
-    return save_with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、シート「事例記録」を CSV (UTF-8) で",
-                         f"{records_path(p)} に保存してください (灰色の列はそのまま残してかまいません)。",
+    return save_with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
+                         f"{datasets.saved_target(p, 'cases', '.xlsx')} として保存してください (灰色の列はそのまま残して"
+                         "かまいません。CSV で保存するときは jirei.csv)。",
                          "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
                          "状況の変化: こどもと家庭に起きた変化 / 効果・示唆: データを連携したことで可能になったこと。",
                          "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",
@@ -80,20 +77,19 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
 
 
 def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
-    """Validated case records joined to the child's pseudonym (``None`` when staff have not saved any)."""
-    f = records_path(p)
-    if not f.exists():
+    """Validated case records joined to the child's pseudonym (``None`` when staff have not saved any), read from the
+    filled template as saved (``shien/jirei.xlsx`` or ``.csv``); rows numbered as Excel shows them."""
+    f = saved_file(p, "cases", "事例記録")
+    if f is None:
         return None, pd.DataFrame(columns=QCOLS)
-    header, rows = read_filled_in(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({datasets.path(p, 'case_template').name})")
-    idx = {h: header.index(h) for h in REQUIRED + [c for c in OPTIONAL if c in header]}
+    t = read_saved(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({datasets.path(p, 'case_template').name})")
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     needed = set(dec.loc[dec["support_needed"] == "要", "extract_id"]) if dec is not None else None
-    src, good, q, seen = "shien/jirei.csv", [], [], set()
-    for n, r in enumerate(rows, 1):
-        if len(r) != len(header):
-            q.append((src, n, "(行全体)", f"{len(r)} 列", f"列数がヘッダー ({len(header)} 列) と一致しません"))
-            continue
-        v = {h: nfkc(r[i]) if h not in NARRATIVE else r[i].strip() for h, i in idx.items()}
+    src = str(f.relative_to(p.raw_year)) if f.is_relative_to(p.raw_year) else f.name
+    good, seen = [], set()
+    q = [(src, t.sheet, n, "(行全体)", "", reason) for n, reason in t.broken]
+    for n, raw in t.records(REQUIRED + OPTIONAL):
+        v = {h: nfkc(x).strip() if h not in NARRATIVE else x.strip() for h, x in raw.items()}
         problems = []
         if v["抽出ID"] not in ids:
             problems.append(("抽出ID", v["抽出ID"], "今年度の抽出リストにない抽出IDです"))
@@ -109,7 +105,7 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
         if not any(v[c] for c in NARRATIVE):
             problems.append(("(記述)", "", "記述の列がすべて空欄です"))
         if problems:
-            q.extend((src, n, c, val if c not in NARRATIVE else "", reason) for c, val, reason in problems)
+            q.extend((src, t.sheet, n, c, val if c not in NARRATIVE else "", reason) for c, val, reason in problems)
             continue
         seen.add(v["抽出ID"])
         good.append({"row": n, "extract_id": v["抽出ID"], "person_id": ids[v["抽出ID"]], **{c: v[c] for c in NARRATIVE},

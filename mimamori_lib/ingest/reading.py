@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ..normalize import nfkc
 
@@ -56,32 +59,84 @@ def delimiter(text: str) -> str:
     return "\t" if "\t" in first and "," not in first else ","
 
 
-def read_rows(text: str) -> tuple[list[str], list[list[str]]]:
-    """CSV (or tab-separated) text → (header, data rows). Handles CRLF/LF and quoted fields."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise SourceError("error", "空のファイルです (ヘッダー行がありません)") from None
-    if not any(h.strip() for h in header):
+class _RowTooLong(Exception):
+    """A quoted field did not close within the lines a row may span."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A text table split into rows: the header, the data rows with the line each starts on (1-based, the header
+    is line 1), and the rows that could not be read (line, reason). Blank and comma-only rows are left out."""
+
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+    broken: list[tuple[int, str]]
+    numbers: list[int]          # each data row's row number as a spreadsheet shows the file (the header is row 1)
+
+
+UNCLOSED = "引用符 (\") が閉じていません (この行だけを隔離し、次の行から読み直しました)"
+csv.field_size_limit(sys.maxsize)  # no fixed 128 KB limit: a value's length is checked against its column's max_length
+
+
+def split_rows(text: str, delim: str, row_lines: int = 1) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(line, cells, problem) for each row of CSV text. A quote that does not close within ``row_lines`` lines makes
+    that one row broken (cells ``None``), and reading resumes on the next line, so a stray quote never swallows the
+    rows after it."""
+    if '"' not in text:  # nothing can span lines
+        for i, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delim), 1):
+            yield i, row, ""
+        return
+    lines = list(io.StringIO(text, newline=""))
+    n, start, pos, open_at_end = len(lines), 0, 0, False
+
+    def feed() -> Iterator[str]:
+        nonlocal pos, open_at_end
+        while True:
+            if pos - start >= row_lines:
+                raise _RowTooLong
+            if pos >= n:
+                open_at_end = pos > start  # the reader asked for more lines inside a row: a quote never closed
+                return
+            pos += 1
+            yield lines[pos - 1]
+
+    while start < n:
+        pos = start
+        try:
+            for row in csv.reader(feed(), delimiter=delim):
+                if open_at_end:
+                    raise _RowTooLong
+                yield start + 1, row, ""
+                start = pos
+            break
+        except _RowTooLong:
+            yield start + 1, None, UNCLOSED
+        except csv.Error as e:
+            yield start + 1, None, f"CSV として読めません ({e})"
+        start += 1
+
+
+def _blank(row: list[str]) -> bool:
+    return not any(c.strip() for c in row)
+
+
+def read_rows(text: str, row_lines: int = 1) -> Rows:
+    """CSV (or tab-separated) text → header and rows (CRLF/LF, quoted fields; damage kept to the row it is in)."""
+    header: list[str] | None = None
+    rows, lines, broken, numbers = [], [], [], []
+    for number, (line, cells, problem) in enumerate(split_rows(text, delimiter(text), row_lines), 1):
+        if header is None:
+            if cells is None or _blank(cells):
+                raise SourceError("error", "空のファイルです (ヘッダー行がありません)" if cells is not None
+                                  else f"ヘッダー行を読めません: {problem}")
+            header = [nfkc(h) for h in cells]
+        elif cells is None:
+            broken.append((line, problem))
+        elif not _blank(cells):
+            rows.append(cells)
+            lines.append(line)
+            numbers.append(number)
+    if header is None:
         raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
-    return [nfkc(h) for h in header], list(reader)
-
-
-
-
-def read_filled_in(f, required: list[str], what: str, sheet: str) -> tuple[list[str], list[list[str]]]:
-    """A file staff filled in and saved as CSV (the meeting's decisions, the case records): (header, rows), or one
-    Japanese line naming the file and how to save it again (``what``: 会議の判断; ``sheet``: the file they filled in)."""
-    from ..errors import InputError
-
-    try:
-        text, _, _ = decode(f.read_bytes(), "utf-8-sig")
-        header, rows = read_rows(text)
-    except SourceError as e:
-        raise InputError(f"{what}のファイルを読めません: {f}: {e} ({sheet} を CSV (UTF-8) で保存し直してください)") from None
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputError(f"{what}のファイルに必要な列がありません: {'・'.join(missing)} ({f})。{sheet} の"
-                         f"列 {'・'.join(required)} を残したまま保存し直してください")
-    return header, rows
+    return Rows(header, rows, lines, broken, numbers)

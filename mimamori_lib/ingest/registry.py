@@ -23,10 +23,11 @@ def _load(path: str, mtime: float, refuse_json: str) -> dict[str, dict]:
     reg = read_data_file(Path(path))
     refuse = json.loads(refuse_json)
     defaults = reg.get("defaults", {})
+    by_type = reg.get("type_defaults", {})
     out = {}
     for sid, spec in reg["sources"].items():
         cols = {**spec.get("columns", {}), **spec.get("extra_columns", {})}
-        cols = {h: {**defaults, **c} for h, c in cols.items()}
+        cols = {h: {**defaults, **by_type.get(c.get("type"), {}), **c} for h, c in cols.items()}
         for h in refuse.get(sid, []):
             if h in cols:
                 cols[h]["allowed"] = False

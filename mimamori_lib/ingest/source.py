@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -83,12 +84,14 @@ def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.
 
 
 
-def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], city: City | None = None) -> SourceResult:
-    """Read, validate and convert one export. Never raises for data problems: they become the result."""
+def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], city: City | None = None,
+                  reference: dt.date | None = None) -> SourceResult:
+    """Read, validate and convert one export. Never raises for data problems: they become the result. ``reference``:
+    the year's reference date, which the date ranges of the registry are relative to."""
     t0 = time.perf_counter()
     res = SourceResult(spec["id"], spec["path"], spec.get("department", ""), spec.get("title", ""))
     try:
-        _ingest(spec, raw_dir, key, known, res, city)
+        _ingest(spec, raw_dir, key, known, res, city, reference)
     except SourceError as e:
         res.status, res.message = e.status, str(e)
         res.table = res.identity = None
@@ -100,7 +103,8 @@ def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], 
     return res
 
 
-def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None) -> None:
+def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None,
+            reference: dt.date | None) -> None:
     f = raw_dir / spec["path"]
     if not f.exists():
         if spec.get("optional"):
@@ -112,7 +116,8 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     text, res.encoding, note = decode(data, spec["encoding"])
     if delimiter(text) == "\t":
         note = "; ".join(x for x in (note, "タブ区切りとして読みました") if x)
-    header, rows = read_rows(text)
+    table = read_rows(text, int(spec.get("row_lines", 1)))
+    header = table.header
     cols = spec["columns"]
     unknown = [h for h in header if h not in cols]
     disallowed = [h for h in header if h in cols and cols[h].get("allowed", True) is False]
@@ -127,11 +132,18 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
         log.info("  %s: 読み込まない列 %s", spec["path"], "・".join(res.columns_refused))
     keep = [i for i, h in enumerate(header) if h in cols and h not in disallowed]
     keep_headers = [header[i] for i in keep]
+    # every row in file order, a row that could not be read (a quote that never closed) as None
+    entries = sorted([*zip(table.lines, table.rows, strict=True), *((line, None) for line, _ in table.broken)],
+                     key=lambda e: e[0])
+    rows = [r for _, r in entries]
+    line_of = np.array([line for line, _ in entries], dtype=np.int64)
     res.rows_read = len(rows)
     width = len(header)
-    bad_width = [i for i, r in enumerate(rows) if len(r) != width]
-    q_lines = [(i + 1, WHOLE_ROW, f"{len(rows[i])} 列", f"列数がヘッダー ({width} 列) と一致しません") for i in bad_width]
-    good = [i for i in range(len(rows)) if len(rows[i]) == width]
+    why_broken = dict(table.broken)
+    q_lines = [(i + 1, WHOLE_ROW, "", why_broken[line_of[i]]) if r is None else
+               (i + 1, WHOLE_ROW, f"{len(r)} 列", f"列数がヘッダー ({width} 列) と一致しません")
+               for i, r in enumerate(rows) if r is None or len(r) != width]
+    good = [i for i, r in enumerate(rows) if r is not None and len(r) == width]
     raw_tuples = [tuple(rows[i]) for i in good]
     import pyarrow as pa
 
@@ -139,15 +151,17 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     df = pd.DataFrame({h: pd.arrays.ArrowStringArray(pa.array(columns[j], type=pa.string()))
                        for h, j in zip(keep_headers, keep, strict=True)}, index=good)
     df = df.astype("string")
+    lengths = df.apply(lambda c: c.str.len()) if len(df) else df  # as exported: checked against max_length
     if len(df):
         df = df.apply(nfkc_column)
         df = df.mask(df == "")
         for h in keep_headers:
             if cols[h]["type"] == "key":  # 10-digit form, so 1234567 and 0001234567 are one key
                 df[h] = normalize_atena_column(df[h], keep_invalid=True)
-    ok, q = validate(spec, df, raw_tuples) if len(df) else (pd.Series(dtype=bool), pd.DataFrame())
+    ok, q = validate(spec, df, raw_tuples, lengths, reference, line_of) if len(df) else (pd.Series(dtype=bool), pd.DataFrame())
     quarantine = pd.concat([pd.DataFrame(q_lines, columns=["row", "column", "value", "reason"]), q], ignore_index=True)
     quarantine.insert(0, "source", spec["path"])
+    quarantine.insert(2, "line", line_of[quarantine["row"].to_numpy(dtype=np.int64) - 1] if len(quarantine) else [])
     res.quarantine = quarantine.sort_values("row", kind="stable").reset_index(drop=True)
     res.rows_quarantined = int(res.quarantine["row"].nunique()) if len(res.quarantine) else 0
     valid = df[ok.to_numpy()] if len(df) else df

@@ -32,7 +32,7 @@ class IngestResult:
 
     def quarantine(self) -> pd.DataFrame:
         qs = [r.quarantine for r in self.sources.values() if r.quarantine is not None and len(r.quarantine)]
-        cols = ["source", "row", "column", "value", "reason"]
+        cols = ["source", "row", "line", "column", "value", "reason"]
         return pd.concat(qs, ignore_index=True)[cols] if qs else pd.DataFrame(columns=cols)
 
 
@@ -48,7 +48,7 @@ def ingest_year(p: Params, write: bool = True) -> IngestResult:
     known: dict[str, set] = {"family": set(), "family_kana": set()}
     order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
     for i, sid in enumerate(order, 1):
-        r = ingest_source(registry[sid], raw_dir, key, known, p.city)
+        r = ingest_source(registry[sid], raw_dir, key, known, p.city, p.reference_date)
         if sid == order[0]:
             known = known_surnames(r.identity)
         results[sid] = r

@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .. import datasets
-from ..ingest import SourceError, decode, read_rows, registry_path
-from ..normalize import nfkc, normalize_atena
+from ..errors import InputError
+from ..ingest import registry_path
+from ..normalize import normalize_atena
 from ..params import Params
+from ..saved import read_saved
 from ..spreadsheet import append_row
 from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes
 from .assignment import DECISION_NO, DECISION_YES
@@ -35,21 +37,10 @@ def decision_files(p: Params) -> list[Path]:
 
 
 def _read_file(f: Path) -> pd.DataFrame:
-    if f.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        wb = load_workbook(f, read_only=True, data_only=True)
-        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        rows = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
-        wb.close()
-        header, body = (rows[0], rows[1:]) if rows else ([], [])
-    else:
-        text, _, _ = decode(f.read_bytes(), "utf-8-sig")
-        header, body = read_rows(text)
-    header = [nfkc(h) for h in header]
-    d = pd.DataFrame([r + [""] * (len(header) - len(r)) for r in body], columns=header, dtype="string")
-    d = d.rename(columns={**HEADERS, **{k: k for k in HEADERS.values()}})
-    d.insert(0, "line", np.arange(2, len(d) + 2))
+    t = read_saved(f, list(HEADERS), "名寄せの確認結果", "確認待ちリスト (review_queue.xlsx)")
+    d = pd.DataFrame([r + [""] * (len(t.header) - len(r)) for r in t.rows], columns=t.header, dtype="string")
+    d = d.rename(columns=HEADERS)
+    d.insert(0, "line", np.array(t.numbers, dtype=np.int64))
     d.insert(0, "file", f.name)
     return d
 
@@ -60,13 +51,8 @@ def read_decisions(p: Params, records: pd.DataFrame, person_to_atena: pd.Series)
     for f in decision_files(p):
         try:
             d = _read_file(f)
-        except (SourceError, OSError, ValueError, KeyError) as e:
+        except InputError as e:
             problems.append({"file": f.name, "line": None, "outcome": "読めません", "reason": str(e)})
-            continue
-        missing = [ja for ja, en in HEADERS.items() if en not in d.columns]
-        if missing:
-            problems.append({"file": f.name, "line": None, "outcome": "読めません",
-                             "reason": f"列がありません: {'・'.join(missing)} (確認待ちリストの見出しのまま保存してください)"})
             continue
         frames.append(d[["file", "line", *DECISION_COLUMNS]])
     cols = ["file", "line", "source", "row", "atena_no", "判定", "outcome", "reason"]

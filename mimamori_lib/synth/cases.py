@@ -56,31 +56,49 @@ TEXTS = {
 
 
 def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
-    """Write ``<raw>/<fy>/shien/jirei.csv`` for the year's 支援要 children (``None``: no decisions yet)."""
+    """Fill in the case template the run wrote for the year's 支援要 children and save it as staff do:
+    ``<raw>/<fy>/shien/jirei.xlsx`` (``None``: no decisions or no template yet)."""
+    from openpyxl import load_workbook
+
     fy = p.fiscal_year
     dec = datasets.read(p, "decisions")
-    if dec is None:
+    if dec is None or not (dec["support_needed"] == "要").any():
         return None
-    need = dec[dec["support_needed"] == "要"].sort_values("extract_id").reset_index(drop=True)
+    if not datasets.exists(p, "case_template"):  # the demo fills it in before 45_cases would write it: the same file
+        from ..cases.records import template_rows, write_template
+        from ..indicators import load_catalogue
+
+        write_template(p, template_rows(dec, datasets.read(p, "scores"), load_catalogue(p, every_item=True)))
+    need = dec[dec["support_needed"] == "要"].set_index("extract_id")
     lst = pd.read_csv(datasets.path(p, "extraction_csv"), dtype=str, keep_default_na=False,
                       encoding="utf-8-sig").set_index("抽出ID")
+    wb = load_workbook(datasets.path(p, "case_template"))
+    ws = wb.worksheets[0]
+    col = {c.value: c.column for c in ws[1]}
     rng = np.random.default_rng([p.synth.seed, fy, 13])
-    rows, planted = [], False
-    for i, r in enumerate(need.itertuples()):
-        types = [t for t in str(r.difficulty_types).replace("発達・障害", "発達障害").split("・") if t]
+    planted = False
+    for i, r in enumerate(range(2, ws.max_row + 1)):
+        eid = ws.cell(r, col["抽出ID"]).value
+        if eid not in need.index:
+            continue
+        d = need.loc[eid]
+        types = [t for t in str(d["difficulty_types"]).replace("発達・障害", "発達障害").split("・") if t]
         t = "発達・障害" if types and types[0] == "発達障害" else (types[0] if types else "その他")
         choices = TEXTS.get(t, TEXTS["その他"])
         before, found, change, effect = choices[int(rng.integers(len(choices)))]
         public = bool(rng.random() < public_share) or i < 2      # at least two cases marked 可 (one planted, one clean)
-        if public and not planted and r.extract_id in lst.index:
-            before = f"{lst.at[r.extract_id, '氏名']}さんは、{before}"   # the slip the de-identification check must catch
+        if public and not planted and eid in lst.index:
+            before = f"{lst.at[eid, '氏名']}さんは、{before}"   # the slip the de-identification check must catch
             planted = True
-        started = pd.Timestamp(r.support_started_on) if pd.notna(r.support_started_on) else None
+        started = pd.Timestamp(d["support_started_on"]) if pd.notna(d["support_started_on"]) else None
         recorded = (started or pd.Timestamp(dt.date(fy, 12, 1))) + pd.Timedelta(days=int(rng.integers(60, 150)))
-        rows.append({"抽出ID": r.extract_id, "判定前の状況": before, "確認できた状況": found, "状況の変化": change,
-                     "効果・示唆": effect, "公開可否": "可" if public else "否", "記録日": recorded.strftime("%Y/%m/%d")})
-    target = datasets.saved_target(p, "cases")
+        for c, v in {"判定前の状況": before, "確認できた状況": found, "状況の変化": change, "効果・示唆": effect,
+                     "公開可否": "可" if public else "否", "記録日": recorded.to_pydatetime()}.items():
+            ws.cell(r, col[c]).value = v
+    target = datasets.saved_target(p, "cases", ".xlsx")
     target.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=["抽出ID", "判定前の状況", "確認できた状況", "状況の変化", "効果・示唆", "公開可否", "記録日"]).to_csv(
-        target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    for other in datasets.saved_files(p, "cases"):
+        if other != target:
+            other.unlink()
+    wb.save(target)
     return target
