@@ -16,8 +16,10 @@ import pandas as pd
 from . import datasets, paths
 from .ages import age_on
 from .arrays import isin
+from .gaiji import displayable
 from .indicators import LINKED
 from .ingest import load_registry, read_identity, read_table, registry_path, role_source
+from .ingest.registry import code_labels
 from .ingest.tables import read_parquet
 from .params import Params
 from .scoring import GROUP_LABEL
@@ -27,7 +29,6 @@ log = logging.getLogger(__name__)
 DECISION_COLUMNS = ["既支援", "支援要否", "困難の類型", "支援内容", "支援開始日", "判断日"]
 DIFFICULTY_TYPES = ["貧困", "不登校", "虐待の疑い", "養育困難", "ヤングケアラー", "発達・障害", "その他"]
 SUPPORT_CONTENT = ["相談支援", "見守り支援", "学校連携", "児相通告", "その他"]
-SEX = {"1": "男", "2": "女"}
 
 
 def _registry_identity(p: Params, person_ids=None, households=None) -> pd.DataFrame:
@@ -78,6 +79,8 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
         "支援の記録": x["supported"].map({True: "あり", False: ""}).to_numpy(),
         "該当項目": x["person_id"].map(words).fillna("").to_numpy(),
     })
+    for c in ("氏名", "ふりがな"):
+        out[c] = out[c].map(displayable)
     for name, values in (extra or {}).items():
         out[name] = x["person_id"].map(values).fillna("").to_numpy()
     for c in DECISION_COLUMNS:
@@ -233,12 +236,13 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     ev_listed = ev[isin(ev["person_id"], listed["person_id"])].sort_values(["person_id", "item", "date"])
     ev_by_child = {pid: g.to_dict("records") for pid, g in ev_listed.groupby("person_id", sort=False)}
     sheets: dict[str, str] = {}
+    sex_words = code_labels(p, "sex")
     today = dt.date.today().isoformat()
     for _, s in scores[scores["group"] != ""].iterrows():
         pid = s["person_id"]
         me = reg.loc[pid]
         hh = juki[juki["household_id"] == juki.loc[pid, "household_id"]]
-        household = [{"relation": juki.loc[m, "relation"], "name": reg.loc[m, "name"] if m in reg.index else "", "age": int(juki.loc[m, "age"])}
+        household = [{"relation": juki.loc[m, "relation"], "name": displayable(reg.loc[m, "name"]) if m in reg.index else "", "age": int(juki.loc[m, "age"])}
                      for m in hh.sort_values("birth_date").index]
         e = ev_by_child.get(pid, [])
         def rows(kind: str, e=e) -> list[dict]:
@@ -252,9 +256,9 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
         if s.get("supported_earlier_decision"):
             supported.append("前年度までの会議で支援要")
         c = {"extract_id": s["extract_id"], "group_label": GROUP_LABEL[s["group"]], "rank": s["rank"], "tied": bool(s["tied"]),
-             "name": me["name"], "kana": me["name_kana"], "birth": _fmt_date(me["birth_date"]), "age": int(s["age"]),
-             "sex": SEX.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
-             "address": me["address"], "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
+             "name": displayable(me["name"]), "kana": displayable(me["name_kana"]), "birth": _fmt_date(me["birth_date"]), "age": int(s["age"]),
+             "sex": sex_words.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
+             "address": displayable(me["address"]), "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
              "supported_text": "・".join(supported) or "なし",
              "notes": [(name, values[pid]) for name, values in (notes or {}).items() if pid in values.index and values[pid]]}
         html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,

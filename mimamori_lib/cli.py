@@ -169,6 +169,22 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+# --- sources ---------------------------------------------------------------------------------------------
+
+def cmd_sources(a: argparse.Namespace) -> int:
+    """``mimamori sources check``: every export against the source registry, nothing written. Exit 0 when a run
+    would start, 1 when it would not."""
+    from .ingest.check import check_all, report
+    from .params import load_params
+
+    base = load_params(a.params, {"raw_dir": _dir(a.raw_dir)})
+    checks = check_all(base)
+    sys.stdout.write(f"登録簿: {base.ingest.registry}\n")
+    for line in report(checks, base.raw_dir):
+        sys.stdout.write(line + "\n")
+    return 1 if not checks or any(c.blocks for c in checks) else 0
+
+
 # --- key -----------------------------------------------------------------------------------------------
 
 def cmd_key(a: argparse.Namespace) -> int:
@@ -248,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only-changing", action="store_true",
                    help="review: 抽出が変わりうる組 (グループが変わる・順位が上がる) だけを判定する")
     s.set_defaults(func=cmd_synth)
+
+    c = sub.add_parser("sources", help="check: 各課のエクスポートを登録簿と照合する (何も書き出さない)")
+    c.add_argument("what", choices=["check"])
+    c.add_argument("--raw-dir", default=None, help="各課のエクスポート (<年度>/<部署>/<ファイル>.csv) のフォルダ")
+    c.add_argument("--params", default="params/fy2025.yaml", help="パラメータ (ingest.registry: 市の登録簿)")
+    c.set_defaults(func=cmd_sources)
 
     k = sub.add_parser("key", help="仮名化キー: new で新しいキーを作る (既存のファイルは上書きしない)")
     k.add_argument("what", choices=["new"])

@@ -80,12 +80,18 @@ def _make_date(y: int, m: int, d: int) -> dt.date | None:
         return None
 
 
-def parse_date(s: str | None) -> dt.date | None:
+EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 (its day 60, 29 February 1900, never existed)
+
+
+def parse_date(s: str | None, serial: bool = False) -> dt.date | None:
     """Any municipal date form → date: ``R7.4.1``, ``R07.04.01``, ``令和7年4月1日``, ``H30.12.5``, ``令和元年5月1日``,
-    ``2025/04/01``, ``2025-04-01``, ``20250401``, ``2025年4月1日``. ``None`` if it is not a real date."""
+    ``2025/04/01``, ``2025-04-01``, ``2025.4.1``, ``20250401``, ``2025年4月1日``; with ``serial``, an Excel serial
+    number too (``45748`` → 2025-04-01). ``None`` if it is not a real date."""
     t = nfkc(s).replace(" ", "")
     if not t:
         return None
+    if serial and re.fullmatch(r"\d{1,5}(\.0+)?", t) and 61 <= float(t) < 2958466:
+        return EXCEL_EPOCH + dt.timedelta(days=int(float(t)))
     m = _RE_ERA_LETTER.match(t) or _RE_ERA_KANJI.match(t)
     if m:
         era, y, mo, d = m.groups()

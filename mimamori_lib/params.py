@@ -70,6 +70,9 @@ class Ingest(_Section):
     shrink_warning: float = Field(0.2, ge=0, le=1, description="a source with this share fewer rows than the previous year "
                                                               "or than the population it covers is flagged")
     fail_on_shrink: bool = Field(False, description="true: a flagged drop stops the run instead of warning")
+    gaiji: Path | None = Field(None, description="the city's 外字 table (CSV: コード as U+E000 or E000, 文字, optional 読み): "
+                                                "private-use characters in names and addresses → the standard character "
+                                                "(relative to the params file)")
 
     _registry = field_validator("registry")(lambda v: _project_file(v))
 
@@ -369,7 +372,7 @@ class Params(_Section):
 # --- reading ------------------------------------------------------------------------------------------
 
 # keys whose values are paths: resolved against the file that wrote them
-PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("indicators", "catalogue"),
+PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("ingest", "gaiji"), ("indicators", "catalogue"),
              ("evaluation", "narrative"))
 
 
@@ -454,6 +457,19 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
     return data, origin
 
 
+def read_yaml_file(path: Path) -> dict:
+    """One YAML file as written (its ``extends`` not followed), parsed once per version of the file."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ParamsError(f"ファイルが見つかりません: {path}")
+    raw = _parse(str(path), path.stat().st_mtime)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"ファイルの形式が不正です (「キー: 値」の形ではありません): {path}")
+    return raw
+
+
 def read_data_file(path: Path) -> dict:
     """A YAML data file of the project (source registry, indicator catalogue), parsed once per version."""
     data, _ = read_yaml(path)
@@ -472,7 +488,8 @@ _MESSAGES = {
 }
 
 
-def _message(err: dict) -> str:
+def error_message(err: dict) -> str:
+    """A pydantic error in Japanese words."""
     t = err["type"]
     ctx = err.get("ctx") or {}
     if t == "literal_error":
@@ -497,7 +514,7 @@ def _build(data: dict, path: Path, origin: dict) -> Params:
         where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin), path)
         value = f" (値: {err['input']!r})" if err["type"] not in ("missing",) and not isinstance(err.get("input"), dict) else ""
         more = f" ほか {len(e.errors()) - 1} 件" if len(e.errors()) > 1 else ""
-        raise ParamsError(f"パラメータ {key}: {_message(err)}{value} — {where}{more}") from None
+        raise ParamsError(f"パラメータ {key}: {error_message(err)}{value} — {where}{more}") from None
     p._path, p._data, p._origin = path, data, origin
     return p
 

@@ -19,6 +19,7 @@ from . import datasets
 from .arrays import isin
 from .indicators import LINKED
 from .ingest import load_registry, read_table, role_source
+from .ingest.registry import code_labels
 from .params import Params
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     records; the few others would form rows of a handful of children). For disclosure control before publication."""
     reg = load_registry(p)[role_source(p, "survey")]["columns"]
     d = df[df["linked"].to_numpy() & df["sex"].notna().to_numpy() & df["level"].notna().to_numpy()]
-    sex = d["sex"].map({"1": "男", "2": "女"})
+    sex = d["sex"].map(code_labels(p, "sex"))
     out = {}
     for h, c in reg.items():
         if not c["name"].startswith("q"):

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..gaiji import apply as apply_gaiji
+from ..gaiji import fold_selectors
 from ..normalize import (
     map_unique,
-    nfkc,
     nfkc_column,
     normalize_address,
     normalize_atena_column,
@@ -26,7 +27,7 @@ from ..normalize import (
 from ..params import City
 from ..pseudonym import pseudonym_series
 from .reading import SourceError, decode, delimiter, read_rows
-from .validation import WHOLE_ROW, validate
+from .validation import WHOLE_ROW, code_map, validate
 
 log = logging.getLogger(__name__)
 # canonical fields that the linkage needs, copied to the identity table even when not identifying
@@ -52,11 +53,12 @@ class SourceResult:
     missing: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     warning: str = ""                 # a completeness warning (fewer rows than last year or than it should cover)
+    gaiji_unmapped: int = 0           # private-use characters (外字) left in names and addresses: no entry in the table
 
     def summary_row(self) -> dict:
         return {"source": self.path, "status": self.status, "rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
                 "rows_quarantined": self.rows_quarantined, "columns_refused": ";".join(self.columns_refused),
-                "message": self.message, "warning": self.warning}
+                "message": self.message, "warning": self.warning, "gaiji_unmapped": self.gaiji_unmapped}
 
 
 def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.Series:
@@ -64,14 +66,13 @@ def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.
     if kind == "key":
         return normalize_atena_column(s)
     if kind in ("date", "wareki"):
-        return pd.to_datetime(map_unique(s, lambda v: parse_date(v) if isinstance(v, str) else None))
+        serial = bool(col.get("serial"))
+        return pd.to_datetime(map_unique(s, lambda v: parse_date(v, serial) if isinstance(v, str) else None))
     if kind == "int":
         return map_unique(s, lambda v: parse_int(v) if isinstance(v, str) else None).astype("Int64")
-    if kind == "code":
-        codes = {nfkc(str(c)) for c in col.get("codes", [])}
-        recode = {nfkc(str(k)): str(v) for k, v in col.get("recode", {}).items()}
-        out = s.where(s.isin(codes))
-        return out.map(lambda v: recode.get(v, v) if isinstance(v, str) else v).astype("string")
+    if kind == "code":  # the export's own values mapped to the canonical codes
+        canonical = code_map(col)
+        return s.map(lambda v: canonical.get(v) if isinstance(v, str) else None).astype("string")
     if kind == "name":
         return map_unique(s, lambda v: normalize_name(v) if isinstance(v, str) else None).astype("string")
     if kind == "kana":
@@ -85,13 +86,13 @@ def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.
 
 
 def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], city: City | None = None,
-                  reference: dt.date | None = None) -> SourceResult:
+                  reference: dt.date | None = None, gaiji: dict[str, str] | None = None) -> SourceResult:
     """Read, validate and convert one export. Never raises for data problems: they become the result. ``reference``:
     the year's reference date, which the date ranges of the registry are relative to."""
     t0 = time.perf_counter()
     res = SourceResult(spec["id"], spec["path"], spec.get("department", ""), spec.get("title", ""))
     try:
-        _ingest(spec, raw_dir, key, known, res, city, reference)
+        _ingest(spec, raw_dir, key, known, res, city, reference, gaiji or {})
     except SourceError as e:
         res.status, res.message = e.status, str(e)
         res.table = res.identity = None
@@ -104,7 +105,7 @@ def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], 
 
 
 def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None,
-            reference: dt.date | None) -> None:
+            reference: dt.date | None, gaiji: dict[str, str]) -> None:
     f = raw_dir / spec["path"]
     if not f.exists():
         if spec.get("optional"):
@@ -164,8 +165,12 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     quarantine.insert(2, "line", line_of[quarantine["row"].to_numpy(dtype=np.int64) - 1] if len(quarantine) else [])
     res.quarantine = quarantine.sort_values("row", kind="stable").reset_index(drop=True)
     res.rows_quarantined = int(res.quarantine["row"].nunique()) if len(res.quarantine) else 0
-    valid = df[ok.to_numpy()] if len(df) else df
+    valid = df[ok.to_numpy()].copy() if len(df) else df
     res.rows_loaded = len(valid)
+    for h in keep_headers:  # 外字: the city's table, before names and addresses are normalised
+        if cols[h]["type"] in ("name", "kana", "address") and len(valid):
+            valid[h], left = apply_gaiji(valid[h], gaiji)
+            res.gaiji_unmapped += left
     res.table, res.identity, res.missing = _tables(spec, valid, key, known, city)
     res.message = "; ".join(x for x in [note, "データ行がありません (ヘッダーのみ)" if not rows else ""] if x)
 
@@ -195,11 +200,12 @@ def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
             table[name] = values.to_numpy()
             if name in LINK_FIELDS:
                 ident[name] = values.to_numpy()
-        if kind == "name":
-            ident["family_name"], ident["given_name"] = _split(ident[name], known.get("family", set()))
+        if kind == "name":  # the parts compared in 名寄せ: variation selectors folded (the name keeps them)
+            ident["family_name"], ident["given_name"] = _split(ident[name].map(fold_selectors), known.get("family", set()))
             ident["name_raw"] = df[h].to_numpy()
         if kind == "kana":
-            ident["family_kana"], ident["given_kana"] = _split(ident[name], known.get("family_kana", set()))
+            ident["family_kana"], ident["given_kana"] = _split(ident[name].map(fold_selectors),
+                                                               known.get("family_kana", set()))
     return table, (ident if has_identity else None), missing
 
 

@@ -14,17 +14,25 @@ from ..normalize import map_unique, nfkc, normalize_atena, parse_date, parse_int
 WHOLE_ROW = "(行全体)"
 
 
+def code_map(col: dict) -> dict[str, str]:
+    """A code column's accepted values (as NFKC'd) → canonical code: the codes themselves and the city's ``values``."""
+    out = {nfkc(str(c)): str(c) for c in col.get("codes", [])}
+    out.update({nfkc(str(k)): str(v) for k, v in (col.get("values") or {}).items()})
+    return out
+
+
 def _valid(kind: str, col: dict) -> callable:
     """Element validity for a column type (values already NFKC'd; blanks handled by nullability)."""
     if kind == "key":
         return lambda v: normalize_atena(v) is not None
     if kind in ("date", "wareki"):
-        return lambda v: parse_date(v) is not None
+        serial = bool(col.get("serial"))
+        return lambda v: parse_date(v, serial) is not None
     if kind == "int":
         return lambda v: parse_int(v) is not None
     if kind == "code":
-        codes = {nfkc(str(c)) for c in col.get("codes", [])}
-        return lambda v: v in codes
+        accepted = code_map(col)
+        return lambda v: v in accepted
     return lambda v: True
 
 
@@ -60,7 +68,7 @@ def _range(kind: str, col: dict, reference: dt.date | None):
     lo, hi = bound(col.get("min"), reference), bound(col.get("max"), reference)
     if lo is None and hi is None:
         return None
-    parse = parse_int if kind == "int" else parse_date
+    parse = parse_int if kind == "int" else (lambda v: parse_date(v, bool(col.get("serial"))))
     shown = f"{'' if lo is None else lo}〜{'' if hi is None else hi}"
 
     def inside(v) -> bool:
@@ -83,7 +91,7 @@ def build_schema(spec: dict, headers: list[str], exact_dup: pd.Series, reference
         if c["type"] in REASONS:
             reason = REASONS[c["type"]]
             if c["type"] == "code":
-                reason = f"不明なコードです (有効: {'・'.join(map(str, c.get('codes', [])))})"
+                reason = f"不明なコードです (有効: {'・'.join(code_map(c))})"
             if c["type"] == "key":  # (values are NFKC'd already) the 10-digit form exists: up to ten ASCII digits
                 checks.append(pa.Check(lambda s: s.astype("string").str.fullmatch(r"[0-9]{1,10}").fillna(False).astype(bool),
                                        error=reason, ignore_na=True))

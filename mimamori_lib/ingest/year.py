@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import datasets, notices
+from ..gaiji import load_table as load_gaiji
 from ..params import Params
 from ..pseudonym import ensure_key
 from .completeness import RequiredSourceError, check_required, shrink_warnings
@@ -47,8 +48,9 @@ def ingest_year(p: Params, write: bool = True) -> IngestResult:
     results: dict[str, SourceResult] = {}
     known: dict[str, set] = {"family": set(), "family_kana": set()}
     order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
+    gaiji = load_gaiji(p.ingest.gaiji)
     for i, sid in enumerate(order, 1):
-        r = ingest_source(registry[sid], raw_dir, key, known, p.city, p.reference_date)
+        r = ingest_source(registry[sid], raw_dir, key, known, p.city, p.reference_date, gaiji)
         if sid == order[0]:
             known = known_surnames(r.identity)
         results[sid] = r
@@ -64,6 +66,11 @@ def ingest_year(p: Params, write: bool = True) -> IngestResult:
         write_outputs(p, res)
         notices.clear(p, STEP)
     messages = [f"FY{p.fiscal_year} {results[sid].path}: {w}" for sid, w in warnings.items()]
+    unmapped = [r for r in results.values() if r.gaiji_unmapped]
+    if unmapped:
+        messages.append(f"FY{p.fiscal_year}: 外字の対応表にない私用領域の文字 (外字) が残っています: "
+                        + "・".join(f"{r.path} ({r.gaiji_unmapped} 文字)" for r in unmapped)
+                        + "。リストでは 〓 と表示します。params の ingest.gaiji の表に加えてください")
     not_loaded = [r for r in results.values() if r.status in ("missing", "error")]
     if not_loaded:
         messages.insert(0, f"FY{p.fiscal_year}: 読み込めなかったファイル: " + "・".join(f"{r.path} ({r.message})" for r in not_loaded))

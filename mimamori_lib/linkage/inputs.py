@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..ages import age_on
+from ..gaiji import SELECTORS
 from ..ingest import load_registry, registry_path
 from ..params import Params
 
@@ -42,6 +43,10 @@ def _dates(birth: pd.Series) -> pd.Series:
 
 
 def _common(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in ("family_name", "given_name", "family_kana", "given_kana", "name", "name_kana", "address"):
+        if c in df:  # variation selectors (葛 + U+E0100) are kept for display, not compared
+            df[c] = df[c].astype("string").str.replace(SELECTORS.pattern, "", regex=True)
     out = pd.DataFrame({
         "family_name": df["family_name"], "given_name": df["given_name"],
         "family_kana": df.get("family_kana"), "given_kana": df.get("given_kana"),

@@ -16,7 +16,9 @@ import pandas as pd
 
 from .. import datasets
 from ..errors import InputError
+from ..gaiji import displayable
 from ..ingest import registry_path
+from ..ingest.registry import code_labels
 from ..normalize import normalize_atena
 from ..params import Params
 from ..saved import read_saved
@@ -90,10 +92,6 @@ def _d(v) -> str | None:
     return None if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
 
 
-def _sex(v) -> str | None:
-    return {"1": "男", "2": "女"}.get(str(v)) if v is not None and not pd.isna(v) else None
-
-
 def _weight(r: pd.Series, c: str) -> float | None:
     bf = r.get(f"bf_{c}")
     return round(float(np.log2(bf)), 2) if bf is not None and pd.notna(bf) and bf > 0 else None
@@ -120,6 +118,11 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
     rows = review
     if extra is not None and len(review):
         rows = extra.merge(review, on=["source", "row", "unique_id_l"], how="left")
+    sex_words = code_labels(p, "sex")
+
+    def _sex(v) -> str | None:
+        return sex_words.get(str(v)) if v is not None and not pd.isna(v) else None
+
     if len(rows):
         reg = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id").set_index("person_id")
         recs = ident.drop_duplicates(["source", "row"]).set_index(["source", "row"])
@@ -127,11 +130,11 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         for _, r in rows.iterrows():
             src = recs.loc[(r["source"], int(r["row"]))]
             g = reg.loc[r["unique_id_l"]]
-            append_row(ws, [r["source"], int(r["row"]), person_to_atena.get(r["unique_id_l"]), round(float(r["match_probability"]), 4),
+            append_row(ws, [displayable(v) for v in [r["source"], int(r["row"]), person_to_atena.get(r["unique_id_l"]), round(float(r["match_probability"]), 4),
                        why.get((r["source"], int(r["row"])), ""), *[r[c] for c in extra_cols],
                        src.get("name"), src.get("name_kana"), _d(src.get("birth_date")), _sex(src.get("sex")), src.get("school"),
                        src.get("address"), g.get("name"), g.get("name_kana"), _d(g.get("birth_date")), _sex(g.get("sex")),
-                       g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None])
+                       g.get("address"), _d(g.get("resident_since")), *[_weight(r, c) for c in WEIGHTS], None, None, None]])
 
     drop_down(ws, header.index("判定") + 1, [DECISION_YES, DECISION_NO], max(ws.max_row, 2) + 200)
     for cell in ws[1]:

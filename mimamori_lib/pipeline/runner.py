@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .. import notices, paths
 from ..errors import USER_ERROR_NAMES, InputError
+from ..ingest.registry import load_registry
 from ..params import Params, run_years
 from ..pseudonym import KeyFileError, ensure_key, key_id, key_path
 from ..restricted import atomic_file, remove_temporary, work_folder
@@ -313,6 +314,7 @@ def run_plan(plan: Plan) -> list[RunResult]:
     """Run a plan (every year's steps, in dependency order); stop at the first failure with the step named."""
     first = plan.params[min(plan.params)]
     for p in plan.params.values():
+        load_registry(p)  # a mistake in the registry stops the run here, with one line, before any step
         if not any(p.raw_year.glob("*/*.csv")):
             raise InputError(f"入力フォルダに CSV がありません: {p.raw_year} (各課のエクスポートを <部署>/<ファイル>.csv の形で"
                              "置いてください。デモは `mimamori report` が合成データを作ります)")

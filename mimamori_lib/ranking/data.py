@@ -13,6 +13,7 @@ from .. import datasets
 from ..ages import age_band
 from ..arrays import isin
 from ..indicators import children_in_scope, evidence, item_matrix, parents_in_household, registry
+from ..ingest.registry import code_for, code_labels
 from ..params import Params
 from ..scoring import previously_needed
 
@@ -45,8 +46,9 @@ def year_frame(p: Params, items: pd.DataFrame, ev: pd.DataFrame, catalogue: dict
     f["supported"] = f[sup].sum(axis=1).gt(0).to_numpy() | isin(f["person_id"], previously_needed(p))
     juki = registry(p)
     reg = juki.drop_duplicates("person_id").set_index("person_id")
-    f["sex"] = reg["sex"].reindex(f["person_id"]).map({"1": "男", "2": "女"}).fillna("不明").to_numpy()
-    f["foreign"] = np.where(reg["nationality"].reindex(f["person_id"]).to_numpy() == "2", "外国籍", "日本国籍")
+    f["sex"] = reg["sex"].reindex(f["person_id"]).map(code_labels(p, "sex")).fillna("不明").to_numpy()
+    foreign = code_for(p, "nationality", "外国")
+    f["foreign"] = np.where(reg["nationality"].reindex(f["person_id"]).to_numpy() == foreign, "外国籍", "日本国籍")
     parents = parents_in_household(juki).reindex(f["person_id"]).fillna(0).to_numpy()
     f["single_parent"] = np.where(parents == 1, "ひとり親世帯", "その他の世帯")
     dis = [i for i in DISABILITY_ITEMS if i in f]
