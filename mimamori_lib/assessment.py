@@ -213,7 +213,7 @@ def _history(by_year: dict[str, tuple[pd.DataFrame, pd.DataFrame]], person_id: s
 
 
 def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
-                            notes: dict[str, pd.Series] | None = None) -> list[Path]:
+                            notes: dict[str, pd.Series] | None = None, hearing: dict[str, dict] | None = None) -> list[Path]:
     """One printable (A4) HTML assessment sheet per extracted child: ``assessment/<抽出ID>.html``."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -264,6 +264,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
         html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,
                           matched=rows("match"), near=rows("near"), attendance=_attendance(attendance, pid),
                           survey=_survey(p, pid, survey, sv_spec), history=_history(history, pid),
+                          hearing=(hearing or {}).get(pid),
                           difficulty_types=DIFFICULTY_TYPES)
         sheets[f"{s['extract_id']}.html"] = html
     target = datasets.write(p, "assessment", sheets)
@@ -275,7 +276,7 @@ def extract_year(p: Params, write: bool = True) -> dict:
     confirming each pending pair would change, and the list's children with pending school records flagged."""
     import time
 
-    from . import notices, pending
+    from . import kikitori, notices, pending
     from .linkage import read_links, write_queue
     from .scoring import risk_and_reasons, score_year
 
@@ -284,13 +285,21 @@ def extract_year(p: Params, write: bool = True) -> dict:
     t_scores = time.perf_counter() - t0
     pairs = pending.pending_pairs(p)
     imp = pending.impact(p, scores, pairs, catalogue)
-    extra = {**risk_and_reasons(scores, catalogue, p), "確認待ちの学校記録": pending.flags(scores, imp)}
+    answers, hearing_q = kikitori.read_answers(p, scores)
+    extra = {**risk_and_reasons(scores, catalogue, p), "確認待ちの学校記録": pending.flags(scores, imp),
+             "学校からの聞き取り": kikitori.for_list(answers)}
     table = extraction_table(p, scores, ev, catalogue, extra)
     files: dict = {}
     counts = pending.summary(read_links(p), imp)
     if write:
         files["list"] = write_extraction_list(p, table)
-        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue, extra)
+        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue, extra, kikitori.for_sheet(answers))
+        files["forms"] = kikitori.write_forms(p, kikitori.form_tables(p, scores, ev, catalogue), catalogue)
+        datasets.write(p, "hearing_answers", answers)
+        datasets.write(p, "hearing_quarantine", hearing_q)
+        if len(hearing_q):
+            notices.add(p, "30_extract", f"FY{p.fiscal_year}: 学校からの聞き取りの回答のうち {len(hearing_q)} 件を隔離しました (理由は "
+                                         f"{datasets.path(p, 'hearing_quarantine')})")
         if datasets.exists(p, "review_pairs"):
             write_queue(p, pending.ordered_queue(imp, pairs))
         if counts["records_pending"] or counts["records_unmatched"]:
@@ -299,5 +308,6 @@ def extract_year(p: Params, write: bool = True) -> dict:
                                          f"{counts['children_group_could_change']} 人)、候補なし {counts['records_unmatched']} 件",
                         level="warning" if counts["pairs_changing_list"] else "info")
     return {"scores": scores, "evidence": ev, "catalogue": catalogue, "items": items, "table": table, "files": files,
+            "hearing": answers, "hearing_quarantine": hearing_q,
             "pending": imp, "pending_counts": counts, "seconds_scores": round(t_scores, 2),
             "seconds": round(time.perf_counter() - t0, 2)}

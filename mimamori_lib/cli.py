@@ -77,6 +77,15 @@ def cmd_stand_in(a: argparse.Namespace) -> int:
         f, n = fill_review(p, truth, only_changing=a.only_changing)
         log.info("名寄せの確認結果 (合成, %d 組) を書き出しました: %s (次回の実行で反映されます)", n, f)
         return 0
+    if a.what == "kikitori":
+        from .synth.kikitori import fill_kikitori
+
+        files = fill_kikitori(p, truth)
+        if not files:
+            raise UserError(f"FY{a.fy} の聞き取り票がまだありません ({datasets.path(p, 'hearing_forms')})。先に実行してください")
+        log.info("学校からの聞き取りの回答 (合成, %d 校) を書き出しました: %s (次回の実行で反映されます)", len(files),
+                 datasets.saved_target(p, "hearing"))
+        return 0
     if a.what == "cases":
         from .synth.cases import fill_cases
 
@@ -120,7 +129,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     saved. The synthetic demo: generated first when the raw folder is empty, with made-up meetings in between."""
     from .params import load_params, run_years, year_params
     from .pipeline import Node, run_all
-    from .synth.marker import read_marker, truth_root
+    from .synth.demo import DemoStaff
+    from .synth.marker import read_marker
 
     t0 = time.perf_counter()
     base = load_params(a.params, {"raw_dir": _dir(a.raw_dir), "out_dir": _dir(a.out_dir)})
@@ -138,27 +148,11 @@ def cmd_report(a: argparse.Namespace) -> int:
         generate(raw, truth, children=children, seed=base.synth.seed, years=years)
     demo = read_marker(raw) is not None
     log.info("%s: %s (年度 %s)", raw, "合成データのデモ" if demo else "市のエクスポート", "・".join(map(str, years)))
-    hooks = {}
-    if demo:
-        from .synth.meeting import fill_decisions
-
-        def meeting(fy: int) -> None:
-            p = year_params(base, fy)
-            if datasets.exists(p, "extraction_xlsx"):
-                f = fill_decisions(p, truth_root(raw))
-                log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, f)
-
-        from .synth.cases import fill_cases
-
-        def case_records(fy: int) -> None:
-            p = year_params(base, fy)
-            f = fill_cases(p)
-            if f is not None:
-                log.info("FY%d 事例記録 (合成データ) を記入しました: %s", fy, f)
-
-        hooks = {Node(fy, "30_extract"): (lambda fy=fy: meeting(fy)) for fy in years}
-        hooks |= {Node(fy, "35_meeting"): (lambda fy=fy: case_records(fy)) for fy in years}
-    results = run_all(base, hooks, force=a.force, from_step=a.from_step, wait=a.wait)
+    staff = DemoStaff(base) if demo else None
+    results = run_all(base, staff.hooks(Node) if staff else {}, force=a.force, from_step=a.from_step, wait=a.wait)
+    if staff and staff.answered:  # the schools answered after extraction: their answers go onto the list and sheets
+        log.info("学校からの聞き取りの回答を抽出リストとアセスメントシートに反映します")
+        results = run_all(base, staff.hooks(Node), wait=a.wait)
     log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, base.reports)
     _summary(results)
     for fy in years:
@@ -250,14 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("synth", help="合成都市 (デモ・テスト用) と、職員の記入の代わり (合成データのフォルダのみ)")
-    s.add_argument("what", nargs="?", choices=["city", "meeting", "review", "cases"], default="city",
-                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果 / cases: 事例記録")
+    s.add_argument("what", nargs="?", choices=["city", "meeting", "review", "kikitori", "cases"], default="city",
+                   help="city: 合成都市 / meeting: 会議の判断 / review: 名寄せの確認結果 / kikitori: 学校からの聞き取りの回答 / "
+                        "cases: 事例記録")
     s.add_argument("--out", default="data/raw", help="city: 出力先 (年度フォルダ fyYYYY/ をその下に作る)")
     s.add_argument("--truth", default=None, help="city: 正解データの出力先 (既定: 出力先の隣の synthetic_truth)")
     s.add_argument("--children", type=int, default=16696, help="city: 初年度の基準日に 0–18 歳のこどもの数")
     s.add_argument("--seed", type=int, default=7, help="city: 乱数の種")
     s.add_argument("--years", type=int, nargs="+", default=[2024, 2025], help="city: 年度")
-    s.add_argument("--fy", type=int, default=None, help="meeting/review/cases: 年度 (例: 2025)")
+    s.add_argument("--fy", type=int, default=None, help="meeting/review/kikitori/cases: 年度 (例: 2025)")
     s.add_argument("--params", default="params/fy2025.yaml", help="meeting/review/cases: パラメータ")
     s.add_argument("--raw-dir", default=None, help="meeting/review/cases: 入力フォルダ (既定: --out)")
     s.add_argument("--out-dir", default=None, help="meeting/review/cases: 抽出リストを書いた実行の出力先")

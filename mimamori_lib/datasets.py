@@ -69,8 +69,12 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("extraction_csv", "extraction.csv", "30_extract", place="internal"),
     Dataset("assessment", "assessment", "30_extract", place="internal"),
     Dataset("review_queue", "review_queue.xlsx", "30_extract", place="internal", optional=True),
+    Dataset("hearing_forms", "kikitori", "30_extract", place="internal"),
+    Dataset("hearing_answers", "restricted/kikitori.parquet", "30_extract", optional=True),
+    Dataset("hearing_quarantine", "kikitori_quarantine.csv", "30_extract"),
     Dataset("decisions", "decisions.parquet", "35_meeting", optional=True),
     Dataset("decisions_quarantine", "decisions_quarantine.csv", "35_meeting"),
+    Dataset("handover", "teikyo", "35_meeting", place="internal"),
     Dataset("survey_associations", "survey_associations.csv", "40_survey", optional=True),
     Dataset("survey_multivariable", "survey_multivariable.csv", "40_survey", optional=True),
     Dataset("cases_quarantine", "cases_quarantine.csv", "45_cases"),
@@ -151,11 +155,16 @@ def _writer(f: Path, obj: Any) -> Callable[[Path], None]:
     raise TypeError(f"{f.name}: cannot write {type(obj).__name__}")
 
 
-def _write_folder(target: Path, files: dict[str, str]) -> None:
+def _write_folder(target: Path, files: dict[str, Any]) -> None:
+    """A folder of files: file name → text, or a function that writes the file at the path it is given."""
     target.mkdir(mode=0o700)
-    for name, text in files.items():
-        (target / name).write_text(text, encoding="utf-8")
-        (target / name).chmod(0o600)
+    for name, content in files.items():
+        f = target / name
+        if callable(content):
+            content(f)
+        else:
+            f.write_text(content, encoding="utf-8")
+        f.chmod(0o600)
 
 
 def write(p: Params, name: str, obj: Any) -> Path:
@@ -186,6 +195,7 @@ SAVED = {  # kind → a file stem (.csv or .xlsx, as staff saved it) or a folder
     "decisions": "shien/kettei",   # the meeting's decisions: the filled extraction list
     "cases": "shien/jirei",        # case records: the filled case template
     "review": "linkage/",          # answers to the 名寄せ review queue, under any name
+    "hearing": "kikitori/",        # the schools' answers to the hearing forms, one file per school
 }
 SAVED_SUFFIXES = (".csv", ".xlsx")
 

@@ -269,6 +269,46 @@ class Run(_Section):
                                                          "steps still run beside them)")
 
 
+class Recipient(_Section):
+    """Someone a paper goes to, and what they may see (こどもデータ連携ガイドライン: 必要最小限)."""
+
+    label: str = Field(description="its name on papers (学校, こども家庭センター, ...)")
+    per_school: bool = Field(False, description="true: one paper per school, with that school's pupils only")
+    all_items: bool = Field(False, description="true: every item of the catalogue")
+    sources: list[str] = Field([], description="sources (the registry's ids) whose items it may see")
+    items: list[str] = Field([], description="further items (the catalogue's ids) it may see")
+    note: str = Field("", description="what its papers say about what they leave out")
+
+
+SCHOOL_SOURCES = ["shusseki", "hokenshitsu", "kyushoku_minou", "shugaku_enjo", "tokushi"]
+
+
+def _default_recipients() -> dict[str, Recipient]:
+    return {
+        "school": Recipient(label="学校", per_school=True, sources=SCHOOL_SOURCES,
+                            note="この票には学校の持つ情報のみを記載しています (出欠・保健室・給食費・就学援助・特別支援)。"
+                                 "福祉・保健・相談などほかの部署の記録は、必要最小限の情報共有のため記載していません。"),
+        "kodomo_center": Recipient(label="こども家庭センター", all_items=True,
+                                   note="アセスメントのすべての項目を記載しています。取り扱いに注意してください。"),
+    }
+
+
+class Sharing(_Section):
+    """共有: the papers that leave the analysis — the school hearing form and the hand-over after the meeting — and
+    what each recipient may see."""
+
+    recipients: dict[str, Recipient] = Field(default_factory=_default_recipients,
+                                             description="who receives papers and what each may see (by source or item)")
+    school: str = Field("school", description="the recipient whose papers go to each school (hearing form, hand-over)")
+    hand_over: list[Literal["要", "否", "保留"]] = Field(["要", "保留"], description="decisions whose children are handed over")
+
+    @model_validator(mode="after")
+    def _school(self) -> Sharing:
+        if self.school not in self.recipients:
+            raise ValueError(f"school の {self.school} が recipients にありません")
+        return self
+
+
 class Privacy(_Section):
     """Files that name a child."""
 
@@ -302,6 +342,7 @@ class Params(_Section):
     cases: Cases = Cases()
     evaluation: Evaluation = Evaluation()
     privacy: Privacy = Privacy()
+    sharing: Sharing = Sharing()
     run: Run = Run()
 
     _path: Path = PrivateAttr(default=None)

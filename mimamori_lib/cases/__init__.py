@@ -186,3 +186,12 @@ def public_cases(p: Params, years: list[int]) -> list[pd.DataFrame]:
                        **{k: c[k] for k in NARRATIVE}}, name=f"ケース{i + 1}").to_frame()
         out.append(t)
     return out
+
+
+def side_by_side(cases: list[pd.DataFrame], per_table: int = 2) -> list[pd.DataFrame]:
+    """The public cases set side by side as in the 成果報告会's case table (ケース1 | ケース2), ``per_table`` to a table
+    so that each fits an A4 landscape page."""
+    from ..disclosure import mark_safe
+
+    groups = [cases[i:i + per_table] for i in range(0, len(cases), per_table)]
+    return [mark_safe(pd.concat(g, axis=1), "cases that passed the de-identification check, side by side") for g in groups]
