@@ -64,6 +64,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("ranking_backtest_by_year", "ranking_backtest_by_year.csv", "25_ranking", optional=True),
     Dataset("ranking_fairness", "ranking_fairness.csv", "25_ranking", optional=True),
     Dataset("ranking_calibration", "ranking_calibration.csv", "25_ranking", optional=True),
+    Dataset("ranking_strata", "ranking_strata.csv", "25_ranking", optional=True),
+    Dataset("ranking_fairness_kinds", "ranking_fairness_kinds.csv", "25_ranking", optional=True),
     Dataset("scores", "scores.parquet", "30_extract"),
     Dataset("extraction_xlsx", "extraction.xlsx", "30_extract", place="internal"),
     Dataset("extraction_csv", "extraction.csv", "30_extract", place="internal"),

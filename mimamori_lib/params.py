@@ -136,6 +136,20 @@ class Indicators(_Section):
     _catalogue = field_validator("catalogue")(lambda v: _project_file(v))
 
 
+class Strata(_Section):
+    """次点層 by kind of need and by age band."""
+
+    enabled: bool = Field(True, description="false: one ordering for the whole band (the pooled model or the counts)")
+    by_children: float = Field(0.5, ge=0, le=1, description="the share of the band given to age bands in proportion to "
+                                                          "their not-yet-supported children (every age is seen); the "
+                                                          "rest goes where the validated rankings expect the most "
+                                                          "outcomes")
+    min_places: int = Field(1, ge=0, description="places at least for every kind in every age band (its own ranking's "
+                                                 "top), where it has candidates")
+    places: dict[str, float] = Field({}, description="places set for a stratum, taken first: '<kind>/<age band>' → a "
+                                                     "count, or a share of the band below 1 (e.g. {poverty/0〜5歳: 10})")
+
+
 class Extraction(_Section):
     """抽出: the list for the support meeting (groups 1 and 2, ties, exclusions, the next tier)."""
 
@@ -148,6 +162,8 @@ class Extraction(_Section):
     tier_band: int = Field(0, ge=0, description="also list the next K not-yet-supported children below the top (次点層)")
     supported_items: list[str] = Field(["B01", "B08", "N05"], description="items that mean 'already supported' "
                                                                         "(and 支援要否=要 in an earlier year)")
+    strata: Strata = Field(default_factory=lambda: Strata(), description="the tier band composed from strata: "
+                           "each kind of need (ranking.kinds) × age band gets places")
     ranking: Literal["count", "model"] = Field("count", description="order of the tier band (次点層): count — by item "
                                                "counts (Beppu's rule; ties listed together); model — by the ranking "
                                                "model's validated risk (25_ranking), so that tier_band K lists K")
@@ -173,7 +189,29 @@ def _default_outcomes() -> dict[str, Outcome]:
         "O3": Outcome(label="就学援助を新たに受給", source="shugaku_enjo", rule="category in ['要保護', '準要保護']", new=True),
         "O4": Outcome(label="欠席 30日以上 (病気欠席を除く, 翌年度の出欠ファイルの「前年度」)", source="shusseki",
                       rule="absence_prev - absence_prev_illness >= 30"),
+        "O5": Outcome(label="児童扶養手当を新たに受給", source="jido_fuyo", rule="payment in ['全部支給', '一部支給']", new=True),
+        "O6": Outcome(label="世帯の生活困窮相談 (新たに)", source="konkyu", level="household",
+                      rule="consulted_on > @prev_ref and consulted_on <= @ref"),
+        "O7": Outcome(label="給食費未納 3か月以上 (新たに)", source="kyushoku_minou", rule="lunch_arrears_months >= 3", new=True),
+        "O8": Outcome(label="保育料滞納 3か月以上 (新たに)", source="hoiku", rule="fee_arrears_months >= 3", new=True),
+        "O9": Outcome(label="家庭児童相談 (養護, 新たに)", source="soudan",
+                      rule="consult_type == '養護' and consulted_on > @prev_ref and consulted_on <= @ref"),
+        "O10": Outcome(label="当年度欠席 10日以上 (新たに)", source="shusseki", rule="absence_cur >= 10", new=True),
     }
+
+
+class NeedKind(_Section):
+    """A kind of need: its own outcomes in the next year, and the catalogue's item types that belong to it."""
+
+    label: str = Field(description="its name on the list (主な課題) and in reports")
+    outcomes: list[str] = Field(min_length=1, description="outcomes (ranking.outcomes ids) that mean this kind of need")
+    item_types: list[str] = Field(description="the catalogue's item `type`s of this kind (its count ranking)")
+
+
+def _default_kinds() -> dict[str, NeedKind]:
+    return {"poverty": NeedKind(label="貧困", outcomes=["O2", "O3", "O5", "O6", "O7", "O8"], item_types=["貧困"]),
+            "attendance": NeedKind(label="不登校", outcomes=["O4", "O10"], item_types=["不登校"]),
+            "care": NeedKind(label="養育困難・虐待の疑い", outcomes=["O1", "O9"], item_types=["養育"])}
 
 
 class Ranking(_Section):
@@ -194,7 +232,18 @@ class Ranking(_Section):
                                                    "of years exists")
     reasons: int = Field(3, ge=1, le=10, description="主な理由: how many items to name per child")
     fairness_k: int = Field(100, ge=1, description="list size at which the fairness audit compares groups")
+    kinds: dict[str, NeedKind] = Field(default_factory=_default_kinds,
+                                       description="kinds of need, each with its own outcomes, model and count ranking "
+                                                   "(the strata of the 次点層)")
     calibration_bins: int = Field(10, ge=2, le=50, description="bins of the calibration curve (equal counts)")
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Ranking:
+        for kid, k in self.kinds.items():
+            unknown = [o for o in k.outcomes if o not in self.outcomes]
+            if unknown:
+                raise ValueError(f"kinds.{kid} の outcomes が ranking.outcomes にありません: {'・'.join(unknown)}")
+        return self
 
 
 class SurveyItem(_Section):

@@ -18,8 +18,9 @@ import pandas as pd
 from . import datasets
 from .arrays import isin
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
-from .params import Extraction, Params
+from .params import Extraction, NeedKind, Params
 from .pseudonym import key_path, load_key, pseudonym
+from .strata import kind_counts, select
 
 log = logging.getLogger(__name__)
 GROUP_LABEL = {"basic": "基本項目上位", "other": "その他項目上位", "tier": "次点層 (未支援)"}
@@ -59,8 +60,10 @@ def _rank(df: pd.DataFrame, first: str, second: str) -> pd.Series:
     return pd.Series(pd.Series(key, index=df.index).rank(method="min").astype(int), index=df.index)
 
 
-def extract(scores: pd.DataFrame, ex: Extraction) -> pd.DataFrame:
-    """Add ``group``, ``rank``, ``tied`` (同順位), ``cutoff_tie`` to the scores (``supported`` must be present)."""
+def extract(scores: pd.DataFrame, ex: Extraction, kinds: dict[str, NeedKind] | None = None) -> pd.DataFrame:
+    """Add ``group``, ``rank``, ``tied`` (同順位), ``cutoff_tie`` to the scores (``supported`` must be present); with
+    ``kinds`` and ``extraction.strata`` on, the tier band is composed from strata (:mod:`.strata`) and its children
+    carry ``main_need`` (the kind they are listed under) and ``stratum``."""
     ties = ex.ties
     min_count = ex.min_count
     df = scores.copy()
@@ -75,9 +78,16 @@ def extract(scores: pd.DataFrame, ex: Extraction) -> pd.DataFrame:
         _mark(df, picked, cut_tie, group, first, second)
         taken |= df.index.isin(picked.index)
     k = ex.tier_band
+    df["main_need"], df["stratum"] = "", ""
     if k > 0:
         cand = df[~df["supported"] & ~taken & ((df["basic_count"] + df["other_count"]) >= min_count)]
-        if by_model(df, ex):
+        if kinds and ex.strata.enabled and all(f"count_{kid}" in df for kid in kinds):
+            band = select(cand, kinds, ex.strata, k, by_model(df, ex), df.loc[~df["supported"], "age"])
+            df.loc[band.index, "group"] = "tier"
+            df.loc[band.index, "rank"] = np.arange(1, len(band) + 1)
+            df.loc[band.index, "main_need"] = band["main_need"].to_numpy()
+            df.loc[band.index, "stratum"] = band["stratum"].to_numpy()
+        elif by_model(df, ex):
             # the model's validated risk orders the band (counts break exact ties): K children, exact ties flagged
             picked, cut_tie = _pick(cand, "model_risk", "basic_value", k, "break")
             _mark(df, picked, cut_tie, "tier", "model_risk", "basic_value")
@@ -156,11 +166,17 @@ def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[s
           ranking: pd.DataFrame | None = None) -> pd.DataFrame:
     """Counts of the items that count (``catalogue``), weights, who is already supported, and the extraction.
     ``ranking``: the model's risk and reasons per child (25_ranking), carried on the scores."""
-    m = items[["person_id", *catalogue]].copy()
+    m = items[["person_id", *catalogue, "age"]].copy()
     if ranking is not None:
         r = ranking.set_index("person_id")
         m["model_risk"] = r["model_risk"].reindex(m["person_id"]).to_numpy(float)
         m["reasons"] = r["reasons"].reindex(m["person_id"]).fillna("").to_numpy(object)
+        for c in r.columns:
+            if c.startswith("risk_"):
+                m[c] = r[c].reindex(m["person_id"]).to_numpy(float)
+            elif c.startswith("reasons_"):
+                m[c] = r[c].reindex(m["person_id"]).fillna("").to_numpy(object)
+    m = pd.concat([m, kind_counts(items, catalogue, p.ranking.kinds).set_axis(m.index)], axis=1)
     basic = [i for i, it in catalogue.items() if it.get("basic")]
     other = [i for i, it in catalogue.items() if not it.get("basic")]
     m["basic_count"] = m[basic].sum(axis=1).astype(int)
@@ -171,7 +187,7 @@ def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[s
     sup_items = [i for i in p.extraction.supported_items if i in m]
     m["supported_earlier_decision"] = isin(m["person_id"], earlier_needed)
     m["supported"] = (m[sup_items].sum(axis=1) > 0).to_numpy() | m["supported_earlier_decision"].to_numpy()
-    return extract(m, p.extraction)
+    return extract(m, p.extraction, p.ranking.kinds)
 
 
 def active_catalogue(catalogue: dict, p: Params, survey_items: bool | None = None) -> dict:
@@ -194,7 +210,6 @@ def score_year(p: Params, write: bool = True) -> tuple[pd.DataFrame, pd.DataFram
     picked = (scores["group"] != "").to_numpy()
     scores["extract_id"] = pd.Series(None, index=scores.index, dtype="object")
     scores.loc[picked, "extract_id"] = [extract_id(key, fy, x) for x in scores.loc[picked, "person_id"]]
-    scores = scores.merge(items[["person_id", "age"]], on="person_id", how="left")
     ev = ev_all[isin(ev_all["item"], list(catalogue))].reset_index(drop=True)
     if write:
         datasets.write(p, "scores", scores)
@@ -208,16 +223,24 @@ def risk_and_reasons(scores: pd.DataFrame, catalogue: dict, p: Params) -> dict[s
     probability and the features that raised it most; otherwise the counts (基本+その他) and the matched items,
     basic ones first."""
     x = scores[scores["group"] != ""].set_index("person_id")
+    need = x["main_need"].map(lambda k: p.ranking.kinds[k].label if k in p.ranking.kinds else "") \
+        if "main_need" in x else pd.Series("", index=x.index)
     if by_model(scores, p.extraction):
         risk = x["model_risk"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
-        return {"リスク値": risk, "主な理由": x["reasons"].fillna("")}
+        reasons = x["reasons"].fillna("").copy()
+        for kid in p.ranking.kinds:  # a child of the band: its own kind's model's risk and reasons
+            on = (x.get("main_need") == kid).to_numpy() if "main_need" in x else np.zeros(len(x), bool)
+            if on.any() and f"risk_{kid}" in x and x.loc[on, f"risk_{kid}"].notna().any():
+                risk[on] = x.loc[on, f"risk_{kid}"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
+                reasons[on] = x.loc[on, f"reasons_{kid}"].fillna("")
+        return {"主な課題": need, "リスク値": risk, "主な理由": reasons}
     ids = sorted(catalogue, key=lambda i: (not catalogue[i].get("basic"), i))
     n = p.ranking.reasons
     hits = x[ids].to_numpy() > 0
     names = np.array([f"{i} {catalogue[i]['label']}" for i in ids], dtype=object)
     reasons = ["、".join(names[row][:n]) for row in hits]
     risk = (x["basic_count"].astype(int).astype(str) + "+" + x["other_count"].astype(int).astype(str))
-    return {"リスク値": risk, "主な理由": pd.Series(reasons, index=x.index)}
+    return {"主な課題": need, "リスク値": risk, "主な理由": pd.Series(reasons, index=x.index)}
 
 
 # --- summaries for the extraction report (no names; counts only) ------------------------------------

@@ -105,7 +105,8 @@ def test_review_answers_under_any_name_are_read(city: Path) -> None:
     d = city / "raw" / "fy2025" / "linkage"
     d.mkdir(parents=True, exist_ok=True)
     wb.save(d / "review_queue_kakunin.xlsx")
-    assert "20_link" in _run(city)
+    r = pipeline.run_year("params/fy2025.yaml", str(city / "raw"), str(city / "out"), stop="25_ranking")
+    assert [s["outcome"] for s in r.steps if s["step"] == "20_link"] == ["ran"]
     report = pd.read_csv(city / "out" / "processed" / "fy2025" / "review_decisions_report.csv", encoding="utf-8-sig")
     assert "review_queue_kakunin.xlsx" in set(report["file"])
 

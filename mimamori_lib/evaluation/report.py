@@ -40,11 +40,12 @@ def evaluate(p: Params) -> dict:
     if len(coded):
         write_internal_comments(p, coded)
     themes = theme_counts(coded, ev.codebook, threshold, protection) if len(coded) else None
-    from ..ranking.public import public_backtest
+    from ..ranking.public import public_backtest, public_strata
 
     ranking_table, ranking_lines, ranking_audit = public_backtest(p)
+    strata_tables, strata_lines, strata_audit = public_strata(p)
     write_audit(p, {"funnel": pub["audit"], "themes": disclosure.audit(themes.attrs["system"], protection, fresh=True)
-                    if themes is not None else None, "ranking": ranking_audit})
+                    if themes is not None else None, "ranking": ranking_audit, "strata": strata_audit})
     from ..cases import public_cases
 
     fu_table = (follow_up_table(fus, p, pub["system"]) if fus and pub["system"] is not None
@@ -56,6 +57,7 @@ def evaluate(p: Params) -> dict:
         "process_table": process_table(procs),
         "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
         "themes": themes, "group_labels": GROUP_LABEL, "ranking_table": ranking_table, "ranking_lines": ranking_lines,
+        "strata_tables": strata_tables, "strata_lines": strata_lines,
         "follow_up_table": fu_table, "follow_up_lines": follow_up_lines(fus, p),
         "cases": [disclosure.mark_safe(t, "a case marked 可 whose text passed the de-identification check")
                   for t in public_cases(p, years)],

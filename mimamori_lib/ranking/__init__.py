@@ -26,6 +26,7 @@ from ..params import Params, run_years, year_params
 from ..scoring import active_catalogue, item_table, write_items
 from . import backtest as bt
 from . import fairness, model
+from . import kinds as nk
 from .data import judged_pair, outcomes, saved_year_frame, year_frame
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ class RankResult:
     calibration: pd.DataFrame | None = None
     brier: float | None = None
     outcome_counts: pd.DataFrame | None = None
+    strata: pd.DataFrame | None = None       # the band by kind × age band against the single model and the counts
+    fairness_kinds: pd.DataFrame | None = None
+    kinds: dict = field(default_factory=dict)  # kind → {"model": fitted or not, "message": ...}
     message: str = ""
     seconds: dict = field(default_factory=dict)
 
@@ -104,6 +108,7 @@ def rank_year(p: Params, write: bool = True) -> RankResult:
     for a, b in pairs:
         judged[(a, b)] = judged_pair(frames[a], outcomes(year_params(p, a), year_params(p, b)))
     kinds = [p.ranking.model, *p.ranking.compare]
+    need = p.ranking.kinds
     res = RankResult(p.fiscal_year, pairs, now[["person_id"]].copy(), None)
     rows, counts = [], []
     for i, (a, b) in enumerate(pairs):
@@ -120,6 +125,12 @@ def rank_year(p: Params, write: bool = True) -> RankResult:
                        "hits": int(pair["y"].sum()),
                        **{c: int(pair[c].sum()) for c in pair.columns if c.startswith("o_")}})
         if i == len(pairs) - 1:
+            kind_scores = {kid: _model_scores(nk.with_kind(pair, kd.outcomes), [nk.with_kind(e, kd.outcomes) for e in earlier],
+                                              labels, p, p.ranking.model) for kid, kd in need.items()}
+            band = p.extraction.tier_band or p.ranking.fairness_k
+            band_lists, strata_of = nk.lists_for(pair, scores, kind_scores, counting, p, band)
+            res.strata = nk.backtest(pair, band_lists, strata_of, p)
+            res.fairness_kinds = nk.fairness_by_kind(pair, band_lists, p)
             res.backtest = t
             k = p.ranking.fairness_k
             lists = {"rule": rule.astype(float)} | {n: bt.list_weights(s, elig, k) for n, s in scores.items()}
@@ -145,6 +156,10 @@ def rank_year(p: Params, write: bool = True) -> RankResult:
     else:
         res.frame["model_risk"] = res.fitted.predict(now)
         res.frame["reasons"] = model.reasons(res.fitted, now, p.ranking.reasons).to_numpy()
+    for kid, kd in need.items():  # each kind of need: its own model, or (no outcome to learn from) its count ranking
+        fitted, res.kinds[kid] = nk.fit_kind(kd, [judged[q] for q in pairs], labels, p)
+        res.frame[f"risk_{kid}"] = fitted.predict(now) if fitted else np.nan
+        res.frame[f"reasons_{kid}"] = model.reasons(fitted, now, p.ranking.reasons).to_numpy() if fitted else ""
     res.seconds = {"items": round(t_items, 2), "backtest": round(t_backtest, 2),
                    "total": round(time.perf_counter() - t0, 2)}
     if write:
@@ -155,7 +170,7 @@ def rank_year(p: Params, write: bool = True) -> RankResult:
 def _write(p: Params, res: RankResult) -> None:
     datasets.write(p, "ranking", res.frame)
     extra = {"fiscal_year": p.fiscal_year, "outcomes": {k: o.label for k, o in p.ranking.outcomes.items()},
-             "brier": res.brier}
+             "brier": res.brier, "kinds": res.kinds}
     if res.outcome_counts is not None:
         last = res.outcome_counts.iloc[-1]
         extra["backtest"] = {"judged_fy": int(last["judged_fy"]), "outcome_fy": int(last["outcome_fy"]),
@@ -164,7 +179,8 @@ def _write(p: Params, res: RankResult) -> None:
     datasets.write(p, "ranking_model", d)
     optional = {"ranking_backtest": res.backtest, "ranking_backtest_by_year": res.backtest_by_year,
                 "ranking_fairness": None if res.fairness is None else res.fairness[fairness.COLUMNS],
-                "ranking_calibration": res.calibration}
+                "ranking_calibration": res.calibration, "ranking_strata": res.strata,
+                "ranking_fairness_kinds": None if res.fairness_kinds is None else res.fairness_kinds[[*fairness.COLUMNS, "kind"]]}
     for name, t in optional.items():
         datasets.write(p, name, t)
 

@@ -95,3 +95,54 @@ def public_backtest(p: Params) -> tuple[pd.DataFrame, list[str], AuditResult | N
               *[f"- {x}" for x in verdict(shown)],
               *[f"**限界**: {x}" for x in LIMITS]]
     return table, lines, result
+
+
+def public_strata(p: Params) -> tuple[dict[str, pd.DataFrame], list[str], AuditResult | None]:
+    """次点層 by kind of need and age band for the public report: this year's places per kind × age band, and — in
+    the backtest of the previous year — how many children with the kind's outcome the band by strata found and did not
+    find. The three count tables are protected and audited as one system; a recall is shown only where both of its
+    counts are published."""
+    from ..ages import AGE_BANDS, age_band
+
+    scores = datasets.read(p, "scores")
+    kinds = p.ranking.kinds
+    bands = [label for _lo, _hi, label in AGE_BANDS]
+    label = {kid: k.label for kid, k in kinds.items()}
+    tables: dict[str, pd.DataFrame] = {}
+    if scores is not None and "main_need" in scores and (scores["main_need"].astype(str) != "").any():
+        tier = scores[(scores["group"] == "tier").to_numpy()]
+        t = pd.crosstab(tier["main_need"].map(label), age_band(tier["age"]))
+        tables["places"] = t.reindex(index=list(label.values()), columns=bands, fill_value=0).rename_axis(
+            index="主な課題", columns="年齢帯")
+    bt = datasets.read(p, "ranking_strata")
+    if bt is not None and len(bt):
+        s = bt[(bt["ordering"] == "strata") & (bt["kind"] != "すべて") & (bt["age_band"] != "全年齢")]
+        hits = s.pivot_table(index="kind", columns="age_band", values="hits", aggfunc="sum").round().astype(int)
+        pos = s.pivot_table(index="kind", columns="age_band", values="positives", aggfunc="sum").astype(int)
+        order = [k.label for k in kinds.values()]
+        tables["found"] = hits.reindex(index=order, columns=bands, fill_value=0).rename_axis(index="困難の種類", columns="年齢帯")
+        tables["not_found"] = (pos - hits).reindex(index=order, columns=bands, fill_value=0).rename_axis(
+            index="困難の種類", columns="年齢帯")
+    lines = ["次点層は、困難の種類 (貧困・不登校・養育困難・虐待の疑い) × 年齢帯の層から組み立てます。1つのモデルでは予測しやすい"
+             "結果 (欠席の継続) に偏り、0〜5歳や15〜18歳、貧困のこどもがほとんどリストに入らないためです。枠の半分は年齢帯ごとの"
+             "未支援のこどもの数に比例させ、残りは検証したモデルが結果を多く見込む層に配分します。"]
+    if not tables:
+        return {}, lines + ["今年度は層別の次点層がありません (次点層の人数が 0、または層別を使っていません)。"], None
+    threshold, protection = p.disclosure.threshold, p.disclosure.protection
+    out = disclosure.protect_many(tables, threshold=threshold, protection=protection)
+    system = next(iter(out.values())).attrs["system"]
+    result = audit(system, protection, fresh=True)
+    for t in out.values():
+        t.attrs["audit_passed"] = result.passed
+    if "found" in out:
+        f, n = out["found"], out["not_found"]
+        rate = pd.DataFrame(index=f.index, columns=f.columns, dtype=object).rename_axis(index="困難の種類", columns="年齢帯")
+        for r in f.index:
+            for c in f.columns:
+                a, b = f.at[r, c], n.at[r, c]
+                ok = disclosure.MASK not in (a, b) and int(a) + int(b) > 0
+                rate.at[r, c] = f"{100 * int(a) / (int(a) + int(b)):.0f}%" if ok else "—"
+        out["recall"] = disclosure.mark_safe(rate, "recall from two published counts only")
+        lines.append("「見つけた」「見つけられなかった」は、前の年度のリストを翌年度の結果 (種類ごと) で確かめた人数です。"
+                     "結果は「後に支援や制度につながったか」であり、支援の必要そのものではありません。")
+    return out, lines, result

@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..params import Params
 from .backtest import RANKING_LABEL
+from .kinds import ORDERINGS as STRATA_ORDERINGS
 
 LIMITS = ("結果 (アウトカム) は「翌年度に支援や制度につながったこと」であって、支援の必要そのものではありません。"
           "支援につながりにくいこども (相談に来ない家庭、制度を知らない家庭) ほど結果に現れにくく、"
@@ -126,3 +127,51 @@ def model_card(p: Params, res) -> str:
                      (f"; ブライアスコア {res.brier:.4f}" if res.brier is not None else ""))
     lines.append("- **限界**: " + " ".join(LIMITS))
     return "\n".join(lines)
+
+
+def strata_table(t: pd.DataFrame | None, level: str = "kind") -> pd.DataFrame | str:
+    """The band by kind of need (``level="kind"``), by age band (``"age"``) or per stratum (``"stratum"``): each
+    ordering's hits, precision and recall of the kind's outcome with 95% intervals (internal report, counts shown)."""
+    if t is None or t.empty:
+        return "前の年度がないため、層別の検証はできません。"
+    whole = t["age_band"] == "全年齢"
+    pick = {"kind": whole & (t["kind"] != "すべて"), "age": ~whole & (t["kind"] == "すべて"),
+            "stratum": ~whole & (t["kind"] != "すべて")}[level] | (t["stratum"] == "all")
+    x = t[pick].copy()
+    x["並べ方"] = x["ordering"].map(STRATA_ORDERINGS)
+    x["適合率 (95%CI)"] = [f"{p:.2f} ({lo:.2f}〜{hi:.2f})" if pd.notna(p) else "—"
+                         for p, lo, hi in zip(x["precision"], x["precision_low"], x["precision_high"], strict=True)]
+    x["再現率 (95%CI)"] = [f"{r:.3f} ({lo:.3f}〜{hi:.3f})" if pd.notna(r) else "—"
+                         for r, lo, hi in zip(x["recall"], x["recall_low"], x["recall_high"], strict=True)]
+    return x.rename(columns={"kind": "困難の種類", "age_band": "年齢帯", "listed": "リストの人数", "positives": "結果のあったこども",
+                             "hits": "見つけた人数"})[["困難の種類", "年齢帯", "並べ方", "リストの人数", "結果のあったこども",
+                                                       "見つけた人数", "適合率 (95%CI)", "再現率 (95%CI)"]].reset_index(drop=True)
+
+
+def strata_verdict(t: pd.DataFrame | None) -> list[str]:
+    """Where the strata find more or fewer than today's single model and the count ranking, in words."""
+    if t is None or t.empty:
+        return []
+    lines = []
+    whole = t[(t["age_band"] == "全年齢") | (t["kind"] == "すべて")]
+    for sid, g in whole.groupby("stratum", sort=False):
+        h = g.set_index("ordering")["hits"]
+        name = g["kind"].iloc[0] if g["age_band"].iloc[0] == "全年齢" and sid != "all" else (g["age_band"].iloc[0] if sid != "all" else "全体")
+        lines.append(f"{name}: 層別 {h.get('strata', 0):.0f} 人、モデル (1つ) {h.get('model', 0):.0f} 人、件数順 {h.get('count', 0):.1f} 人")
+    return lines
+
+
+def kinds_table(kinds: dict) -> pd.DataFrame:
+    """Each kind of need: whether it has its own model (trained on how many children and outcomes), or the count."""
+    return pd.DataFrame([{"困難の種類": k["label"], "並べ方": "モデル" if k["model"] else "件数の順 (モデルなし)",
+                          "学習したこども": k.get("n", ""), "結果のあったこども": k.get("positives", ""),
+                          "説明": k.get("message", "")} for k in kinds.values()])
+
+
+def kinds_fairness(t: pd.DataFrame | None) -> pd.DataFrame | str:
+    """The fairness audit per kind of need, each ordering's band named with its kind."""
+    from .fairness import flags
+
+    if t is None or t.empty:
+        return "前の年度がないため、監査はできません。"
+    return flags(t.assign(ranking=t["kind"] + ": " + t["ranking"].map(STRATA_ORDERINGS).fillna(t["ranking"])))

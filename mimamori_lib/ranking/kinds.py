@@ -1,0 +1,114 @@
+"""Kinds of need in the backtest: each kind's own outcomes (params ``ranking.kinds``), its own model, and the band
+composed from strata (:mod:`mimamori_lib.strata`) judged against today's single model and the count ranking of the
+same length — per stratum (kind × age band), per kind, per age band and for the whole band, with Wilson intervals;
+and the fairness audit per kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..ages import AGE_BANDS, age_band
+from ..params import Params
+from ..scoring import weighted_values
+from ..strata import kind_counts, select
+from . import fairness
+from .backtest import list_weights, wilson
+
+ORDERINGS = {"strata": "層別 (種類 × 年齢帯)", "model": "モデル (1つ)", "count": "件数順"}
+COLUMNS = ["stratum", "kind", "age_band", "ordering", "places", "listed", "positives", "hits", "precision", "precision_low",
+           "precision_high", "recall", "recall_low", "recall_high"]
+
+
+def fit_kind(kind, judged: list[pd.DataFrame], labels: dict[str, str], p: Params):
+    """A kind's own model on every judged pair (its outcomes as ``y``), and what the report says of it. Without an
+    outcome to learn from, no model: its stratum is ordered by the count of its items, and the report says so."""
+    from . import model
+
+    tr = pd.concat([with_kind(j, kind.outcomes) for j in judged], ignore_index=True) if judged else None
+    fitted = model.fit(tr[~tr["supported"].to_numpy(bool)], labels, p.ranking, p.ranking.model) if tr is not None else None
+    if fitted is None:
+        return None, {"label": kind.label, "model": False,
+                      "message": f"{kind.label}: 学習に使える結果がないため、この種類の枠は件数の順に並べます"}
+    coef = {n: float(c) for n, c in zip(fitted.names, fitted.estimator.coef_[0], strict=True)} if fitted.kind == "logistic" else None
+    return fitted, {"label": kind.label, "model": True, "n": fitted.n, "positives": fitted.positives, "coefficients": coef}
+
+
+def kind_outcome(pair: pd.DataFrame, outcomes: list[str]) -> np.ndarray:
+    """1 for a not-yet-supported child with any of the kind's outcomes the next year."""
+    cols = [f"o_{o}" for o in outcomes if f"o_{o}" in pair]
+    return pair[cols].max(axis=1).to_numpy(int) if cols else np.zeros(len(pair), int)
+
+
+def with_kind(pair: pd.DataFrame, outcomes: list[str]) -> pd.DataFrame:
+    """The pair with ``y`` = the kind's outcome (what its model learns)."""
+    return pair.assign(y=kind_outcome(pair, outcomes))
+
+
+def band_list(pair: pd.DataFrame, kind_scores: dict[str, np.ndarray], catalogue: dict, p: Params, k: int) -> tuple[np.ndarray, pd.Series]:
+    """The strata band of ``k`` over the judged year's not-yet-supported children with an item (out-of-sample kind
+    scores): list weights per row of ``pair`` and each listed row's stratum."""
+    elig = ~pair["supported"].to_numpy(bool)
+    items = [i for i in catalogue if i in pair]
+    v = weighted_values(pair[["person_id", *items]], catalogue, p.indicators.weights)
+    cand = pd.concat([pair[["person_id", "age"]], v[["basic_value"]], kind_counts(pair, catalogue, p.ranking.kinds)], axis=1)
+    for kid, s in kind_scores.items():
+        cand[f"risk_{kid}"] = s
+    population = pair.loc[elig, "age"]
+    cand = cand[elig & (pair[items].sum(axis=1).to_numpy() > 0)]
+    picked = select(cand, p.ranking.kinds, p.extraction.strata, k, use_model=True, population=population)
+    w = np.zeros(len(pair))
+    w[picked.index.to_numpy(int)] = 1.0
+    return w, picked["stratum"]
+
+
+def _row(stratum: str, kind: str, band: str, ordering: str, places, w: np.ndarray, y: np.ndarray, m: np.ndarray) -> dict:
+    listed, pos, hits = float(w[m].sum()), int(y[m].sum()), float((w[m] * y[m]).sum())
+    pl, ph = wilson(hits, listed)
+    rl, rh = wilson(hits, pos)
+    return {"stratum": stratum, "kind": kind, "age_band": band, "ordering": ordering, "places": places,
+            "listed": round(listed, 2), "positives": pos, "hits": round(hits, 2),
+            "precision": hits / listed if listed else np.nan, "precision_low": pl, "precision_high": ph,
+            "recall": hits / pos if pos else np.nan, "recall_low": rl, "recall_high": rh}
+
+
+def backtest(pair: pd.DataFrame, lists: dict[str, np.ndarray], strata_of: pd.Series, p: Params) -> pd.DataFrame:
+    """Per stratum, kind, age band and the whole band: each ordering's precision and recall of the kind's outcome (a
+    band or the whole: any outcome) among the not-yet-supported children, with intervals."""
+    elig = ~pair["supported"].to_numpy(bool)
+    bands = age_band(pair["age"]).to_numpy()
+    places = strata_of.value_counts()
+    rows = []
+    for kid, kind in p.ranking.kinds.items():
+        y = kind_outcome(pair, kind.outcomes)
+        for _lo, _hi, label in AGE_BANDS:
+            m = elig & (bands == label)
+            for o, w in lists.items():
+                rows.append(_row(f"{kid}/{label}", kind.label, label, o, int(places.get(f"{kid}/{label}", 0)) if o == "strata"
+                                 else None, w, y, m))
+        for o, w in lists.items():
+            rows.append(_row(kid, kind.label, "全年齢", o, None, w, y, elig))
+    y = pair["y"].to_numpy(int)
+    for _lo, _hi, label in AGE_BANDS:
+        for o, w in lists.items():
+            rows.append(_row(label, "すべて", label, o, None, w, y, elig & (bands == label)))
+    for o, w in lists.items():
+        rows.append(_row("all", "すべて", "全年齢", o, None, w, y, elig))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def fairness_by_kind(pair: pd.DataFrame, lists: dict[str, np.ndarray], p: Params) -> pd.DataFrame:
+    """The fairness audit of each ordering's band, once per kind of need (its outcome as the hit)."""
+    frames = []
+    for kind in p.ranking.kinds.values():
+        t = fairness.audit(with_kind(pair, kind.outcomes), lists)
+        frames.append(t.assign(kind=kind.label))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def lists_for(pair: pd.DataFrame, scores: dict[str, np.ndarray], kind_scores: dict[str, np.ndarray], catalogue: dict,
+              p: Params, k: int) -> tuple[dict[str, np.ndarray], pd.Series]:
+    """The three bands of ``k`` judged side by side: strata, today's single model, the count ranking."""
+    elig = ~pair["supported"].to_numpy(bool)
+    w, strata_of = band_list(pair, kind_scores, catalogue, p, k)
+    return {"strata": w, "model": list_weights(scores["model"], elig, k), "count": list_weights(scores["count"], elig, k)}, strata_of
