@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/linkage.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/disclosure.py
+	$(BIN)/python benchmarks/strata.py --data data/bench-strata
 
 test-spark: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'

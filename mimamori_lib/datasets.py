@@ -35,6 +35,7 @@ class Dataset:
     step: str                      # the step that writes it
     place: Place = "processed"     # processed: <out>/processed/<fy>/; internal: reports/internal/<fy>/; reports: reports/<fy>/
     optional: bool = False         # written only when there is data (absent otherwise)
+    downstream: bool = True        # False: no later step reads it (only its own step's papers use it)
 
     def path(self, p: Params, fy: int | None = None) -> Path:
         """Its file in the params' year (or in year ``fy`` of the same run's folders)."""
@@ -72,8 +73,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("assessment", "assessment", "30_extract", place="internal"),
     Dataset("review_queue", "review_queue.xlsx", "30_extract", place="internal", optional=True),
     Dataset("hearing_forms", "kikitori", "30_extract", place="internal"),
-    Dataset("hearing_answers", "restricted/kikitori.parquet", "30_extract", optional=True),
-    Dataset("hearing_quarantine", "kikitori_quarantine.csv", "30_extract"),
+    Dataset("hearing_answers", "restricted/kikitori.parquet", "30_extract", optional=True, downstream=False),
+    Dataset("hearing_quarantine", "kikitori_quarantine.csv", "30_extract", downstream=False),
     Dataset("decisions", "decisions.parquet", "35_meeting", optional=True),
     Dataset("decisions_quarantine", "decisions_quarantine.csv", "35_meeting"),
     Dataset("handover", "teikyo", "35_meeting", place="internal"),

@@ -78,3 +78,30 @@ def test_notebook_is_valid_nbformat(nb) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nbformat.validate(nbformat.read(nb, as_version=4))
+
+
+def test_no_private_api_of_another_package() -> None:
+    """No override of a private method of jupyter_client, papermill or nbconvert, no patched module table: they break
+    on the next upgrade, in a city that cannot call us (issue 23)."""
+    import re
+
+    from mimamori_lib import paths
+
+    bad = re.compile(r"sys\.modules\[|_async_launch_kernel|_reconcile_connection_info|rfc3987|__new__\(cls")
+    found = [f"{f.relative_to(paths.ROOT)}:{i}" for f in paths.PACKAGE.rglob("*.py")
+             for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1) if bad.search(line)]
+    assert not found, found
+
+
+def test_every_data_file_name_lives_in_the_catalogue() -> None:
+    """Code asks the data catalogue for a dataset; no module but the catalogue names an output file."""
+    import re
+
+    from mimamori_lib import datasets, paths
+
+    names = {d.file.rsplit("/", 1)[-1] for d in datasets.DATASETS.values() if "." in d.file}
+    pattern = re.compile("|".join(re.escape(f'"{n}"') for n in names))
+    found = [f"{f.relative_to(paths.ROOT)}:{i}" for f in paths.PACKAGE.rglob("*.py")
+             if f.name != "datasets.py" and "synth" not in f.parts
+             for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert not found, found

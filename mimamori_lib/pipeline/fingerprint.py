@@ -95,7 +95,7 @@ def step_inputs(p: Params, s: Step, earlier_years: list[int], key_id: str | None
         out["earlier"] = {}
         for fy in earlier_years:
             q = year_params(p, fy)
-            files = {d.file: d.path(q) for a in s.earlier for d in STEPS[a].outputs(q) if d.place == "processed"}
+            files = {d.file: d.path(q) for a in s.earlier for d in STEPS[a].outputs(q) if d.place == "processed" and d.downstream}
             out["earlier"][str(fy)] = {name: file_hash(f) for name, f in sorted(files.items())}
     return out
 

@@ -54,7 +54,7 @@ class Step:
         """The same year's datasets it reads."""
         if self.reads is not None:
             return [d for name in self.reads for d in _expand(p, name)]
-        return [d for a in self.after for d in STEPS[a].outputs(p) if d.place == "processed"]
+        return [d for a in self.after for d in STEPS[a].outputs(p) if d.place == "processed" and d.downstream]
 
 
 def _expand(p: Params, name: str) -> list[datasets.Dataset]:

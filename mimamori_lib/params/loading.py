@@ -1,0 +1,213 @@
+"""Reading params files: ``extends``, paths relative to the file that wrote them, one Japanese line for any
+mistake (:class:`ParamsError`), and the reference of every parameter."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .. import paths
+from ..errors import UserError
+from .model import Params
+
+
+class ParamsError(UserError):
+    """A params file that cannot be used (message in Japanese, naming the file and key)."""
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+# keys whose values are paths: resolved against the file that wrote them
+PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("ingest", "gaiji"), ("indicators", "catalogue"),
+             ("evaluation", "narrative"))
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _leaves(d: dict, prefix: tuple = ()) -> list[tuple]:
+    out = []
+    for k, v in d.items():
+        out += _leaves(v, (*prefix, k)) if isinstance(v, dict) and v else [(*prefix, k)]
+    return out
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's, when PyYAML has it: about 6× faster
+    """YAML's safe loader, except that a date that is not a real date (2025-13-01) stays text, so that the schema
+    can name its key instead of the YAML parser failing without one."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(path: str, mtime: float) -> Any:
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" ({mark.line + 1} 行目 {mark.column + 1} 列目付近)" if mark else ""
+        raise ParamsError(f"パラメータファイルの YAML が読めません{where}: {path}") from e
+    except UnicodeDecodeError as e:
+        raise ParamsError(f"パラメータファイルが UTF-8 ではありません: {path}") from e
+
+
+def _resolve_paths(data: dict, base: Path) -> dict:
+    for key in PATH_KEYS:
+        node = data
+        for k in key[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key[-1]), str | os.PathLike) and str(node[key[-1]]):
+            p = Path(node[key[-1]]).expanduser()
+            node[key[-1]] = str(p if p.is_absolute() else (base / p).resolve())
+    if isinstance(data.get("years"), dict):
+        data["years"] = {y: str((base / Path(f)).resolve()) if f else f for y, f in data["years"].items()}
+    return data
+
+
+def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
+    """One params file (parsed once per version of the file) merged over the files it ``extends``; relative
+    paths resolved against the file that wrote them. Returns (data, origin: key path → file that set it)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        chain = " → ".join(p.name for p in (*_seen, path))
+        raise ParamsError(f"extends が循環しています: {chain} ({path})")
+    if not path.is_file():
+        raise ParamsError(f"パラメータファイルが見つかりません: {path}")
+    raw = _parse(str(path), path.stat().st_mtime)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"パラメータファイルの形式が不正です (「キー: 値」の形ではありません): {path}")
+    data = _resolve_paths(copy.deepcopy(raw), path.parent)
+    parent = data.pop("extends", None)
+    origin = dict.fromkeys(_leaves(data), path)
+    if parent:
+        base, base_origin = read_yaml((path.parent / str(parent)).resolve(), (*_seen, path))
+        data = _merge(base, data)
+        origin = {**base_origin, **origin}
+    return data, origin
+
+
+def read_yaml_file(path: Path) -> dict:
+    """One YAML file as written (its ``extends`` not followed), parsed once per version of the file."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ParamsError(f"ファイルが見つかりません: {path}")
+    raw = _parse(str(path), path.stat().st_mtime)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"ファイルの形式が不正です (「キー: 値」の形ではありません): {path}")
+    return raw
+
+
+def read_data_file(path: Path) -> dict:
+    """A YAML data file of the project (source registry, indicator catalogue), parsed once per version."""
+    data, _ = read_yaml(path)
+    return data
+
+
+_MESSAGES = {
+    "missing": "必須の項目がありません", "extra_forbidden": "不明な項目です (綴りを確認してください)",
+    "int_parsing": "整数ではありません", "int_type": "整数ではありません", "int_from_float": "整数ではありません",
+    "float_parsing": "数値ではありません", "float_type": "数値ではありません",
+    "bool_parsing": "true か false にしてください", "bool_type": "true か false にしてください",
+    "string_type": "文字列ではありません", "list_type": "リストではありません", "dict_type": "「キー: 値」の形ではありません",
+    "model_type": "「キー: 値」の形ではありません", "tuple_type": "リストではありません",
+    "date_parsing": "日付 (YYYY-MM-DD) ではありません", "date_from_datetime_parsing": "日付 (YYYY-MM-DD) ではありません",
+    "date_type": "日付 (YYYY-MM-DD) ではありません", "too_short": "要素が足りません", "too_long": "要素が多すぎます",
+}
+
+
+def error_message(err: dict) -> str:
+    """A pydantic error in Japanese words."""
+    t = err["type"]
+    ctx = err.get("ctx") or {}
+    if t == "literal_error":
+        return f"次のいずれかにしてください: {ctx.get('expected', '')}"
+    for key, word in (("ge", "以上"), ("gt", "より大きく"), ("le", "以下"), ("lt", "未満")):
+        if t.startswith({"ge": "greater_than_equal", "gt": "greater_than", "le": "less_than_equal", "lt": "less_than"}[key]):
+            bound = ctx.get(key)
+            if bound is not None:
+                return f"{bound:g} {word}にしてください" if isinstance(bound, int | float) else f"{bound} {word}にしてください"
+    if t == "value_error":
+        return str(ctx.get("error", err.get("msg", "")))
+    return _MESSAGES.get(t, err.get("msg", t))
+
+
+def _build(data: dict, path: Path, origin: dict) -> Params:
+    try:
+        p = Params.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(str(x) for x in err["loc"])
+        key = ".".join(loc) or "(全体)"
+        where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin), path)
+        value = f" (値: {err['input']!r})" if err["type"] not in ("missing",) and not isinstance(err.get("input"), dict) else ""
+        more = f" ほか {len(e.errors()) - 1} 件" if len(e.errors()) > 1 else ""
+        raise ParamsError(f"パラメータ {key}: {error_message(err)}{value} — {where}{more}") from None
+    p._path, p._data, p._origin = path, data, origin
+    return p
+
+
+def load_params(params_path: str | os.PathLike = "params/fy2025.yaml", overrides: dict | None = None) -> Params:
+    """Load a run's parameters (a file, the files it extends, then ``overrides`` such as the CLI's folders) and
+    validate them. Relative paths in ``overrides`` resolve against the repository root."""
+    path = paths.resolve_existing(params_path)
+    data, origin = read_yaml(path)
+    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    over = _resolve_paths(copy.deepcopy(over), paths.ROOT)
+    return _build(_merge(data, over), path, {**origin, **dict.fromkeys(_leaves(over), Path("(上書き指定)"))})
+
+
+def year_params(p: Params, fy: int) -> Params:
+    """The same run's parameters for another fiscal year (its file from ``years:``; the same raw and output
+    folders)."""
+    if int(fy) == p.fiscal_year:
+        return p
+    f = p.years.get(int(fy))
+    if f is None:
+        known = "・".join(str(y) for y in sorted(p.years)) or "なし"
+        raise ParamsError(f"年度 {fy} のパラメータファイルが years にありません (あるのは {known}): {p.params_path}")
+    return load_params(f, p.overrides())
+
+
+def run_years(p: Params) -> list[int]:
+    """Every fiscal year of the run, in order (those in ``years``, and this one)."""
+    return sorted({*p.years, p.fiscal_year})
+
+
+def reference(model: type[BaseModel] = Params, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, description) of every parameter: the reference printed by ``mimamori params``."""
+    out = []
+    for name, f in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.append((key, "", (ann.__doc__ or "").strip().splitlines()[0] if ann.__doc__ else ""))
+            out += reference(ann, key + ".")
+            continue
+        default = "(必須)" if f.is_required() else repr(f.get_default(call_default_factory=True))
+        out.append((key, default, f.description or ""))
+    return out

@@ -1,0 +1,122 @@
+"""A run's parameters: every section, the run's folders derived from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from .. import paths
+from .sections import (
+    Cases,
+    City,
+    Disclosure,
+    Evaluation,
+    Extraction,
+    Indicators,
+    Ingest,
+    Linkage,
+    Privacy,
+    Ranking,
+    Run,
+    Sharing,
+    Survey,
+    Synth,
+    _Section,
+)
+
+
+class Params(_Section):
+    """A run's parameters. Paths are absolute after loading; the derived folders are properties."""
+
+    fiscal_year: int = Field(ge=2000, le=2100, description="the fiscal year of the run (年度)")
+    reference_date: dt.date | None = Field(None, description="基準日 (null: 1 September of the fiscal year)")
+    raw_dir: Path = Field(paths.RAW, description="folder holding fy2024/, fy2025/, ... (the exports as received)")
+    out_dir: Path | None = Field(None, description="null: data/processed/<fy>/ and reports/; else <out>/processed, <out>/reports")
+    key_file: Path | None = Field(None, description="the pseudonym key (null: $MIMAMORI_KEY_FILE, else data/mimamori.key)")
+    years: dict[int, Path] = Field({}, description="the params file of each fiscal year of the run (relative to the file)")
+    notebooks: list[str] = Field(["10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey",
+                                  "45_cases", "50_evaluation"],
+                                 description="notebooks of a run, in order")
+    synth: Synth = Synth()
+    city: City = City()
+    ingest: Ingest = Ingest()
+    linkage: Linkage = Linkage()
+    indicators: Indicators = Indicators()
+    extraction: Extraction = Extraction()
+    ranking: Ranking = Ranking()
+    survey: Survey
+    disclosure: Disclosure = Disclosure()
+    cases: Cases = Cases()
+    evaluation: Evaluation = Evaluation()
+    privacy: Privacy = Privacy()
+    sharing: Sharing = Sharing()
+    run: Run = Run()
+
+    _path: Path = PrivateAttr(default=None)
+    _data: dict = PrivateAttr(default_factory=dict)
+    _origin: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _reference(self) -> Params:
+        if self.reference_date is None:
+            self.reference_date = dt.date(self.fiscal_year, 9, 1)
+        return self
+
+    @field_validator("raw_dir", mode="before")
+    @classmethod
+    def _raw_default(cls, v: Any) -> Any:
+        return cls.model_fields["raw_dir"].default if v is None or v == "" else v
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _year_keys(cls, v: Any) -> Any:
+        return {int(k): f for k, f in v.items()} if isinstance(v, dict) else v
+
+    # where things are (derived, never set in a file)
+    @property
+    def params_path(self) -> Path:
+        """The params file this run was loaded from."""
+        return self._path
+
+    @property
+    def fy(self) -> str:
+        """``fy2025``."""
+        return paths.fy_dir(self.fiscal_year)
+
+    @property
+    def raw_year(self) -> Path:
+        """``<raw>/<fy>/``: this year's exports."""
+        return self.raw_dir / self.fy
+
+    @property
+    def processed(self) -> Path:
+        """``<out>/processed/<fy>/``."""
+        return paths.processed_dir(self.out_dir, self.fiscal_year)
+
+    @property
+    def reports(self) -> Path:
+        """``<out>/reports/``."""
+        return paths.reports_dir(self.out_dir)
+
+    @property
+    def internal_root(self) -> Path:
+        """``<out>/reports/internal/``: everything that names a child."""
+        return self.reports / "internal"
+
+    @property
+    def internal(self) -> Path:
+        """``<out>/reports/internal/<fy>/``."""
+        return self.internal_root / self.fy
+
+    def overrides(self) -> dict:
+        """The folder overrides to pass on to another year or a notebook of the same run."""
+        return {"raw_dir": str(self.raw_dir), "out_dir": None if self.out_dir is None else str(self.out_dir)}
+
+    def with_overrides(self, changes: dict) -> Params:
+        """The same run's parameters with some values changed (validated again)."""
+        from .loading import _build, _merge
+
+        return _build(_merge(self._data, changes), self._path, self._origin)
