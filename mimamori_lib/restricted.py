@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 TMP_MARK = ".tmp"
+KEEP = ".gitkeep"  # git's empty placeholder of a folder: it holds nothing
 
 
 def private_dir(path: Path, root: Path | None = None) -> Path:
@@ -137,7 +138,7 @@ def too_open(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         for n in dirnames + filenames:
             p = Path(dirpath) / n
-            if not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077:
+            if n != KEEP and not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077:
                 out.append(p)
     return out
 
