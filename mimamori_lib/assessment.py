@@ -42,18 +42,12 @@ def _registry_identity(p: Params, person_ids=None, households=None) -> pd.DataFr
     return read_identity(p, sources=[registry_path(p)], filters=flt)
 
 
-def _school_of(p: Params, person_ids=None) -> pd.Series:
+def _school_of(p: Params, person_ids) -> pd.Series:
     """学校・学年 of each linked pupil (from the attendance file)."""
-    links = datasets.read(p, "links")
-    path = load_registry(p)[role_source(p, "attendance")]["path"]
-    if links is None:
-        return pd.Series(dtype="string")
-    lk = linked_rows(links, path)
-    if person_ids is not None:
-        lk = lk[isin(lk["person_id"], list(person_ids))]
-    rec = read_identity(p, columns=["row", "school", "grade"], sources=[path])
-    m = lk.merge(rec, on="row")
-    return (m["school"].str.replace(f"{p.city.name}立", "", regex=False) + " " + m["grade"]).groupby(m["person_id"]).first()
+    from .sharing import pupils
+
+    m = pupils(p, person_ids)
+    return m["school_short"] + " " + m["grade"]
 
 
 def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,

@@ -5,14 +5,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from . import datasets, sharing
 from .params import Params
-from .spreadsheet import append_row
-from .xlsx import PRIVATE_NOTE, table_sheet
+from .xlsx import PRIVATE_NOTE, add_notes, table_sheet
 
 
 def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str,
@@ -56,16 +53,17 @@ def _save(p: Params, rid: str, table: pd.DataFrame, catalogue: dict):
     wb, ws, _, _ = table_sheet(table, "検討結果")
     for c in ws[1]:
         c.font = Font(bold=True)
-    info = wb.create_sheet("説明")
     r = sharing.recipient(p, rid)
-    for line in [f"FY{p.fiscal_year} 支援担当者会議の検討結果 ({r.label} あて)。会議で支援要・保留と判断したこどもです。",
-                 sharing.left_out(p, rid, catalogue), PRIVATE_NOTE]:
-        append_row(info, [line])
+    add_notes(wb, [f"FY{p.fiscal_year} 支援担当者会議の検討結果 ({r.label} あて)。会議で支援要・保留と判断したこどもです。",
+                   sharing.left_out(p, rid, catalogue), PRIVATE_NOTE])
     return wb.save
 
 
-def write_papers(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> Path:
-    """``reports/internal/<fy>/teikyo/``: the hand-over papers (an empty folder before the meeting's decisions)."""
-    files = {} if dec is None else {name: _save(p, rid, t, catalogue) for name, (rid, t) in papers(p, dec, scores, ev,
-                                                                                                   catalogue).items()}
-    return datasets.write(p, "handover", files)
+def write_papers(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+    """``reports/internal/<fy>/teikyo/``: the hand-over papers (an empty folder before the meeting's decisions).
+    Returns how many papers and children each recipient receives."""
+    made = {} if dec is None else papers(p, dec, scores, ev, catalogue)
+    datasets.write(p, "handover", {name: _save(p, rid, t, catalogue) for name, (rid, t) in made.items()})
+    rows = [{"受け取り先": sharing.recipient(p, rid).label, "こども": len(t)} for rid, t in made.values()]
+    t = pd.DataFrame(rows, columns=["受け取り先", "こども"])
+    return t.groupby("受け取り先", sort=False).agg(票の数=("こども", "size"), こども=("こども", "sum")).reset_index()

@@ -21,7 +21,7 @@ from .errors import InputError
 from .normalize import nfkc, parse_date
 from .params import Params
 from .saved import read_saved
-from .xlsx import PRIVATE_NOTE, drop_down, table_sheet
+from .xlsx import PRIVATE_NOTE, add_notes, drop_down, table_sheet
 
 log = logging.getLogger(__name__)
 ANSWERS = ["学校での様子", "家庭で気になること", "必要と思われる支援", "回答者", "回答日"]
@@ -66,17 +66,13 @@ def _workbook(p: Params, school: str, table: pd.DataFrame, note: str):
         for c in ("学校の記録で該当する項目", *ANSWERS[:3]):
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "C2"
-    info = wb.create_sheet("説明")
-    from .spreadsheet import append_row
-
     target = datasets.saved_target(p, "hearing") / f"{sharing.file_name(school)}.xlsx"
-    for line in [f"{school} への聞き取り票です (FY{p.fiscal_year})。支援が必要かもしれないこどもについて、学校での様子や",
-                 "家庭環境などを、教職員の現場目線で具体的に記入してください。",
-                 "黄色の列 (学校での様子・家庭で気になること・必要と思われる支援・回答者・回答日) を記入し、このファイルを",
-                 "Excel の形式のまま、ファイル名を変えずに返送してください。受け取った担当者が次の場所に保存します:",
-                 str(target), "回答者は役職 (担任・教頭・スクールカウンセラーなど) で記入し、氏名は不要です。",
-                 note, PRIVATE_NOTE]:
-        append_row(info, [line])
+    add_notes(wb, [f"{school} への聞き取り票です (FY{p.fiscal_year})。支援が必要かもしれないこどもについて、学校での様子や",
+                   "家庭環境などを、教職員の現場目線で具体的に記入してください。",
+                   "黄色の列 (学校での様子・家庭で気になること・必要と思われる支援・回答者・回答日) を記入し、このファイルを",
+                   "Excel の形式のまま、ファイル名を変えずに返送してください。受け取った担当者が次の場所に保存します:",
+                   str(target), "回答者は役職 (担任・教頭・スクールカウンセラーなど) で記入し、氏名は不要です。",
+                   note, PRIVATE_NOTE])
     return wb
 
 

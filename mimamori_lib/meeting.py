@@ -129,9 +129,9 @@ def read_year(p: Params, scores: pd.DataFrame) -> MeetingYear:
     return MeetingYear(dec, q, msg)
 
 
-def meeting_year(p: Params) -> tuple[pd.DataFrame, MeetingYear, dict[str, int]]:
+def meeting_year(p: Params) -> tuple[pd.DataFrame, MeetingYear, pd.DataFrame]:
     """The 35_meeting step: the decisions read back and saved, and the hand-over papers for each recipient. Returns
-    (scores, the meeting, papers per recipient's name)."""
+    (scores, the meeting, papers and children per recipient)."""
     from .handover import write_papers
     from .scoring import saved_items
 
@@ -139,11 +139,7 @@ def meeting_year(p: Params) -> tuple[pd.DataFrame, MeetingYear, dict[str, int]]:
     year = read_year(p, scores)
     write_decisions(p, year.decisions, year.quarantine)
     _, ev, catalogue = saved_items(p)
-    folder = write_papers(p, year.decisions, scores, ev, catalogue)
-    papers = sorted(f.name for f in folder.iterdir()) if folder.is_dir() else []
-    return scores, year, {"学校": sum(1 for f in papers if f.removesuffix(".xlsx") not in
-                                     {r.label for r in p.sharing.recipients.values()}),
-                          **{r.label: int(f"{r.label}.xlsx" in papers) for r in p.sharing.recipients.values() if not r.per_school}}
+    return scores, year, write_papers(p, year.decisions, scores, ev, catalogue)
 
 
 def read_scores(p: Params) -> pd.DataFrame:

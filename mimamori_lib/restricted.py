@@ -1,11 +1,14 @@
-"""Files that name a child: created mode 600 in folders of mode 700, whatever the umask.
+"""Files that hold personal data: written completely or not at all, mode 600 in folders of mode 700, whatever the
+umask.
 
-Two places hold identities: the restricted identity table (``<processed>/<fy>/restricted/``) and the internal
-reports (``reports/internal/``: extraction lists, assessment sheets, the 名寄せ review queue, hearing quotes,
-follow-up tables, case records). Everything written there goes through :func:`private_file`, which creates the
-file under umask 077 and sets its mode explicitly afterwards (an existing file keeps its old mode when it is
-overwritten, so the explicit ``chmod`` matters). :func:`audit` finds files and folders left more open than that
-(by an older version, or copied by hand), warns, and fixes them when params allow.
+Two places hold personal data: the processed tables (``<out>/processed/``; identities only in ``restricted/``) and the
+internal reports (``reports/internal/``: extraction lists, assessment sheets, hearing forms, hand-over papers, the
+名寄せ review queue, hearing quotes, follow-up tables, case records). Everything written there goes through
+:func:`private_file` (by way of :mod:`.datasets`), which writes to a temporary name in the target folder under umask
+077, sets mode 600 explicitly and renames the file into place (:func:`atomic_file`). Temporary files that may hold
+identities live in a :func:`work_folder` of the out dir and are removed on success and on failure. :func:`audit`
+finds files and folders left more open (by an older version, or copied by hand), warns, and fixes them when params
+allow.
 """
 
 from __future__ import annotations

@@ -38,12 +38,17 @@ def drop_down(ws, column: int, values: list[str] | None, rows: int) -> None:
     dv.add(f"{letter}2:{letter}{rows}")
 
 
+def add_notes(wb, notes: list[str]) -> None:
+    """The explanation sheet (説明) of a workbook staff open: one line per row."""
+    info = wb.create_sheet("説明")
+    for line in notes:
+        append_row(info, [line])
+
+
 def save_with_notes(wb, notes: list[str], p, dataset: str):
     """Add the explanation sheet (説明) and save a workbook that names children as a dataset of the catalogue (mode
     600, renamed into place when complete). Returns its path."""
     from . import datasets
 
-    info = wb.create_sheet("説明")
-    for line in notes:
-        append_row(info, [line])
+    add_notes(wb, notes)
     return datasets.write(p, dataset, wb.save)

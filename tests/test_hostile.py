@@ -27,45 +27,33 @@ FORMULAS = ("=HYPERLINK(\"http://x.example/\")", "+1+1", "-2+3", "@SUM(1)", "=1+
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$", re.I)
 
 
+def _set_cell(f: Path, encoding: str, line: int, column: int, value) -> None:
+    """Rewrite one cell of an export in place (``line`` 1-based as the file numbers it; ``value``: text or a function
+    of the old text)."""
+    lines = f.read_text(encoding=encoding).splitlines(keepends=True)
+    body, end = lines[line - 1].rstrip("\r\n"), lines[line - 1][len(lines[line - 1].rstrip("\r\n")):]
+    cells = body.split(",")
+    cells[column] = value(cells[column]) if callable(value) else value
+    lines[line - 1] = ",".join(cells) + end
+    f.write_text("".join(lines), encoding=encoding)
+
+
 def inject(raw: Path) -> dict[str, list[int]]:
     """The faults, in FY2025's exports; returns the lines (as the file numbers them) that must be quarantined."""
     fy = raw / "fy2025"
-    expected: dict[str, list[int]] = {}
     f = fy / "kodomokatei" / "yotaikyo.csv"
-    lines = f.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    picks = [1, len(lines) // 2, len(lines) - 1]   # the first data row, the middle and the last
-    for i in picks:
-        cells = lines[i].split(",")
-        cells[1] = '"' + cells[1]
-        lines[i] = ",".join(cells)
-    f.write_text("".join(lines), encoding="utf-8-sig")
-    expected["kodomokatei/yotaikyo.csv"] = [i + 1 for i in picks]
-    f = fy / "kodomokatei" / "soudan.csv"
-    lines = f.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    cells = lines[4].rstrip("\r\n").split(",")
-    cells[2] = "あ" * 1_000_000
-    lines[4] = ",".join(cells) + "\r\n"
-    f.write_text("".join(lines), encoding="utf-8-sig")
-    expected["kodomokatei/soudan.csv"] = [5]
-    f = fy / "shimin" / "juki.csv"
-    lines = f.read_text(encoding="cp932").splitlines(keepends=True)
-    cells = lines[6].split(",")
-    cells[5] = "R81.1.1"
-    lines[6] = ",".join(cells)
-    for i in range(1, len(lines), 3):  # names from another system that Excel would run
-        cells = lines[i].split(",")
-        cells[3] = FORMULAS[i % len(FORMULAS)] + cells[3]
-        lines[i] = ",".join(cells)
-    f.write_text("".join(lines), encoding="cp932")
-    expected["shimin/juki.csv"] = [7]
-    f = fy / "gakko" / "shusseki.csv"
-    lines = f.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    cells = lines[3].split(",")
-    cells[9] = "-5"
-    lines[3] = ",".join(cells)
-    f.write_text("".join(lines), encoding="utf-8-sig")
-    expected["gakko/shusseki.csv"] = [4]
-    return expected
+    n = len(f.read_text(encoding="utf-8-sig").splitlines())
+    stray = [2, (n + 1) // 2, n]   # the first data row, the middle and the last
+    for line in stray:
+        _set_cell(f, "utf-8-sig", line, 1, lambda v: '"' + v)
+    _set_cell(fy / "kodomokatei" / "soudan.csv", "utf-8-sig", 5, 2, "あ" * 1_000_000)
+    juki = fy / "shimin" / "juki.csv"
+    _set_cell(juki, "cp932", 7, 5, "R81.1.1")
+    for line in range(2, len(juki.read_text(encoding="cp932").splitlines()) + 1, 3):  # names Excel would run
+        _set_cell(juki, "cp932", line, 3, lambda v, line=line: FORMULAS[line % len(FORMULAS)] + v)
+    _set_cell(fy / "gakko" / "shusseki.csv", "utf-8-sig", 4, 9, "-5")
+    return {"kodomokatei/yotaikyo.csv": stray, "kodomokatei/soudan.csv": [5], "shimin/juki.csv": [7],
+            "gakko/shusseki.csv": [4]}
 
 
 @pytest.fixture(scope="module")
