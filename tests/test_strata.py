@@ -61,6 +61,19 @@ def test_places_set_in_params_are_taken() -> None:
         select(f, KINDS, Strata(places={"poverty/幼児": 3}), 60, use_model=True)
 
 
+def test_a_kinds_weight_orders_an_age_band_but_leaves_its_places() -> None:
+    """不登校's weight moves pupils up within their age band (absence is a rarer outcome than a service granted); the
+    age bands' places still follow the unweighted probabilities, so the youngest keep theirs."""
+    f = _frame()
+    even = {kid: k.model_copy(update={"weight": 1.0}) for kid, k in KINDS.items()}
+    heavy = {kid: k.model_copy(update={"weight": 5.0 if kid == "attendance" else 1.0}) for kid, k in KINDS.items()}
+    plain = select(f, even, Strata(min_places=0), 100, use_model=True, population=f["age"])
+    weighted = select(f, heavy, Strata(min_places=0), 100, use_model=True, population=f["age"])
+    assert (weighted["main_need"] == "attendance").sum() > (plain["main_need"] == "attendance").sum()
+    bands = {name: age_band(f.loc[b.index, "age"]).value_counts() for name, b in (("plain", plain), ("w", weighted))}
+    assert bands["plain"].get("0〜5歳") == bands["w"].get("0〜5歳")
+
+
 def test_a_kind_without_a_model_is_ordered_by_its_counts() -> None:
     f = _frame()
     f["risk_care"] = np.nan

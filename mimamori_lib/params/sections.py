@@ -181,11 +181,17 @@ class NeedKind(_Section):
     label: str = Field(description="its name on the list (主な課題) and in reports")
     outcomes: list[str] = Field(min_length=1, description="outcomes (ranking.outcomes ids) that mean this kind of need")
     item_types: list[str] = Field(description="the catalogue's item `type`s of this kind (its count ranking)")
+    weight: float = Field(1.0, gt=0, description="when kinds share an age band's places (extraction.strata), a "
+                                                  "child's probability of this kind's outcomes counts this many times: "
+                                                  "a policy value, not a fitted one. 不登校's outcome (absence that "
+                                                  "persists) is rare beside 貧困's (services newly granted), so without "
+                                                  "a weight the poverty model's higher probabilities take a band's "
+                                                  "places from pupils who stop attending")
 
 
 def _default_kinds() -> dict[str, NeedKind]:
     return {"poverty": NeedKind(label="貧困", outcomes=["O2", "O3", "O5", "O6", "O7", "O8"], item_types=["貧困"]),
-            "attendance": NeedKind(label="不登校", outcomes=["O4", "O10"], item_types=["不登校"]),
+            "attendance": NeedKind(label="不登校", outcomes=["O4", "O10"], item_types=["不登校"], weight=5.0),
             "care": NeedKind(label="養育困難・虐待の疑い", outcomes=["O1", "O9"], item_types=["養育"])}
 
 
