@@ -149,10 +149,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     demo = read_marker(raw) is not None
     log.info("%s: %s (年度 %s)", raw, "合成データのデモ" if demo else "市のエクスポート", "・".join(map(str, years)))
     staff = DemoStaff(base) if demo else None
+    # the demo's schools answer right after extraction: the runner runs the extraction again with their answers
     results = run_all(base, staff.hooks(Node) if staff else {}, force=a.force, from_step=a.from_step, wait=a.wait)
-    if staff and staff.answered:  # the schools answered after extraction: their answers go onto the list and sheets
-        log.info("学校からの聞き取りの回答を抽出リストとアセスメントシートに反映します")
-        results = run_all(base, staff.hooks(Node), wait=a.wait)
     log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, base.reports)
     _summary(results)
     for fy in years:

@@ -69,6 +69,24 @@ def test_an_input_file_reruns_exactly_the_steps_downstream(city: Path) -> None:
     assert _run(city) == {"35_meeting", "45_cases", "50_evaluation"}
 
 
+def test_the_previous_years_decisions_rerun_the_list_not_the_ranking(city: Path) -> None:
+    """FY2024's meeting decides who is supported in FY2025's list, so saving them again re-runs FY2025's extraction;
+    FY2025's ranking judges FY2024's children as FY2024's list saw them (before that meeting), so it is up to date."""
+    from openpyxl import load_workbook
+
+    f = city / "raw" / "fy2024" / "shien" / "kettei.xlsx"
+    wb = load_workbook(f)
+    ws = wb.worksheets[0]
+    col = [x.value for x in ws[1]].index("支援要否") + 1
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, col).value == "要")
+    ws.cell(row, col).value = "否"
+    wb.save(f)
+    base = load_params("params/fy2025.yaml", {"raw_dir": str(city / "raw"), "out_dir": str(city / "out")})
+    ran = {(r.fiscal_year, s["step"]) for r in pipeline.run_all(base) for s in r.steps if s["outcome"] == "ran"}
+    assert (2024, "35_meeting") in ran and (2025, "30_extract") in ran
+    assert (2025, "25_ranking") not in ran and (2025, "20_link") not in ran
+
+
 def test_an_output_edited_by_hand_is_made_again(city: Path) -> None:
     """An output is what its step wrote, or it is made again: a links table edited by hand makes 名寄せ run again,
     and the steps after it read what 名寄せ wrote, not the edit."""

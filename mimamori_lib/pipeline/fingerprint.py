@@ -91,11 +91,12 @@ def step_inputs(p: Params, s: Step, earlier_years: list[int], key_id: str | None
     if s.uses_key:
         out["key"] = key_id or ABSENT
     out["upstream"] = {d.file: file_hash(d.path(p)) for d in s.upstream(p)}
-    if s.earlier:
+    if s.earlier or s.older:
         out["earlier"] = {}
         for fy in earlier_years:
             q = year_params(p, fy)
-            files = {d.file: d.path(q) for a in s.earlier for d in STEPS[a].outputs(q) if d.place == "processed" and d.downstream}
+            files = {d.file: d.path(q) for a in s.reads_of(fy, [*earlier_years, p.fiscal_year], p.fiscal_year)
+                     for d in STEPS[a].outputs(q) if d.place == "processed" and d.downstream}
             out["earlier"][str(fy)] = {name: file_hash(f) for name, f in sorted(files.items())}
     return out
 

@@ -34,9 +34,19 @@ class Step:
     raw: Callable[[Params], list[Path]] | None = None    # the files under <raw>/<fy>/ it would read
     after: tuple[str, ...] = ()                          # steps of the same year whose outputs it reads
     earlier: tuple[str, ...] = ()                        # steps of earlier years whose outputs it reads
+    older: tuple[str, ...] = ()                          # steps whose outputs it reads only of the years before the
+                                                         # previous one (25_ranking: the judged year's own earlier
+                                                         # decisions, not the judged year's meeting)
     reads: tuple[str, ...] | None = None                 # the same year's datasets it reads (default: every output
                                                          # of the steps it comes after)
     heavy: bool = False                                  # peak memory grows with the city (run.heavy_parallel_mb)
+
+    def reads_of(self, earlier_fy: int, years: list[int], fy: int) -> tuple[str, ...]:
+        """The steps of ``earlier_fy`` (one of the run's ``years``) whose outputs this step of ``fy`` reads."""
+        if earlier_fy >= fy:
+            return ()
+        previous = max(y for y in years if y < fy)
+        return self.earlier + (self.older if earlier_fy < previous else ())
 
     def raw_files(self, p: Params) -> list[Path]:
         return self.raw(p) if self.raw else []
@@ -77,7 +87,7 @@ STEPS: dict[str, Step] = {s.name: s for s in (
          heavy=True),
     Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE),
          ("ingest.registry", "indicators.catalogue"), after=("10_ingest", "20_link"),
-         earlier=("10_ingest", "20_link", "25_ranking", "35_meeting")),
+         earlier=("10_ingest", "20_link", "25_ranking"), older=("35_meeting",)),
     Step("30_extract", (*COMMON, "city", "ingest", "indicators", "extraction", "ranking.reasons", "sharing"),
          ("ingest.registry", "indicators.catalogue"), uses_key=True, raw=_saved("hearing"),
          after=("10_ingest", "20_link", "25_ranking"),

@@ -102,7 +102,9 @@ def rank_year(p: Params, write: bool = True) -> RankResult:
     t_items = time.perf_counter() - t0
     counting = active_catalogue(full, p)
     labels = model.features(full)
-    now = year_frame(p, items, ev, full)
+    # this year's children are only scored, never judged here: who the previous year's meeting judged does not enter
+    # (so the previous year's decisions are not read, and saving them does not make this step run again)
+    now = year_frame(p, items, ev, full, judged_earlier=set())
     frames, pairs = _pairs(p, full, now)
     judged = {}
     for a, b in pairs:

@@ -28,10 +28,12 @@ def near_items(catalogue: dict) -> list[str]:
     return [i for i, it in catalogue.items() if it.get("near") or it.get("near_min_rows")]
 
 
-def year_frame(p: Params, items: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+def year_frame(p: Params, items: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
+               judged_earlier: set[str] | None = None) -> pd.DataFrame:
     """One row per child in scope: the items, ``near_<item>`` flags, household features, ``supported`` (as the
-    extraction defines it) and the audit's groups (sex, foreign, single_parent, disability, age_band). Sorted by
-    pseudonym, so that the same data give the same rows in the same order."""
+    extraction defines it: a supporting item, or judged 要 at an earlier year's meeting — ``judged_earlier``, by
+    default read from the earlier years' decisions) and the audit's groups (sex, foreign, single_parent, disability,
+    age_band). Sorted by pseudonym, so that the same data give the same rows in the same order."""
     f = items.sort_values("person_id", kind="stable").reset_index(drop=True)
     near = ev[(ev["kind"] == "near").to_numpy()]
     for iid in near_items(catalogue):
@@ -43,7 +45,8 @@ def year_frame(p: Params, items: pd.DataFrame, ev: pd.DataFrame, catalogue: dict
     f["hh_3plus_children"] = (hh_kids >= 3).astype(int)
     f["sibling_basic"] = (hh_basic - any_basic).gt(0).astype(int)
     sup = [i for i in p.extraction.supported_items if i in f]
-    f["supported"] = f[sup].sum(axis=1).gt(0).to_numpy() | isin(f["person_id"], previously_needed(p))
+    needed = previously_needed(p) if judged_earlier is None else judged_earlier
+    f["supported"] = f[sup].sum(axis=1).gt(0).to_numpy() | isin(f["person_id"], needed)
     juki = registry(p)
     reg = juki.drop_duplicates("person_id").set_index("person_id")
     f["sex"] = reg["sex"].reindex(f["person_id"]).map(code_labels(p, "sex")).fillna("不明").to_numpy()

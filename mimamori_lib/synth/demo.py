@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import datasets
 from ..params import Params, run_years, year_params
@@ -17,10 +17,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoStaff:
-    """Hooks for the runner (after a step of a year), and which years' hearing answers they wrote in this run."""
+    """Hooks for the runner (after a step of a year). A hook that writes what its own step reads (the hearing
+    answers, read by 30_extract) makes the runner run that step again before the steps after it."""
 
     base: Params
-    answered: set[int] = field(default_factory=set)
 
     def hooks(self, node: Callable) -> dict:
         years = run_years(self.base)
@@ -34,7 +34,6 @@ class DemoStaff:
         p = year_params(self.base, fy)
         truth = truth_root(p.raw_dir)
         if not datasets.saved_files(p, "hearing") and fill_kikitori(p, truth):
-            self.answered.add(fy)
             log.info("FY%d 学校からの聞き取りの回答 (合成データ) を記入しました: %s", fy, datasets.saved_target(p, "hearing"))
         if datasets.exists(p, "extraction_xlsx") and not datasets.saved_files(p, "decisions"):
             log.info("FY%d 支援担当者会議の判断 (合成データ) を記入しました: %s", fy, fill_decisions(p, truth))
