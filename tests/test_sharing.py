@@ -146,6 +146,16 @@ def test_every_command_of_the_guide_is_one_the_cli_takes() -> None:
         build_parser().parse_args(shlex.split(c)[1:])  # argparse exits on a command it does not take
 
 
+def test_the_guides_tier_band_params_load(tmp_path: Path) -> None:
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", _guide(), re.S) if "tier_band" in b)
+    shutil.copytree(paths.PARAMS, tmp_path / "params")
+    (tmp_path / "city").mkdir()
+    (tmp_path / "city" / "fy2025.yaml").write_text(block, encoding="utf-8")
+    p = load_params(tmp_path / "city" / "fy2025.yaml")
+    assert p.extraction.tier_band == 100 and p.extraction.ranking == "model" and p.extraction.strata.enabled
+    assert p.ranking.kinds["attendance"].weight == 5.0, "the guide names the weight params give"
+
+
 def test_the_guides_city_registry_and_params_load(tmp_path: Path) -> None:
     from mimamori_lib.ingest.registry import load_registry
 
