@@ -122,8 +122,8 @@ def test_next_year_features_never_reach_the_judged_years_scores(run: Path, monke
     before = ranking.rank_year(p, write=False)
     real = ranking.year_frame
 
-    def permuted(q, items, ev, catalogue):
-        f = real(q, items, ev, catalogue)
+    def permuted(q, items, ev, catalogue, **kw):
+        f = real(q, items, ev, catalogue, **kw)
         if q.fiscal_year == 2025:  # the year whose outcomes judge FY2024: shuffle its features between children
             cols = [c for c in f.columns if c not in ("person_id", "household_id", "supported")]
             f[cols] = f[cols].sample(frac=1.0, random_state=3).to_numpy()
