@@ -165,3 +165,27 @@ def test_a_report_that_loads_from_the_internet_is_made_again(city: Path) -> None
     assert not works_offline(old)
     assert _run(city) == {"50_evaluation"}
     assert works_offline(old) and works_offline(reports / "public" / "成果報告会_2025.html")
+
+
+def test_a_hook_that_changes_its_steps_inputs_runs_the_step_again_once(city: Path) -> None:
+    """A hook after 30_extract that writes what 30_extract reads (a school's hearing answers) makes the runner run
+    30_extract again at once, before the steps after it; the hook is not called again, and the next run is clean."""
+    from openpyxl import load_workbook
+
+    base = load_params("params/fy2025.yaml", {"raw_dir": str(city / "raw"), "out_dir": str(city / "out")})
+    p = year_params(base, 2025)
+    calls = []
+
+    def school_answers_again() -> None:
+        calls.append(1)
+        f = sorted((city / "raw" / "fy2025" / "kikitori").glob("*.xlsx"))[0]
+        wb = load_workbook(f)
+        wb.worksheets[0].append([" "])  # saved again by the school: a blank row, the same answers
+        wb.save(f)
+
+    plan = pipeline.Plan({2025: p}, {2025: pipeline.notebooks_for(p)}, {pipeline.Node(2025, "30_extract"): school_answers_again})
+    steps = pipeline.run_plan(plan)[0].steps
+    ran = [s["step"] for s in steps if s["outcome"] == "ran"]
+    assert calls == [1] and ran == ["30_extract"], "run again once; nothing after it changed"
+    assert [s["step"] for s in steps].count("30_extract") == 1
+    assert _run(city) == set()

@@ -222,7 +222,9 @@ class _Runner:
         inputs = step_inputs(p, s, [y for y in run_years(p) if y < n.fy], self.key_ids[n.fy])
         if fingerprint(inputs) == fp:
             return
-        self.results[n.fy].steps = [x for x in self.results[n.fy].steps if x["step"] != n.name]
+        steps = self.results[n.fy].steps  # other steps of the year may be appending to it: removed in place
+        for entry in [x for x in steps if x["step"] == n.name]:
+            steps.remove(entry)
         prev = manifest.step_record(p, n.name)
         self._execute(n, p, fingerprint(inputs), inputs, html, _changed(prev.get("inputs"), inputs))
 
