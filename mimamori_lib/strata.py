@@ -6,10 +6,10 @@ places is composed from strata — kinds of need (params ``ranking.kinds``: 貧�
 bands. Half of the band (``extraction.strata.by_children``) goes to the age bands in proportion to their
 not-yet-supported children, so that every age is seen; the rest where the validated rankings expect the most
 outcomes. Within an age band every kind first gets ``min_places`` by its own ranking, then the places go to the
-highest probability, each kind's counted ``weight`` times (params ``ranking.kinds.<kind>.weight``: 不登校 5, the others
-1 — a policy value: absence that persists is a rarer outcome than a service newly granted, and without it the poverty
-model's higher probabilities take a band's places from pupils who stop attending). Each kind is ordered by its own validated model (``risk_<kind>``) — or, where that kind has no
-model, by the count of its items. A child is listed once, under the kind with the highest relative risk (its risk over
+highest probability, each kind's counted ``weight`` times (params ``ranking.kinds.<kind>.weight``: 不登校 5, the
+others 1 — a policy value: absence that persists is a rarer outcome than a service newly granted, and without it the
+poverty model's higher probabilities take a band's places from pupils who stop attending). Each kind is ordered by
+its own validated model (``risk_<kind>``) — or, where that kind has no model, by the count of its items. A child is listed once, under the kind with the highest relative risk (its risk over
 the mean risk of that kind), shown on the list as 主な課題. ``extraction.strata.places`` sets a stratum's places.
 
 Measured on a synthetic city of Beppu's size (benchmarks/strata.py): places in proportion to each stratum's children

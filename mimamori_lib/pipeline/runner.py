@@ -29,7 +29,7 @@ from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
 from .kernel import execute, to_html
 from .lock import run_lock
-from .steps import STEPS, step
+from .steps import STEPS, Step, step
 
 log = logging.getLogger(__name__)
 LOG_ENV = "MIMAMORI_RUN_LOG"
@@ -197,7 +197,7 @@ class _Runner:
         p = self.plan.params[n.fy]
         s = step(n.name)
         declared = n.name in STEPS
-        inputs = step_inputs(p, s, [y for y in run_years(p) if y < n.fy], self.key_ids[n.fy]) if declared else None
+        inputs = self._inputs(n, p, s) if declared else None
         fp = fingerprint(inputs) if inputs is not None else None
         prev = manifest.step_record(p, n.name)
         why = self._why(n, p, inputs, fp, prev)
@@ -214,12 +214,16 @@ class _Runner:
             hook()
             self._after_hook(n, p, s, fp, html)
 
-    def _after_hook(self, n: Node, p: Params, s, fp: str | None, html: Path) -> None:
+    def _inputs(self, n: Node, p: Params, s: Step) -> dict:
+        """Everything the step reads, hashed (its fingerprint's parts)."""
+        return step_inputs(p, s, [y for y in run_years(p) if y < n.fy], self.key_ids[n.fy])
+
+    def _after_hook(self, n: Node, p: Params, s: Step, fp: str | None, html: Path) -> None:
         """A hook that wrote what its own step reads (the demo's schools answering the hearing forms after
         extraction) makes that step run again at once, before any step after it starts: once, not in a loop."""
         if fp is None:
             return
-        inputs = step_inputs(p, s, [y for y in run_years(p) if y < n.fy], self.key_ids[n.fy])
+        inputs = self._inputs(n, p, s)
         if fingerprint(inputs) == fp:
             return
         steps = self.results[n.fy].steps  # other steps of the year may be appending to it: removed in place
