@@ -28,9 +28,9 @@ generate(Path({d!r}) / "raw", Path({d!r}) / "truth", children={a.children}, seed
 """)
         r = measure(f"""
 from mimamori_lib.params import load_params
-from mimamori_lib.ingest import ingest_year
+from mimamori_lib import ingest
 p = load_params("params/fy2025.yaml", {{"raw_dir": {d + '/raw'!r}, "out_dir": {d + '/out'!r}}})
-res = ingest_year(p)
+res = ingest.run(p)
 result["rows_read"] = int(sum(s.rows_read for s in res.sources.values()))
 result["rows_quarantined"] = int(sum(s.rows_quarantined for s in res.sources.values()))
 result["ingest_seconds"] = res.seconds

@@ -31,7 +31,7 @@ from mimamori_lib.params import load_params
 p = load_params("params/fy2025.yaml", {over})
 """
 EVAL = """
-from mimamori_lib.ingest import read_identity
+from mimamori_lib.catalogue.tables import read_identity
 from mimamori_lib.synth.evaluate import linkage_accuracy, linkage_breakdown, truth_dir
 ident = read_identity(p)
 result["accuracy"] = linkage_accuracy(links, ident, truth_dir(p))
@@ -39,8 +39,8 @@ result["cases"] = linkage_breakdown(links, ident, truth_dir(p), p.reference_date
 """
 METHODS = {
     "mimamori (Splink)": """
-from mimamori_lib.linkage import link_year
-res = link_year(p)
+from mimamori_lib import linkage
+res = linkage.run(p)
 links = res.links
 result["split"] = {"training": res.training.seconds}
 """,
@@ -84,7 +84,7 @@ generate(Path({str(d)!r}) / "raw", Path({str(d)!r}) / "synthetic_truth", childre
     over = json.dumps({"raw_dir": str(d / "raw"), "out_dir": str(d / "out")})
     setup = SETUP.format(bench=str(Path(__file__).resolve().parent), over=over)
     if not (d / "out" / "processed" / "fy2025" / "ingest_summary.csv").exists():
-        ing = measure(setup + "from mimamori_lib.ingest import ingest_year\ningest_year(p)\n")
+        ing = measure(setup + "from mimamori_lib import ingest\ningest.run(p)\n")
         print(f"FY2025 ingestion: {ing['seconds']:.1f} s, peak {ing['peak_mb']:,.0f} MB")
     methods = ["mimamori (Splink)"] if a.only else list(METHODS)
     results = {m: run(m, setup, a.repeat) for m in methods}

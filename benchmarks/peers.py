@@ -17,7 +17,8 @@ import pandas as pd
 
 def inputs(p) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(registry side, records side) exactly as mimamori builds them."""
-    from mimamori_lib.ingest import load_registry, read_identity, registry_path
+    from mimamori_lib.catalogue.registry import load_registry, registry_path
+    from mimamori_lib.catalogue.tables import read_identity
     from mimamori_lib.linkage.inputs import records_side, registry_side
 
     ident = read_identity(p)

@@ -28,13 +28,13 @@ def main() -> None:
     t0 = time.perf_counter()
     import sklearn.linear_model  # noqa: F401  (imports timed apart: the kernel pays them once)
 
+    from mimamori_lib import ranking
     from mimamori_lib.params import load_params
-    from mimamori_lib.ranking import rank_year
 
     t_import = time.perf_counter() - t0
     p = load_params(a.params, {"raw_dir": str(d / "raw"), "out_dir": str(d / "out")})
     t1 = time.perf_counter()
-    r = rank_year(p, write=False)
+    r = ranking.run(p, write=False)
     total = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = len(r.frame)

@@ -27,7 +27,8 @@ BANDS = [(0, 5, "0–5"), (6, 11, "6–11"), (12, 14, "12–14"), (15, 18, "15�
 def _truth_table(d: Path, fy: int) -> pd.DataFrame:
     """FY's scores with each child's truth (in need, kind, age)."""
     os.environ.setdefault("MIMAMORI_KEY_FILE", str(d / "bench.key"))
-    from mimamori_lib.ingest import read_identity, registry_path
+    from mimamori_lib.catalogue.registry import registry_path
+    from mimamori_lib.catalogue.tables import read_identity
     from mimamori_lib.params import load_params
 
     p = load_params(d / "bench.yaml", {"raw_dir": str(d / "raw"), "out_dir": str(d / "out")})

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import datasets, paths
+from . import paths
+from .catalogue import datasets
 from .errors import UserError
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def cmd_key(a: argparse.Namespace) -> int:
     """``mimamori key new``: a new pseudonym key (never over an existing file). Outputs made with another key stay
     as they are until every year is run again with ``--force``."""
     from .params import load_params
-    from .pseudonym import key_path, new_key
+    from .privacy.pseudonym import key_path, new_key
 
     p = load_params(a.params, {"out_dir": _dir(a.out_dir)})
     f = Path(_dir(a.key_file)) if a.key_file else key_path(p)

@@ -57,14 +57,13 @@ def small_city(tmp_path_factory) -> Path:
 def beppu_processed(beppu: Path, tmp_path_factory):
     """The Beppu-scale city's FY2025 ingested and linked once: (params, ingest result, link result)."""
 
-    from mimamori_lib.ingest import ingest_year
-    from mimamori_lib.linkage import link_year
+    from mimamori_lib import ingest, linkage
     from mimamori_lib.params import load_params
 
     out = tmp_path_factory.mktemp("beppu_out")
     p = load_params("params/fy2025.yaml", {"raw_dir": str(beppu / "raw"), "out_dir": str(out)})
-    ingested = ingest_year(p)
-    linked = link_year(p)
+    ingested = ingest.run(p)
+    linked = linkage.run(p)
     return p, ingested, linked
 
 

@@ -4,6 +4,7 @@ narrative file, and the public follow-up's disclosure control."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -106,19 +107,20 @@ def test_a_file_without_the_columns_says_which(tmp_path: Path) -> None:
 
 # --- narrative --------------------------------------------------------------------------------------
 
-def _e(published: bool) -> dict:
+def _e(published: bool) -> SimpleNamespace:
+    """What the narrative reads of the evaluation's result."""
     from mimamori_lib.disclosure import System
 
     f = {"fy": 2025, "in_scope": 800, "extracted": 40, "decided": 38, "already_supported": 3, "new_need": 12, "new_in_tier": 4}
     keys = {("FY2025", k) for k in f if k != "fy"}
     pub = keys if published else keys - {("FY2025", "already_supported")}
-    return {"funnels": [f], "process": [{"fy": 2025, "sources_loaded": 19, "rows_read": 12345, "departments": 8,
-                                         "rows_quarantined": 7, "review_queue": 5, "linkage_rate": 0.987}],
-            "system": System(values={k: 1 for k in keys}, published=pub)}
+    return SimpleNamespace(funnels=[f], process=[{"fy": 2025, "sources_loaded": 19, "rows_read": 12345, "departments": 8,
+                                                  "rows_quarantined": 7, "review_queue": 5, "linkage_rate": 0.987}],
+                           system=System(values={k: 1 for k in keys}, published=pub))
 
 
 def test_the_narrative_fills_figures_and_never_a_hidden_one(tmp_path: Path) -> None:
-    from mimamori_lib.narrative import HIDDEN, render
+    from mimamori_lib.evaluation.narrative import HIDDEN, render
 
     p = _params(tmp_path)
     out = render(p, _e(published=False))
@@ -130,16 +132,16 @@ def test_the_narrative_fills_figures_and_never_a_hidden_one(tmp_path: Path) -> N
 
 
 def test_a_year_before_its_meeting_says_so(tmp_path: Path) -> None:
-    from mimamori_lib.narrative import NOT_YET, render
+    from mimamori_lib.evaluation.narrative import NOT_YET, render
 
     e = _e(published=True)
-    e["funnels"] = [{"fy": 2025, "in_scope": 800, "extracted": 40, "decided": 0}]
+    e.funnels = [{"fy": 2025, "in_scope": 800, "extracted": 40, "decided": 0}]
     out = render(_params(tmp_path), e)
     assert NOT_YET in out["overview"] and "40" in out["overview"]
 
 
 def test_an_unknown_figure_name_is_named_with_the_file(tmp_path: Path) -> None:
-    from mimamori_lib.narrative import render
+    from mimamori_lib.evaluation.narrative import render
 
     f = tmp_path / "n.yaml"
     f.write_text("overview: 'FY{fy} は {children_helped} 人'\n", encoding="utf-8")
@@ -154,7 +156,7 @@ def test_an_unknown_figure_name_is_named_with_the_file(tmp_path: Path) -> None:
 def test_no_figure_is_written_in_the_default_narrative() -> None:
     import re
 
-    from mimamori_lib.narrative import PHASE_KEYS
+    from mimamori_lib.evaluation.narrative import PHASE_KEYS
     from mimamori_lib.params import read_data_file
 
     data = read_data_file(Path("params/narrative.yaml"))
@@ -180,8 +182,8 @@ def _fus(p, small: bool) -> list[dict]:
 @pytest.mark.parametrize("small", [False, True])
 def test_the_public_follow_up_is_audited_with_the_funnel(tmp_path: Path, small: bool) -> None:
     from mimamori_lib import disclosure
-    from mimamori_lib.evaluation.followup import follow_up_system, follow_up_table
     from mimamori_lib.evaluation.funnel import publish
+    from mimamori_lib.evaluation.public_follow_up import follow_up_system, follow_up_table
 
     p = _params(tmp_path)
     fus = _fus(p, small)

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from mimamori_lib import cli, pipeline
-from mimamori_lib.gaiji import PRIVATE_USE
-from mimamori_lib.ingest.registry import RegistryError, code_for, code_labels, load_registry
-from mimamori_lib.normalize import EXCEL_EPOCH, parse_date
+from mimamori_lib.catalogue.registry import RegistryError, code_for, code_labels, load_registry
 from mimamori_lib.params import load_params, year_params
+from mimamori_lib.text.gaiji import PRIVATE_USE
+from mimamori_lib.text.normalize import EXCEL_EPOCH, parse_date
 
 HEADERS = {"宛名番号": "個人宛名コード", "氏名カナ": "カナ氏名", "生年月日": "生年月日(西暦)", "性別": "性別区分",
            "国籍区分": "国籍", "住定日": "住定日(シリアル)"}

@@ -9,16 +9,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib import cli, datasets, meeting, notices, pipeline
-from mimamori_lib.ingest import ingest_year
+from mimamori_lib import cli, ingest, meeting, pipeline
+from mimamori_lib.catalogue import datasets, notices
+from mimamori_lib.catalogue.readback import read_saved
 from mimamori_lib.ingest.completeness import RequiredSourceError
 from mimamori_lib.params import load_params
-from mimamori_lib.saved import read_saved
 
 
 def _ingest(raw: Path, out: Path, fy: int = 2025, **over):
     p = load_params(f"params/fy{fy}.yaml", {"raw_dir": str(raw), "out_dir": str(out), **over})
-    return p, ingest_year(p)
+    return p, ingest.run(p)
 
 
 @pytest.fixture(scope="module")

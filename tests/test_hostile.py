@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from mimamori_lib import cli
-from mimamori_lib.ingest.reading import read_rows
+from mimamori_lib.catalogue.readback import read_saved
+from mimamori_lib.output.spreadsheet import append_row, read_csv, write_csv
 from mimamori_lib.params import load_params
-from mimamori_lib.saved import read_saved
-from mimamori_lib.spreadsheet import append_row, read_csv, write_csv
+from mimamori_lib.text.reading import read_rows
 
 FORMULAS = ("=HYPERLINK(\"http://x.example/\")", "+1+1", "-2+3", "@SUM(1)", "=1+1")
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$", re.I)
@@ -141,7 +141,7 @@ def test_processed_and_internal_folders_are_private(hostile) -> None:
 
 def test_a_duplicate_of_a_broken_row_does_not_stop_ingestion(tmp_path: Path) -> None:
     """The first of two identical rows is broken by a stray quote: both are accounted for, nothing fails."""
-    from mimamori_lib.ingest.registry import load_registry
+    from mimamori_lib.catalogue.registry import load_registry
     from mimamori_lib.ingest.source import ingest_source
 
     p = load_params("params/fy2025.yaml", {"raw_dir": str(tmp_path)})

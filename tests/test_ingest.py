@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib.ingest import ingest_year, read_identity
+from mimamori_lib import ingest
+from mimamori_lib.catalogue.tables import read_identity
 from mimamori_lib.params import load_params
-from mimamori_lib.pseudonym import pseudonym
+from mimamori_lib.privacy.pseudonym import pseudonym
 
 JUKI_HEADER = "宛名番号,世帯番号,続柄,氏名,氏名カナ,生年月日,性別,住所,住定日,転入回数,国籍区分"
 JUKI_ROWS = [
@@ -38,7 +39,7 @@ def run(tmp_path: Path, monkeypatch):
 
     def go():
         p = load_params("params/fy2025.yaml", {"raw_dir": str(raw), "out_dir": str(tmp_path / "out")})
-        return p, ingest_year(p)
+        return p, ingest.run(p)
     return raw, go
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mimamori_lib import linkage
-from mimamori_lib.ingest import read_identity
+from mimamori_lib.catalogue.tables import read_identity
 from mimamori_lib.linkage.inputs import COLUMNS
 from mimamori_lib.linkage.model import duckdb_api
 from mimamori_lib.params import Linkage as LinkageParams

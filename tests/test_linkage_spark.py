@@ -17,18 +17,18 @@ def test_spark_backend_links_like_duckdb(small_city: Path, tmp_path: Path, monke
         pytest.fail("pyspark がありません: pip install -e '.[spark]' (make test-spark が入れます)")
     if shutil.which("java") is None:
         pytest.fail("Spark には Java 17 以降が必要です (java が見つかりません)")
-    from mimamori_lib.ingest import ingest_year, read_identity
-    from mimamori_lib.linkage import link_year
+    from mimamori_lib import ingest, linkage
+    from mimamori_lib.catalogue.tables import read_identity
     from mimamori_lib.params import load_params
     from mimamori_lib.synth.evaluate import linkage_accuracy
 
     monkeypatch.setenv("MIMAMORI_KEY_FILE", str(tmp_path / "k.key"))
     base = {"raw_dir": str(small_city / "raw"), "out_dir": str(tmp_path / "out")}
     p = load_params("params/fy2025.yaml", base)
-    ingest_year(p)
-    duck = link_year(p, write=False)
+    ingest.run(p)
+    duck = linkage.run(p, write=False)
     ps = load_params("params/fy2025.yaml", {**base, "linkage": {"backend": "spark"}})
-    spark = link_year(ps, write=False)
+    spark = linkage.run(ps, write=False)
     truth = small_city / "synthetic_truth" / "fy2025"
     acc_d = linkage_accuracy(duck.links, read_identity(p), truth)
     acc_s = linkage_accuracy(spark.links, read_identity(p), truth)

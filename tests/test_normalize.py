@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from mimamori_lib.normalize import (
+from mimamori_lib.text.normalize import (
     fold_variants,
     nfkc,
     normalize_address,

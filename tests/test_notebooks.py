@@ -121,7 +121,7 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
 
 def test_every_html_works_offline(smoke_run) -> None:
     """Notebook reports, the public report, assessment sheets and the Splink chart load nothing from outside."""
-    from mimamori_lib.offline import external_loads, web_addresses
+    from mimamori_lib.output.offline import external_loads, web_addresses
 
     pages = sorted((smoke_run / "out").rglob("*.html"))
     kinds = {p.parent.name for p in pages} | {p.name for p in pages}
@@ -142,7 +142,7 @@ def test_every_html_works_offline(smoke_run) -> None:
 
 def test_internal_outputs_are_private(smoke_run) -> None:
     """`find reports/internal -perm /077` prints nothing; the identity tables are 600 in 700 folders too."""
-    from mimamori_lib.restricted import too_open
+    from mimamori_lib.privacy.restricted import too_open
 
     internal = smoke_run / "out" / "reports" / "internal"
     assert len(list(internal.rglob("*.xlsx"))) >= 3 and len(list(internal.rglob("*.html"))) >= 10

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib import pending
+from mimamori_lib.extract import pending
+from mimamori_lib.judgement.scoring import score_year
 from mimamori_lib.params import load_params
-from mimamori_lib.scoring import score_year
 
 T = pd.Timestamp
 SRC = "gakko/shusseki.csv"

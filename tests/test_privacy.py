@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mimamori_lib.ingest import ingest_year
+from mimamori_lib import ingest
 from mimamori_lib.params import load_params
 
 
@@ -29,7 +29,7 @@ def test_the_key_is_in_no_output(smoke_run: Path, session_key: Path) -> None:
 def test_the_key_is_in_no_log(small_city: Path, tmp_path: Path, session_key: Path, caplog) -> None:
     key = session_key.read_text().strip()
     with caplog.at_level(logging.DEBUG):
-        ingest_year(load_params("params/fy2025.yaml", {"raw_dir": str(small_city / "raw"), "out_dir": str(tmp_path / "out")}))
+        ingest.run(load_params("params/fy2025.yaml", {"raw_dir": str(small_city / "raw"), "out_dir": str(tmp_path / "out")}))
     assert caplog.records and key not in caplog.text and key[:16] not in caplog.text
 
 

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mimamori_lib import ranking
-from mimamori_lib.assessment import extract_year
+from mimamori_lib import extract, ranking
 from mimamori_lib.params import Ranking, load_params, year_params
 from mimamori_lib.ranking import backtest as bt
 from mimamori_lib.ranking import fairness, model
@@ -50,7 +49,7 @@ def test_cross_fitting_never_sees_the_childs_household() -> None:
 
 def test_nationality_and_sex_are_never_features(smoke_run: Path) -> None:
     p = load_params("params/fy2025.yaml", {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
-    from mimamori_lib.indicators import load_catalogue
+    from mimamori_lib.judgement.indicators import load_catalogue
 
     names = set(model.features(load_catalogue(p, every_item=True)))
     assert not names & {"sex", "foreign", "nationality"} and "B07" in names and "near_B06" in names
@@ -96,7 +95,7 @@ def _params(root: Path, fy: int = 2025, **over):
 
 def test_backtest_and_audit_written(run: Path) -> None:
     p = _params(run)
-    res = ranking.rank_year(p)
+    res = ranking.run(p)
     t = pd.read_csv(p.processed / "ranking_backtest.csv")
     assert list(t.columns) == ["ranking", "k", "listed", "hits", "precision", "ci_low", "ci_high", "recall", "base_rate"]
     assert {"rule", "count", "model"} == set(t["ranking"]) and set(t.loc[t["ranking"] == "model", "k"]) == {30, 50, 100, 300}
@@ -112,14 +111,14 @@ def test_backtest_and_audit_written(run: Path) -> None:
 
 def test_same_inputs_same_scores(run: Path) -> None:
     p = _params(run)
-    a, b = ranking.rank_year(p, write=False), ranking.rank_year(p, write=False)
+    a, b = ranking.run(p, write=False), ranking.run(p, write=False)
     pd.testing.assert_frame_equal(a.frame, b.frame)
     pd.testing.assert_frame_equal(a.backtest, b.backtest)
 
 
 def test_next_year_features_never_reach_the_judged_years_scores(run: Path, monkeypatch) -> None:
     p = _params(run)
-    before = ranking.rank_year(p, write=False)
+    before = ranking.run(p, write=False)
     real = ranking.year_frame
 
     def permuted(q, items, ev, catalogue, **kw):
@@ -130,19 +129,19 @@ def test_next_year_features_never_reach_the_judged_years_scores(run: Path, monke
         return f
 
     monkeypatch.setattr(ranking, "year_frame", permuted)
-    after = ranking.rank_year(p, write=False)
+    after = ranking.run(p, write=False)
     pd.testing.assert_frame_equal(before.backtest, after.backtest)
     assert not np.allclose(before.frame["model_risk"], after.frame["model_risk"]), "this year's scores do use them"
 
 
 def test_without_an_earlier_year_the_count_ranking_stays(run: Path) -> None:
     p = _params(run, 2024)
-    res = ranking.rank_year(p)
+    res = ranking.run(p)
     assert res.fitted is None and "件数の順" in res.message and res.frame["model_risk"].isna().all()
     assert not (p.processed / "ranking_backtest.csv").exists()
     q = p.with_overrides({"extraction": {"exclude_supported": True, "tier_band": 20, "ranking": "model"}})
-    out = extract_year(q, write=False)
-    tier = out["scores"][out["scores"]["group"] == "tier"]
+    out = extract.run(q, write=False)
+    tier = out.scores[out.scores["group"] == "tier"]
     assert len(tier) >= 20, "fallback: the count ranking (ties listed together)"
 
 
@@ -150,9 +149,9 @@ def test_the_list_ordered_by_the_model(run: Path) -> None:
     """With the strata off, one model orders the whole band (the strata: tests/test_strata.py)."""
     p = _params(run).with_overrides({"extraction": {"exclude_supported": True, "tier_band": 40, "ranking": "model",
                                                     "strata": {"enabled": False}}})
-    ranking.rank_year(p)
-    out = extract_year(p)
-    s = out["scores"]
+    ranking.run(p)
+    out = extract.run(p)
+    s = out.scores
     tier = s[s["group"] == "tier"]
     assert len(tier) == 40, "tier_band K lists K children"
     rest = s[(s["group"] == "") & ~s["supported"] & ((s["basic_count"] + s["other_count"]) >= 1)]
@@ -182,7 +181,7 @@ def test_public_section_of_the_report(run: Path) -> None:
     from mimamori_lib.ranking.public import public_backtest
 
     p = _params(run)
-    ranking.rank_year(p)
+    ranking.run(p)
     table, lines, result = public_backtest(p)
     assert_protected(table, "ranking")
     assert result is not None and result.passed

@@ -97,7 +97,8 @@ def test_every_data_file_name_lives_in_the_catalogue() -> None:
     """Code asks the data catalogue for a dataset; no module but the catalogue names an output file."""
     import re
 
-    from mimamori_lib import datasets, paths
+    from mimamori_lib import paths
+    from mimamori_lib.catalogue import datasets
 
     names = {d.file.rsplit("/", 1)[-1] for d in datasets.DATASETS.values() if "." in d.file}
     pattern = re.compile("|".join(re.escape(f'"{n}"') for n in names))

@@ -155,7 +155,7 @@ def test_a_report_that_cannot_be_written_fails_its_step(city: Path, monkeypatch:
 
 def test_a_report_that_loads_from_the_internet_is_made_again(city: Path) -> None:
     """A report left by an older version (scripts from a CDN) is not taken as up to date, nor published."""
-    from mimamori_lib.offline import works_offline
+    from mimamori_lib.output.offline import works_offline
 
     reports = city / "out" / "reports"
     old = reports / "fy2025" / "50_evaluation.html"

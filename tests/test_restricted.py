@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mimamori_lib.restricted import audit, private_dir, private_file, too_open, write_text
+from mimamori_lib.privacy.restricted import audit, private_dir, private_file, too_open, write_text
 
 
 def _mode(p: Path) -> int:

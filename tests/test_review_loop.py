@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from mimamori_lib import cli
-from mimamori_lib.ingest import read_identity, registry_path
-from mimamori_lib.linkage import link_year
+from mimamori_lib import cli, linkage
+from mimamori_lib.catalogue.registry import registry_path
+from mimamori_lib.catalogue.tables import read_identity
 from mimamori_lib.params import load_params
 
 
@@ -37,7 +37,7 @@ def test_the_queue_saved_as_xlsx_is_applied(city) -> None:
     ws = load_workbook(saved)["要確認"]
     rows = list(ws.iter_rows(values_only=True))
     q = pd.DataFrame(rows[1:], columns=rows[0]).dropna(subset=["ファイル"])
-    res = link_year(p, write=False)
+    res = linkage.run(p, write=False)
     yes = q[q["判定"] == "一致"]
     got = res.links.merge(yes.rename(columns={"ファイル": "source", "行": "row"})[["source", "row"]], on=["source", "row"])
     assert len(got) == len(yes) and (got["status"] == "reviewed").all()
@@ -63,7 +63,7 @@ def test_csv_with_the_headers_staff_see_and_every_kind_of_row(city) -> None:
     f = root / "raw" / "fy2025" / "linkage" / "確認結果.csv"
     f.parent.mkdir(parents=True, exist_ok=True)
     f.write_text("\r\n".join(",".join(r) for r in rows) + "\r\n", encoding="utf-8-sig")
-    res = link_year(p, write=True)
+    res = linkage.run(p, write=True)
     rep = res.decisions.set_index("line")
     assert rep.loc[2, "outcome"] == "適用" and rep.loc[3, "outcome"] == "適用", "lost zeros are restored"
     assert 4 not in rep.index, "a blank 判定 is not decided yet"

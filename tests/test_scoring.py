@@ -7,10 +7,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib import datasets, meeting
-from mimamori_lib.indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
+from mimamori_lib import meeting
+from mimamori_lib.catalogue import datasets
+from mimamori_lib.judgement.indicators import (
+    children_in_scope,
+    evidence,
+    item_matrix,
+    load_catalogue,
+    registry,
+)
+from mimamori_lib.judgement.scoring import extract
 from mimamori_lib.params import Extraction, load_params
-from mimamori_lib.scoring import extract
 
 T = pd.Timestamp
 REF = "2025-09-01"

@@ -11,11 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mimamori_lib import handover, kikitori, paths
+from mimamori_lib import paths
+from mimamori_lib.catalogue.readback import read_saved
 from mimamori_lib.cli import build_parser
+from mimamori_lib.extract import school_hearing
+from mimamori_lib.judgement.scoring import saved_items
+from mimamori_lib.meeting import handover
 from mimamori_lib.params import load_params
-from mimamori_lib.saved import read_saved
-from mimamori_lib.scoring import saved_items
 
 WELFARE_WORDS = ("生活保護", "児童扶養手当", "要対協", "家庭児童相談", "生活困窮", "障害者手帳", "保育料", "健診")
 
@@ -94,16 +96,16 @@ def answered(smoke_run: Path, tmp_path: Path) -> Path:
 def test_answers_round_trip_from_xlsx_and_csv(answered: Path) -> None:
     p = _params(answered)
     scores = pd.read_parquet(answered / "out" / "processed" / "fy2025" / "scores.parquet")
-    before, q = kikitori.read_answers(p, scores)
+    before, q = school_hearing.read_answers(p, scores)
     assert len(before) > 0 and q.empty
     folder = answered / "raw" / "fy2025" / "kikitori"
     f = sorted(folder.glob("*.xlsx"))[0]
-    t = read_saved(f, ["抽出ID", *kikitori.ANSWERS], "回答", "票")
+    t = read_saved(f, ["抽出ID", *school_hearing.ANSWERS], "回答", "票")
     pd.DataFrame(t.rows, columns=t.header).to_csv(f.with_suffix(".csv"), index=False, encoding="cp932")
     f.unlink()
-    after, q = kikitori.read_answers(p, scores)
+    after, q = school_hearing.read_answers(p, scores)
     assert q.empty
-    cols = ["person_id", *kikitori.ANSWERS]
+    cols = ["person_id", *school_hearing.ANSWERS]
     pd.testing.assert_frame_equal(after[cols].sort_values("person_id").reset_index(drop=True),
                                   before[cols].sort_values("person_id").reset_index(drop=True))
 
@@ -121,7 +123,7 @@ def test_a_row_of_another_school_or_an_unknown_id_is_quarantined(answered: Path)
     ws.append([other_id, "", "", "", "", "", "登校している", "", "", "担任", None])
     ws.append(["25-ZZZZZZ", "", "", "", "", "", "登校している", "", "", "担任", "2025/13/45"])
     wb.save(first)
-    _, q = kikitori.read_answers(p, scores)
+    _, q = school_hearing.read_answers(p, scores)
     reasons = set(q["reason"])
     assert any("この学校の児童生徒ではありません" in r for r in reasons)
     assert "今年度の抽出リストにない抽出IDです" in reasons and "日付として読めません" in reasons
@@ -157,7 +159,7 @@ def test_the_guides_tier_band_params_load(tmp_path: Path) -> None:
 
 
 def test_the_guides_city_registry_and_params_load(tmp_path: Path) -> None:
-    from mimamori_lib.ingest.registry import load_registry
+    from mimamori_lib.catalogue.registry import load_registry
 
     blocks = re.findall(r"```yaml\n(.*?)```", _guide(), re.S)
     registry = next(b for b in blocks if "sources:" in b)
@@ -171,7 +173,7 @@ def test_the_guides_city_registry_and_params_load(tmp_path: Path) -> None:
     p = load_params(tmp_path / "city" / "fy2025.yaml")
     reg = load_registry(p)
     assert "個人宛名コード" in reg["juki"]["columns"] and reg["juki"]["encoding"] == "utf-8-sig"
-    from mimamori_lib.gaiji import load_table
+    from mimamori_lib.text.gaiji import load_table
 
     assert load_table(p.ingest.gaiji) == {"\ue001": "髙", "\ue002": "﨑"}
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mimamori_lib.ages import AGE_BANDS, age_band
+from mimamori_lib.catalogue.ages import AGE_BANDS, age_band
+from mimamori_lib.judgement.strata import select
 from mimamori_lib.params import Strata, load_params
 from mimamori_lib.ranking import kinds as nk
-from mimamori_lib.strata import select
 
 KINDS = load_params("params/fy2025.yaml").ranking.kinds
 
@@ -48,7 +48,7 @@ def test_every_stratum_gets_its_places_and_a_child_is_listed_once() -> None:
 
 
 def nk_main(f: pd.DataFrame) -> pd.Series:
-    from mimamori_lib.strata import relative
+    from mimamori_lib.judgement.strata import relative
 
     return relative(f, KINDS, True).idxmax(axis=1)
 

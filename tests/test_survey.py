@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from mimamori_lib.scoring import score_year, write_items
-from mimamori_lib.survey import analyse_year, plain_reading
+from mimamori_lib import survey
+from mimamori_lib.judgement.scoring import score_year, write_items
+from mimamori_lib.survey import plain_reading
 
 
 def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     p, _, _ = beppu_processed
     write_items(p)
     score_year(p)
-    res = analyse_year(p)
+    res = survey.run(p)
     out = pd.read_csv(p.processed / "survey_associations.csv")
     assert list(out.columns) == ["item", "outcome", "n", "odds_ratio", "ci_low", "ci_high", "p_value", "q_value",
                                  "n11", "n10", "n01", "n00"]
@@ -27,5 +28,5 @@ def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     assert len(direct) == 10 and covered.sum() >= 9, direct
     null = m[m["planted_odds_ratio"] == 1.0]
     assert len(null) == 2 and (null["q_value"] >= 0.05).all(), "null items are not significant after correction"
-    text = "".join(plain_reading(p, res["associations"], res["multivariable"]))
+    text = "".join(plain_reading(p, res.associations, res.multivariable))
     assert "原因" in text and "補正" in text

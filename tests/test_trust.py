@@ -20,7 +20,7 @@ import pytest
 from mimamori_lib import cli, paths, pipeline
 from mimamori_lib.params import load_params, year_params
 from mimamori_lib.pipeline.lock import LOCK_FILE, run_lock
-from mimamori_lib.pseudonym import KEY_RECORD
+from mimamori_lib.privacy.pseudonym import KEY_RECORD
 
 
 @pytest.fixture

@@ -19,20 +19,22 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import datasets, notices
-from ..ages import age_band
+from ..catalogue import datasets, notices
+from ..catalogue.ages import age_band
+from ..catalogue.vocabulary import QUARANTINE_COLUMNS
 from ..errors import InputError
-from ..indicators import load_catalogue
+from ..judgement.indicators import load_catalogue
+from ..output.workbook import PRIVATE_NOTE, table_sheet, with_notes
 from ..params import Params, run_years
-from ..xlsx import PRIVATE_NOTE, save_with_notes, table_sheet
 from .deidentify import NARRATIVE, check_case, describe
-from .followup import follow_up_year, internal_table, summary_counts
+from .followup import follow_up_year, internal_table, rows, summary_counts
 from .identity import identities
-from .records import QCOLS, read_records, template_rows, write_template
+from .records import read_records, template_rows, write_template
 from .report import write_internal_report
 
 log = logging.getLogger(__name__)
-__all__ = ["CasesYear", "cases_year", "follow_up_summary", "follow_up_year", "public_cases", "read_follow_up", "record_summary",
+STEP = "45_cases"
+__all__ = ["CasesYear", "run", "follow_up_summary", "follow_up_year", "public_cases", "read_follow_up", "record_summary",
            "summary_counts"]
 
 
@@ -67,8 +69,18 @@ def _check(p: Params, recs: pd.DataFrame, scores: pd.DataFrame, dec: pd.DataFram
     return out
 
 
-def cases_year(p: Params) -> CasesYear:
-    """Template, read-back and check of the year's cases; the follow-up of the previous year's judged children."""
+def run(p: Params, write: bool = True) -> CasesYear:
+    """Template, read-back and check of the year's cases; the follow-up of the previous year's judged children
+    (written to the catalogue's files with ``write``)."""
+
+    def put(name: str, obj) -> None:
+        if write:
+            datasets.write(p, name, obj)
+
+    def note(message: str, level: str = "warning") -> None:
+        if write:
+            notices.add(p, STEP, message, level=level)
+
     scores, dec = datasets.read(p, "scores"), datasets.read(p, "decisions")
     if scores is None:
         raise InputError(f"抽出結果がありません: {datasets.path(p, 'scores')} (先に 30_extract を実行してください)")
@@ -76,50 +88,53 @@ def cases_year(p: Params) -> CasesYear:
     msgs, n_template = [], 0
     if dec is not None and (dec["support_needed"] == "要").any():
         rows = template_rows(dec, scores, catalogue)
-        f = write_template(p, rows)
+        if write:
+            write_template(p, rows)
         n_template = len(rows)
-        msgs.append(f"支援要と判断した {n_template} 人の事例記録のテンプレートを書き出しました ({f.name}: 庁内用)。")
+        msgs.append(f"支援要と判断した {n_template} 人の事例記録のテンプレートを書き出しました "
+                    f"({datasets.path(p, 'case_template').name}: 庁内用)。")
     else:
-        datasets.write(p, "case_template", None)
+        put("case_template", None)
         msgs.append("会議で支援要と判断したこどもがまだいないため、事例記録のテンプレートはありません。")
     try:
         recs, q = read_records(p, dec, scores)
     except InputError as e:
-        notices.add(p, "45_cases", str(e))
-        recs, q = None, pd.DataFrame(columns=QCOLS)
+        note(str(e))
+        recs, q = None, pd.DataFrame(columns=QUARANTINE_COLUMNS)
         msgs.append(str(e))
     if recs is None or recs.empty:
-        datasets.write(p, "case_records", None)
+        put("case_records", None)
         if recs is None:
             msgs.append(f"事例記録はまだありません。記入したテンプレートを {datasets.saved_target(p, 'cases', '.xlsx')} として"
                             "保存すると、次回の実行で反映されます。")
         recs = None
     else:
         recs = _check(p, recs, scores, dec)
-        datasets.write(p, "case_records", recs)
+        put("case_records", recs)
         failed = recs[recs["public"] & ~recs["passed"]]
         msgs.append(f"事例記録 {len(recs)} 件を読み込みました (公開可 {int(recs['public'].sum())} 件のうち、個人が分かる記述の"
                     f"確認を通った {int(recs['published'].sum())} 件を公開資料に載せます)。")
         if len(failed):
-            notices.add(p, "45_cases", f"FY{p.fiscal_year}: 公開可の事例 {len(failed)} 件に個人が分かる記述があるため公開資料に"
+            note(f"FY{p.fiscal_year}: 公開可の事例 {len(failed)} 件に個人が分かる記述があるため公開資料に"
                                        f"載せません (理由は {datasets.path(p, 'cases_report')})", level="info")
     if len(q):
         msgs.append(f"{q['row'].nunique()} 行は不備があるため隔離しました (cases_quarantine.csv に理由)。")
-        notices.add(p, "45_cases", f"FY{p.fiscal_year}: 事例記録のうち {q['row'].nunique()} 行を隔離しました (理由は "
+        note(f"FY{p.fiscal_year}: 事例記録のうち {q['row'].nunique()} 行を隔離しました (理由は "
                                    f"{datasets.path(p, 'cases_quarantine')})")
-    datasets.write(p, "cases_quarantine", q)
+    put("cases_quarantine", q)
     fu = follow_up_year(p)
-    datasets.write(p, "follow_up", fu)
+    put("follow_up", fu)
     if fu is None:
-        datasets.write(p, "follow_up_xlsx", None)
+        put("follow_up_xlsx", None)
         msgs.append("前の年度の会議の判断がないため、翌年度の状況はまだ追えません。")
     else:
         wb, _, _, _ = table_sheet(internal_table(fu, p), "翌年度の状況")
-        save_with_notes(wb, ["前の年度の会議で判断したこどもの、この年度のエクスポートに見える状況です (庁内用)。", PRIVATE_NOTE],
-                        p, "follow_up_xlsx")
+        put("follow_up_xlsx", with_notes(wb, ["前の年度の会議で判断したこどもの、この年度のエクスポートに見える状況です (庁内用)。",
+                                              PRIVATE_NOTE]))
         msgs.append(f"FY{int(fu['fy_judged'].iloc[0])} に会議で判断した {len(fu)} 人の、FY{p.fiscal_year} の状況をまとめました "
                     "(follow_up.xlsx: 庁内用)。")
-    write_internal_report(p, _all_cases(p, recs), fu)
+    if write:
+        write_internal_report(p, _all_cases(p, recs), fu)
     return CasesYear(n_template, recs, q, fu, "\n\n".join(msgs))
 
 
@@ -155,7 +170,6 @@ def follow_up_summary(p: Params, fu: pd.DataFrame | None) -> pd.DataFrame | str:
     if fu is None:
         return "前の年度の会議の判断がないため、翌年度の状況はまだありません。"
     c = summary_counts(fu, p)
-    from ..evaluation.followup import rows
 
     t = pd.DataFrame({g: [c[g][k] for k, _ in rows(p)] + [c[g]["median_change"]] for g in c},
                      index=[label for _, label in rows(p)] + ["欠席日数の変化 (中央値)"])

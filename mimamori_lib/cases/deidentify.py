@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..normalize import fold_variants, nfkc, to_katakana
+from ..text.normalize import fold_variants, nfkc, to_katakana
 
 NARRATIVE = ["判定前の状況", "確認できた状況", "状況の変化", "効果・示唆"]
 _KANJI_NUM = "〇一二三四五六七八九十"

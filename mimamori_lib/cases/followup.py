@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import datasets
 from ..arrays import isin
-from ..assessment import attendance_by_year, linked_rows
-from ..indicators import load_catalogue, registry
-from ..ingest import load_registry, role_source
+from ..catalogue import datasets
+from ..catalogue.registry import load_registry, role_source
+from ..extract.history import attendance_by_year, linked_rows
+from ..judgement.indicators import load_catalogue, registry
 from ..params import Params
 
 DECISION_LABEL = {"要": "支援要", "否": "否", "保留": "保留"}
@@ -172,3 +172,13 @@ def summary_counts(fu: pd.DataFrame, p: Params) -> dict[str, dict[str, int]]:
         c["median_change"] = float(here["absence_change"].median()) if c["compared"] else np.nan
         out[g] = c
     return out
+
+
+def rows(p: Params) -> list[tuple[str, str]]:
+    """(key, label) of the public table's rows."""
+    d = p.cases.change_days
+    return [("n", "会議で判断した人数"), ("in_city", "翌年度も市内に住む (0〜18歳)"),
+            ("compared", "欠席日数を比べられた (両年度の4月〜基準日)"), ("fewer", f"　欠席が {d} 日以上減った"),
+            ("same", f"　変化が {d} 日未満"), ("more", f"　欠席が {d} 日以上増えた"),
+            *[(f"theme:{t}", f"翌年度に{t}の項目に該当") for t in p.cases.themes],
+            *[(f"status:{s}", f"翌年度に{s}") for s in p.cases.status]]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import datasets
 from ..arrays import isin
-from ..indicators import LINKED
-from ..ingest import load_registry, read_identity, registry_path
+from ..catalogue import datasets
+from ..catalogue.registry import load_registry
+from ..catalogue.tables import read_identity, read_people
+from ..judgement.indicators import LINKED
 from ..params import Params
 from .deidentify import Identity, identity_terms
 
@@ -19,7 +20,7 @@ PEOPLE = ["person_id", "household_id", "name", "family_name", "given_name", "nam
 
 def identities(p: Params, person_ids: list[str]) -> dict[str, Identity]:
     """Per child pseudonym, the terms its case's text must not contain."""
-    reg = read_identity(p, columns=PEOPLE, sources=[registry_path(p)])
+    reg = read_people(p, columns=PEOPLE)
     kids = reg[isin(reg["person_id"], person_ids)]
     households = kids.groupby("person_id")["household_id"].agg(set)
     members = reg[isin(reg["household_id"], kids["household_id"].dropna().unique())]

@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import datasets
-from ..normalize import nfkc, parse_date
+from ..catalogue import datasets
+from ..catalogue.readback import read_saved, saved_file
+from ..catalogue.vocabulary import QUARANTINE_COLUMNS
+from ..output.workbook import PRIVATE_NOTE, drop_down, table_sheet, with_notes
 from ..params import Params
-from ..saved import read_saved, saved_file
-from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes, table_sheet
+from ..text.normalize import nfkc, parse_date
 from .deidentify import NARRATIVE
 
 log = logging.getLogger(__name__)
 REQUIRED = ["抽出ID", *NARRATIVE, "公開可否"]
 OPTIONAL = ["記録日"]
 PUBLIC = {"可", "否"}
-QCOLS = ["source", "sheet", "row", "column", "value", "reason"]
 CONTEXT = ["抽出ID", "該当項目", "困難の類型", "支援内容", "支援開始日"]
 
 
@@ -65,7 +65,7 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
         for c in ("該当項目", *NARRATIVE):
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
-    return save_with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
+    return datasets.write(p, "case_template", with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
                          f"{datasets.saved_target(p, 'cases', '.xlsx')} として保存してください (灰色の列はそのまま残して"
                          "かまいません。CSV で保存するときは jirei.csv)。",
                          "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
@@ -73,7 +73,7 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
                          "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",
                          "公開の前に、氏名・読み・学校名・住所・宛名番号・日付 (日まで)・年齢・学年が含まれていないか自動で確認し、",
                          "含まれている事例は公開資料に載せません。年齢は年齢帯 (例: 6〜11歳)、日付は月までで書いてください。",
-                         PRIVATE_NOTE], p, "case_template")
+                         PRIVATE_NOTE]))
 
 
 def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
@@ -81,7 +81,7 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
     filled template as saved (``shien/jirei.xlsx`` or ``.csv``); rows numbered as Excel shows them."""
     f = saved_file(p, "cases", "事例記録")
     if f is None:
-        return None, pd.DataFrame(columns=QCOLS)
+        return None, pd.DataFrame(columns=QUARANTINE_COLUMNS)
     t = read_saved(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({datasets.path(p, 'case_template').name})")
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
     needed = set(dec.loc[dec["support_needed"] == "要", "extract_id"]) if dec is not None else None
@@ -111,6 +111,6 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
         good.append({"row": n, "extract_id": v["抽出ID"], "person_id": ids[v["抽出ID"]], **{c: v[c] for c in NARRATIVE},
                      "public": v["公開可否"] == "可", "recorded_on": pd.Timestamp(day) if day else pd.NaT})
     recs = pd.DataFrame(good, columns=["row", "extract_id", "person_id", *NARRATIVE, "public", "recorded_on"])
-    quarantine = pd.DataFrame(q, columns=QCOLS)
+    quarantine = pd.DataFrame(q, columns=QUARANTINE_COLUMNS)
     log.info("事例記録: %d 行を読み込み, %d 行を隔離 (%s)", len(recs), quarantine["row"].nunique() if len(q) else 0, f)
     return recs, quarantine

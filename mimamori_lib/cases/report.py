@@ -8,7 +8,7 @@ import html
 
 import pandas as pd
 
-from .. import datasets
+from ..catalogue import datasets
 from ..params import Params
 from .deidentify import NARRATIVE
 

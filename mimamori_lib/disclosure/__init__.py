@@ -9,15 +9,15 @@ Modules: :mod:`.system` (the linear system, its audit, secondary suppression dri
 from .render import assert_protected, is_protected, mark_safe, show
 from .system import AuditResult, Derived, System, audit, intervals, protect_system, visible
 from .tables import (
-           MASK,
-           TOTAL,
-           hidden_keys,
-           primary,
-           protect,
-           protect_counts,
-           protect_many,
-           secondary,
-           with_totals,
+    MASK,
+    TOTAL,
+    hidden_keys,
+    primary,
+    protect,
+    protect_counts,
+    protect_many,
+    secondary,
+    with_totals,
 )
 
 __all__ = ["MASK", "TOTAL", "AuditResult", "Derived", "System", "assert_protected", "audit", "hidden_keys", "intervals",

@@ -3,22 +3,23 @@ and the staff hearing. Every table meant for the public report is disclosure-con
 (:mod:`mimamori_lib.disclosure`).
 
 Modules: :mod:`.funnel` (the funnel, its system, the FY comparison), :mod:`.process` (process indicators),
-:mod:`.hearing` (職員ヒアリング), :mod:`.report` (what the report shows).
+:mod:`.staff_hearing` (職員ヒアリング), :mod:`.public_follow_up` (what the next year showed of the judged children),
+:mod:`.narrative` (the city's texts), :mod:`.report` (what the report shows; :func:`run`, the stage's entry point).
 """
 
 from .funnel import (
-           FUNNEL_ROWS,
-           compare_proportions,
-           comparison_reading,
-           funnel,
-           funnel_system,
-           publish,
-           timing_lines,
+    FUNNEL_ROWS,
+    compare_proportions,
+    comparison_reading,
+    funnel,
+    funnel_system,
+    publish,
+    timing_lines,
 )
-from .hearing import code_comments, hearing, likert_summary, likert_tests, theme_counts
 from .process import process_indicators, process_table
-from .report import evaluate, funnel_plot, overview_text
+from .report import EvaluationResult, funnel_plot, overview_text, run
+from .staff_hearing import code_comments, hearing, likert_summary, likert_tests, theme_counts
 
-__all__ = ["FUNNEL_ROWS", "code_comments", "compare_proportions", "comparison_reading", "evaluate", "funnel", "funnel_plot",
+__all__ = ["FUNNEL_ROWS", "code_comments", "compare_proportions", "comparison_reading", "EvaluationResult", "run", "funnel", "funnel_plot",
            "funnel_system", "hearing", "likert_summary", "likert_tests", "overview_text", "process_indicators",
            "process_table", "publish", "theme_counts", "timing_lines"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import datasets, disclosure
+from .. import disclosure
+from ..catalogue import datasets
 from ..params import Params
-from ..pipeline.manifest import step_seconds
 
 
 def process_indicators(p: Params) -> dict:
@@ -16,7 +16,7 @@ def process_indicators(p: Params) -> dict:
     r = datasets.read(p, "linkage_rates")
     out = {"fy": p.fiscal_year}
     if s is not None:
-        from ..ingest import load_registry
+        from ..catalogue.registry import load_registry
 
         paths = {spec["path"]: spec.get("department") for spec in load_registry(p).values()}
         loaded = s.loc[s["status"] == "loaded", "source"]
@@ -28,11 +28,18 @@ def process_indicators(p: Params) -> dict:
             r[c] = pd.to_numeric(r[c])
         out.update(linkage_rate=round(float((r["auto"] + r["reviewed"]).sum() / r["records"].sum()), 4),
                    review_queue=int(r["review"].sum()))
-    secs = step_seconds(p)
+    secs = step_seconds(datasets.read(p, "run_manifest"))
     if secs is not None:
         out["run_seconds"] = secs
     return out
 
+
+
+def step_seconds(manifest: dict | None) -> float | None:
+    """Seconds of the year's steps as last run (from the run manifest)."""
+    steps = (manifest or {}).get("steps", {})
+    secs = [s.get("seconds") for s in steps.values() if s.get("outcome") in ("ran", "skipped")]
+    return round(sum(x for x in secs if x), 1) if secs else None
 
 
 def _fmt(key: str, v) -> str:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from .. import datasets, disclosure
+from .. import disclosure
+from ..cases import public_cases
+from ..catalogue import datasets
+from ..judgement.scoring import GROUP_LABEL
 from ..params import Params, run_years, year_params
-from ..scoring import GROUP_LABEL
-from .followup import follow_up_lines, follow_up_system, follow_up_table, follow_ups
+from ..ranking.public import public_backtest, public_strata
 from .funnel import funnel, publish
-from .hearing import (
+from .narrative import render
+from .process import process_indicators, process_table
+from .public_follow_up import follow_up_lines, follow_up_system, follow_up_table, follow_ups
+from .staff_hearing import (
     code_comments,
     hearing,
     likert_summary,
@@ -18,11 +26,40 @@ from .hearing import (
     theme_counts,
     write_internal_comments,
 )
-from .process import process_indicators, process_table
 
 
-def evaluate(p: Params) -> dict:
-    """Everything the evaluation notebook and the public report show, for the years in ``evaluation.years``."""
+@dataclass
+class EvaluationResult:
+    """Everything the evaluation notebook and the public report show (every public table disclosure-controlled)."""
+
+    years: list[int]
+    funnels: list[dict]
+    process: list[dict]
+    funnel_table: pd.DataFrame
+    types_table: pd.DataFrame
+    comparison: pd.DataFrame
+    comparison_reading: str
+    timing: list[str]
+    audit: Any                        # the funnel's audit (None before any year can be counted)
+    system: Any                       # the funnel's linear system (None likewise)
+    process_table: pd.DataFrame
+    likert: pd.DataFrame | None
+    likert_tests: pd.DataFrame | None
+    themes: pd.DataFrame | None
+    ranking_table: pd.DataFrame
+    ranking_lines: list[str]
+    strata_tables: dict
+    strata_lines: list[str]
+    follow_up_table: pd.DataFrame
+    follow_up_lines: list[str]
+    cases: list[pd.DataFrame]
+    group_labels: dict = field(default_factory=lambda: dict(GROUP_LABEL))
+    narrative: dict = field(default_factory=dict)
+
+
+def run(p: Params, write: bool = True) -> EvaluationResult:
+    """Everything the evaluation notebook and the public report show, for the years in ``evaluation.years``; writes
+    the staff hearing's coded comments (internal) and the public tables' audit (``write``)."""
     ev = p.evaluation
     years = [y for y in (ev.years or run_years(p)) if y <= p.fiscal_year]
     ps = [year_params(p, y) for y in years]
@@ -37,34 +74,27 @@ def evaluate(p: Params) -> dict:
         "timing": [], "audit": None, "system": None}
     h = hearing(ps)
     coded = code_comments(h, ev.codebook) if len(h) else pd.DataFrame()
-    if len(coded):
+    if len(coded) and write:
         write_internal_comments(p, coded)
     themes = theme_counts(coded, ev.codebook, threshold, protection) if len(coded) else None
-    from ..ranking.public import public_backtest, public_strata
-
     ranking_table, ranking_lines, ranking_audit = public_backtest(p)
     strata_tables, strata_lines, strata_audit = public_strata(p)
-    write_audit(p, {"funnel": pub["audit"], "themes": disclosure.audit(themes.attrs["system"], protection, fresh=True)
-                    if themes is not None else None, "ranking": ranking_audit, "strata": strata_audit})
-    from ..cases import public_cases
-
+    if write:
+        write_audit(p, {"funnel": pub["audit"], "themes": disclosure.audit(themes.attrs["system"], protection, fresh=True)
+                        if themes is not None else None, "ranking": ranking_audit, "strata": strata_audit})
     fu_table = (follow_up_table(fus, p, pub["system"]) if fus and pub["system"] is not None
                 else disclosure.mark_safe(pd.DataFrame(), "empty"))
     if len(fu_table):
         fu_table.attrs["audit_passed"] = pub["audit"].passed
-    out = {
-        "years": years, "funnels": funnels, "process": procs, **pub,
-        "process_table": process_table(procs),
-        "likert": likert_summary(h) if len(h) else None, "likert_tests": likert_tests(h) if len(h) else None,
-        "themes": themes, "group_labels": GROUP_LABEL, "ranking_table": ranking_table, "ranking_lines": ranking_lines,
-        "strata_tables": strata_tables, "strata_lines": strata_lines,
-        "follow_up_table": fu_table, "follow_up_lines": follow_up_lines(fus, p),
-        "cases": [disclosure.mark_safe(t, "a case marked 可 whose text passed the de-identification check")
-                  for t in public_cases(p, years)],
-    }
-    from ..narrative import render
-
-    out["narrative"] = render(p, out)
+    out = EvaluationResult(
+        years=years, funnels=funnels, process=procs, **pub, process_table=process_table(procs),
+        likert=likert_summary(h) if len(h) else None, likert_tests=likert_tests(h) if len(h) else None,
+        themes=themes, ranking_table=ranking_table, ranking_lines=ranking_lines,
+        strata_tables=strata_tables, strata_lines=strata_lines,
+        follow_up_table=fu_table, follow_up_lines=follow_up_lines(fus, p),
+        cases=[disclosure.mark_safe(t, "a case marked 可 whose text passed the de-identification check")
+               for t in public_cases(p, years)])
+    out.narrative = render(p, out)
     return out
 
 
@@ -78,7 +108,7 @@ def funnel_plot(table: pd.DataFrame):
     """Bars of the funnel per year from the disclosure-controlled table (suppressed cells are left out)."""
     import matplotlib.pyplot as plt
 
-    from ..plots import setup
+    from ..output.plots import setup
 
     setup()
     rows = ["抽出", "会議で判断", "既に支援につながっていた", "新たに支援要 (新規)", "支援を開始"]
@@ -93,6 +123,6 @@ def funnel_plot(table: pd.DataFrame):
     return fig
 
 
-def overview_text(e: dict) -> str:
+def overview_text(e: EvaluationResult) -> str:
     """The opening of the report: the narrative file's overview with the year's published figures."""
-    return e["narrative"]["overview"]
+    return e.narrative["overview"]

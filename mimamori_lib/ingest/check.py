@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..normalize import nfkc
+from ..catalogue.registry import load_registry
 from ..params import Params, run_years, year_params
-from .reading import ENCODING_LABEL, SourceError, decode, read_rows
-from .registry import load_registry
+from ..text.normalize import nfkc
+from ..text.reading import ENCODING_LABEL, SourceError, decode, read_rows
 from .validation import code_map
 
 SAMPLE_ROWS = 5000

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import datasets
-from ..ages import school_grade
+from ..catalogue import datasets
+from ..catalogue.ages import school_grade
 from ..errors import InputError
 from ..params import Params
 from .source import SourceResult

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..gaiji import apply as apply_gaiji
-from ..gaiji import fold_selectors
-from ..normalize import (
+from ..params import City
+from ..privacy.pseudonym import pseudonym_series
+from ..text.gaiji import apply as apply_gaiji
+from ..text.gaiji import fold_selectors
+from ..text.normalize import (
     map_unique,
     nfkc_column,
     normalize_address,
@@ -24,9 +26,7 @@ from ..normalize import (
     split_name,
     to_katakana,
 )
-from ..params import City
-from ..pseudonym import pseudonym_series
-from .reading import SourceError, decode, delimiter, read_rows
+from ..text.reading import SourceError, decode, delimiter, read_rows
 from .validation import WHOLE_ROW, code_map, validate
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ..normalize import map_unique, nfkc, normalize_atena, parse_date, parse_int
+from ..text.normalize import map_unique, nfkc, normalize_atena, parse_date, parse_int
 
 WHOLE_ROW = "(行全体)"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import datasets, notices
-from ..gaiji import load_table as load_gaiji
+from ..catalogue import datasets, notices
+from ..catalogue.registry import load_registry
+from ..catalogue.tables import read_identity, read_table  # noqa: F401 (part of this module's interface)
 from ..params import Params
-from ..pseudonym import ensure_key
+from ..privacy.pseudonym import ensure_key
+from ..text.gaiji import load_table as load_gaiji
 from .completeness import RequiredSourceError, check_required, shrink_warnings
-from .registry import load_registry
 from .source import SourceResult, ingest_source, known_surnames
-from .tables import read_identity, read_table  # noqa: F401 (part of this module's interface)
 
 log = logging.getLogger(__name__)
 STEP = "10_ingest"
@@ -37,7 +37,7 @@ class IngestResult:
         return pd.concat(qs, ignore_index=True)[cols] if qs else pd.DataFrame(columns=cols)
 
 
-def ingest_year(p: Params, write: bool = True) -> IngestResult:
+def run(p: Params, write: bool = True) -> IngestResult:
     """Ingest every source of the params' fiscal year; write outputs under ``<out>/processed/<fy>/``."""
     t0 = time.perf_counter()
     registry = load_registry(p)

@@ -6,7 +6,7 @@ exact copies of an attendance record take its outcome. Pairs above the upper thr
 the band below go to the staff review queue, whose decisions are applied on the next run.
 
 Modules: :mod:`.inputs` (the two sides), :mod:`.model` (comparisons, training, prediction), :mod:`.assignment`
-(decisions applied, one-to-one, statuses), :mod:`.review` (the queue and what staff saved). :func:`link_year` only
+(decisions applied, one-to-one, statuses), :mod:`.review` (the queue and what staff saved). :func:`run` only
 orchestrates.
 """
 
@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import datasets
 from ..arrays import isin
-from ..ingest import load_registry, read_identity, registry_path, role_source
+from ..catalogue import datasets
+from ..catalogue.registry import load_registry, registry_path, role_source
+from ..catalogue.tables import read_identity, registry_people
 from ..params import Params
-from ..restricted import work_folder
+from ..privacy.restricted import work_folder
 from .assignment import DECISION_NO, DECISION_YES, assign, inherit_links, link_rates
 from .inputs import add_districts, records_side, registry_side
 from .model import (
@@ -42,9 +43,9 @@ IDENTITY_COLUMNS = ["source", "row", "person_id", "atena_no", "household_id", "n
                     "family_kana", "given_kana", "birth_date", "sex", "address", "resident_since", "school", "grade",
                     "parent_person_id"]
 
-__all__ = ["write_queue", "DECISION_NO", "DECISION_YES", "EM_BLOCKS", "LinkResult", "Training", "assign", "decisions_summary",
-           "inherit_links", "link_rates", "link_year", "match_weights", "model_settings", "predict", "read_links",
-           "review_summary", "synthetic_check", "train"]
+__all__ = ["run", "write_queue", "DECISION_NO", "DECISION_YES", "EM_BLOCKS", "LinkResult", "Training", "assign", "decisions_summary",
+           "inherit_links", "link_rates", "match_weights", "model_settings", "predict", "read_links",
+           "review_summary", "train"]
 
 
 @dataclass
@@ -59,12 +60,12 @@ class LinkResult:
     unmatched: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def link_year(p: Params, write: bool = True) -> LinkResult:
+def run(p: Params, write: bool = True) -> LinkResult:
     """Link every school-network source of the year; write links, the model and the review queue."""
     t0 = time.perf_counter()
     lk = p.linkage
     ident = read_identity(p, columns=IDENTITY_COLUMNS)
-    reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
+    reg_all = registry_people(p, ident)
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
     reg = load_registry(p)
@@ -159,7 +160,7 @@ def write_queue(p: Params, order: pd.DataFrame | None = None) -> None:
     pairs = pairs.rename(columns={"person_id": "unique_id_l"}) if pairs is not None else pd.DataFrame()
     links = read_links(p)
     ident = _queue_identity(p, pairs)
-    reg_all = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id")
+    reg_all = registry_people(p, ident)
     write_review_queue(p, pairs, links if links is not None else pd.DataFrame(columns=["source", "row", "reason"]), ident,
                        reg_all.set_index("person_id")["atena_no"], order)
 
@@ -203,21 +204,3 @@ def decisions_summary(res: LinkResult) -> pd.DataFrame | str:
 def read_links(p: Params) -> pd.DataFrame | None:
     """The year's links (``None`` before linkage has run)."""
     return datasets.read(p, "links")
-
-
-def synthetic_check(p: Params, res: LinkResult):
-    """Precision, recall and F1 against the synthetic city's truth — only for a raw folder the generator marked
-    (the synthetic-data package is imported here, never on the production path)."""
-    from ..synth.marker import read_marker
-
-    if read_marker(p.raw_dir) is None:
-        return "実データのため正解との照合はありません。"
-    from ..synth.evaluate import linkage_accuracy, linkage_breakdown, truth_dir
-
-    truth = truth_dir(p)
-    if truth is None:
-        return "正解データが見つかりません。"
-    ident = read_identity(p, columns=["source", "row", "person_id", "atena_no", "name", "name_kana", "birth_date", "address",
-                                      "resident_since"])
-    return {"accuracy": linkage_accuracy(res.links, ident, truth),
-            "cases": linkage_breakdown(res.links, ident, truth, p.reference_date)}

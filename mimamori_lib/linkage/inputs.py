@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..ages import age_on
-from ..gaiji import SELECTORS
-from ..ingest import load_registry, registry_path
+from ..catalogue.ages import age_on
+from ..catalogue.registry import load_registry, registry_path
 from ..params import Params
+from ..text.gaiji import SELECTORS
 
 REGISTRY = "a_registry"  # sorts first: Splink puts it on the left of every pair
 RECORDS = "b_records"

@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import datasets
+from ..catalogue import datasets
+from ..catalogue.readback import read_saved
+from ..catalogue.registry import code_labels
+from ..catalogue.tables import registry_people
 from ..errors import InputError
-from ..gaiji import displayable
-from ..ingest import registry_path
-from ..ingest.registry import code_labels
-from ..normalize import normalize_atena
+from ..output.spreadsheet import append_row
+from ..output.workbook import PRIVATE_NOTE, drop_down, with_notes
 from ..params import Params
-from ..saved import read_saved
-from ..spreadsheet import append_row
-from ..xlsx import PRIVATE_NOTE, drop_down, save_with_notes
+from ..text.gaiji import displayable
+from ..text.normalize import normalize_atena
 from .assignment import DECISION_NO, DECISION_YES
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         return sex_words.get(str(v)) if v is not None and not pd.isna(v) else None
 
     if len(rows):
-        reg = ident[(ident["source"] == registry_path(p)).to_numpy()].drop_duplicates("person_id").set_index("person_id")
+        reg = registry_people(p, ident).set_index("person_id")
         recs = ident.drop_duplicates(["source", "row"]).set_index(["source", "row"])
         why = links.set_index(["source", "row"])["reason"]
         for _, r in rows.iterrows():
@@ -142,14 +142,14 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         if cell.value == "判定":
             cell.fill = PatternFill("solid", fgColor="FFF7D6")
     ws.freeze_panes = "F2"
-    return save_with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
+    return datasets.write(p, "review_queue", with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
                          "「判定」に 一致 / 不一致 を選び、このファイルをそのまま (.xlsx)、またはシート「要確認」を見出しのまま CSV (UTF-8) で",
                          f"{datasets.saved_target(p, 'review')} に保存すると、次回の実行で反映されます (ファイル名は自由です。"
                          f"例: {datasets.saved_target(p, 'review') / datasets.path(p, 'review_queue').name})。"
                          "Excel で開いて記入し、そのまま上書き保存したファイルをそのフォルダに置けば読み込みます。",
                          "判定が空欄の行は未確認として扱います。適用した行・受け付けなかった行とその理由は名寄せのレポートに示します。",
                          "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
-                         PRIVATE_NOTE], p, "review_queue")
+                         PRIVATE_NOTE]))
 
 
 def match_weights_chart(linker) -> str:
@@ -158,7 +158,7 @@ def match_weights_chart(linker) -> str:
     addresses (SVG namespaces, help texts); nothing is loaded from them."""
     from splink.internals.html_utils import chart_html  # what chart.save(inline=True) writes (splink pinned)
 
-    from ..offline import external_loads
+    from ..output.offline import external_loads
 
     spec = linker.visualisations.match_weights_chart().chart_dict
     spec.setdefault("usermeta", {})["embedOptions"] = {"actions": False}   # vega-embed reads its options here

@@ -10,9 +10,8 @@ Modules: :mod:`.sections` (every section and its defaults), :mod:`.model` (the r
 :mod:`.loading` (reading files, errors, the reference).
 """
 
+from .errors import ParamsError, error_message
 from .loading import (
-    ParamsError,
-    error_message,
     load_params,
     read_data_file,
     read_yaml,

@@ -10,32 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .. import paths
-from ..errors import UserError
-from .model import Params
-
-
-class ParamsError(UserError):
-    """A params file that cannot be used (message in Japanese, naming the file and key)."""
-
+from .errors import ParamsError
+from .model import Params, build, merge
 
 # --- reading ------------------------------------------------------------------------------------------
 
 # keys whose values are paths: resolved against the file that wrote them
 PATH_KEYS = (("raw_dir",), ("out_dir",), ("key_file",), ("ingest", "registry"), ("ingest", "gaiji"), ("indicators", "catalogue"),
              ("evaluation", "narrative"))
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def _leaves(d: dict, prefix: tuple = ()) -> list[tuple]:
@@ -104,7 +89,7 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
     origin = dict.fromkeys(_leaves(data), path)
     if parent:
         base, base_origin = read_yaml((path.parent / str(parent)).resolve(), (*_seen, path))
-        data = _merge(base, data)
+        data = merge(base, data)
         origin = {**base_origin, **origin}
     return data, origin
 
@@ -128,49 +113,6 @@ def read_data_file(path: Path) -> dict:
     return data
 
 
-_MESSAGES = {
-    "missing": "必須の項目がありません", "extra_forbidden": "不明な項目です (綴りを確認してください)",
-    "int_parsing": "整数ではありません", "int_type": "整数ではありません", "int_from_float": "整数ではありません",
-    "float_parsing": "数値ではありません", "float_type": "数値ではありません",
-    "bool_parsing": "true か false にしてください", "bool_type": "true か false にしてください",
-    "string_type": "文字列ではありません", "list_type": "リストではありません", "dict_type": "「キー: 値」の形ではありません",
-    "model_type": "「キー: 値」の形ではありません", "tuple_type": "リストではありません",
-    "date_parsing": "日付 (YYYY-MM-DD) ではありません", "date_from_datetime_parsing": "日付 (YYYY-MM-DD) ではありません",
-    "date_type": "日付 (YYYY-MM-DD) ではありません", "too_short": "要素が足りません", "too_long": "要素が多すぎます",
-}
-
-
-def error_message(err: dict) -> str:
-    """A pydantic error in Japanese words."""
-    t = err["type"]
-    ctx = err.get("ctx") or {}
-    if t == "literal_error":
-        return f"次のいずれかにしてください: {ctx.get('expected', '')}"
-    for key, word in (("ge", "以上"), ("gt", "より大きく"), ("le", "以下"), ("lt", "未満")):
-        if t.startswith({"ge": "greater_than_equal", "gt": "greater_than", "le": "less_than_equal", "lt": "less_than"}[key]):
-            bound = ctx.get(key)
-            if bound is not None:
-                return f"{bound:g} {word}にしてください" if isinstance(bound, int | float) else f"{bound} {word}にしてください"
-    if t == "value_error":
-        return str(ctx.get("error", err.get("msg", "")))
-    return _MESSAGES.get(t, err.get("msg", t))
-
-
-def _build(data: dict, path: Path, origin: dict) -> Params:
-    try:
-        p = Params.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(str(x) for x in err["loc"])
-        key = ".".join(loc) or "(全体)"
-        where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin), path)
-        value = f" (値: {err['input']!r})" if err["type"] not in ("missing",) and not isinstance(err.get("input"), dict) else ""
-        more = f" ほか {len(e.errors()) - 1} 件" if len(e.errors()) > 1 else ""
-        raise ParamsError(f"パラメータ {key}: {error_message(err)}{value} — {where}{more}") from None
-    p._path, p._data, p._origin = path, data, origin
-    return p
-
-
 def load_params(params_path: str | os.PathLike = "params/fy2025.yaml", overrides: dict | None = None) -> Params:
     """Load a run's parameters (a file, the files it extends, then ``overrides`` such as the CLI's folders) and
     validate them. Relative paths in ``overrides`` resolve against the repository root."""
@@ -178,7 +120,7 @@ def load_params(params_path: str | os.PathLike = "params/fy2025.yaml", overrides
     data, origin = read_yaml(path)
     over = {k: v for k, v in (overrides or {}).items() if v is not None}
     over = _resolve_paths(copy.deepcopy(over), paths.ROOT)
-    return _build(_merge(data, over), path, {**origin, **dict.fromkeys(_leaves(over), Path("(上書き指定)"))})
+    return build(merge(data, over), path, {**origin, **dict.fromkeys(_leaves(over), Path("(上書き指定)"))})
 
 
 def year_params(p: Params, fy: int) -> Params:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .. import paths
+from .errors import ParamsError, error_message
 from .sections import (
     Cases,
     City,
@@ -117,6 +119,29 @@ class Params(_Section):
 
     def with_overrides(self, changes: dict) -> Params:
         """The same run's parameters with some values changed (validated again)."""
-        from .loading import _build, _merge
+        return build(merge(self._data, changes), self._path, self._origin)
 
-        return _build(_merge(self._data, changes), self._path, self._origin)
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def build(data: dict, path: Path, origin: dict) -> Params:
+    try:
+        p = Params.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(str(x) for x in err["loc"])
+        key = ".".join(loc) or "(全体)"
+        where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin), path)
+        value = f" (値: {err['input']!r})" if err["type"] not in ("missing",) and not isinstance(err.get("input"), dict) else ""
+        more = f" ほか {len(e.errors()) - 1} 件" if len(e.errors()) > 1 else ""
+        raise ParamsError(f"パラメータ {key}: {error_message(err)}{value} — {where}{more}") from None
+    p._path, p._data, p._origin = path, data, origin
+    return p

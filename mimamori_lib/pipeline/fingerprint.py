@@ -9,7 +9,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .. import datasets, paths
+from .. import paths
+from ..catalogue import datasets
 from ..params import Params, year_params
 from .steps import STEPS, Step
 
@@ -121,7 +122,7 @@ def output_hashes(p: Params, s: Step) -> dict[str, str]:
 def outputs_differ(p: Params, s: Step, recorded: dict[str, str] | None) -> list[str]:
     """What is no longer as the step left it: an output missing, replaced or changed since it was recorded, or a
     report that does not work offline (one written by an older version). Empty when all is as recorded."""
-    from ..offline import works_offline
+    from ..output.offline import works_offline
 
     if not recorded:
         return ["(記録なし)"]

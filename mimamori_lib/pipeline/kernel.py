@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .. import paths
-from ..restricted import atomic_file
+from ..privacy.restricted import atomic_file
 
 _peaks: dict[str, float] = {}
 _peaks_lock = threading.Lock()
@@ -104,7 +104,7 @@ def to_html(executed: Path, target: Path) -> Path:
     run's log), loading nothing from outside the file."""
     import nbformat
 
-    from ..offline import check_file, html_exporter, without_css_comments
+    from ..output.offline import check_file, html_exporter, without_css_comments
 
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:

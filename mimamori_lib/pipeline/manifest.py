@@ -14,8 +14,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .. import __version__, paths
+from ..catalogue import datasets
 from ..params import Params
-from ..restricted import atomic_file
+from ..privacy.restricted import atomic_file
 from .fingerprint import code_hash, file_hash
 from .steps import STEPS
 
@@ -25,7 +26,7 @@ _lock = threading.Lock()
 
 
 def manifest_path(p: Params) -> Path:
-    return p.reports / p.fy / "run_manifest.json"
+    return datasets.path(p, "run_manifest")
 
 
 def read(p: Params) -> dict:
@@ -110,10 +111,3 @@ def record_step(p: Params, name: str, entry: dict) -> None:
 def _write(p: Params, m: dict) -> None:
     with atomic_file(manifest_path(p)) as tmp:
         tmp.write_text(json.dumps(m, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def step_seconds(p: Params) -> float | None:
-    """Seconds of the year's steps as last run (the evaluation's run-time indicator)."""
-    steps = read(p).get("steps", {})
-    secs = [s.get("seconds") for s in steps.values() if s.get("outcome") in ("ran", "skipped")]
-    return round(sum(x for x in secs if x), 1) if secs else None

@@ -6,7 +6,7 @@ output is complete), its fingerprint — its code, the params it uses, the files
 outputs of the steps before it (:mod:`.fingerprint`) — is the one recorded then, and every output still has the hash
 recorded then. Otherwise it runs, and the log says why in one line. ``force`` re-runs everything; ``from_step``
 re-runs that step and the ones after it. One run per out dir at a time (:mod:`.lock`); the key must be the one the
-out dir's outputs were made with (:func:`mimamori_lib.pseudonym.ensure_key`).
+out dir's outputs were made with (:func:`mimamori_lib.privacy.pseudonym.ensure_key`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import notices, paths
+from .. import paths
+from ..catalogue import notices
+from ..catalogue.registry import load_registry
 from ..errors import USER_ERROR_NAMES, InputError
-from ..ingest.registry import load_registry
 from ..params import Params, run_years
-from ..pseudonym import KeyFileError, ensure_key, key_id, key_path
-from ..restricted import atomic_file, remove_temporary, work_folder
+from ..privacy.pseudonym import KeyFileError, ensure_key, key_id, key_path
+from ..privacy.restricted import atomic_file, remove_temporary, work_folder
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
 from .kernel import execute, to_html
@@ -369,7 +370,7 @@ def run_plan(plan: Plan) -> list[RunResult]:
 def check_permissions(p: Params) -> list[Path]:
     """Warn about (and, with ``privacy.fix_permissions``, fix) the processed tables, internal reports and the key
     left readable by other accounts."""
-    from ..restricted import audit
+    from ..privacy.restricted import audit
 
     roots = [p.reports / "internal", p.processed.parent, key_path(p)]
     return audit(roots, fix=p.privacy.fix_permissions)

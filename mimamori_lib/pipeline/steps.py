@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import datasets
+from ..catalogue import datasets
 from ..params import Params
 
 
 def _sources(p: Params) -> list[Path]:
-    from ..ingest import load_registry
+    from ..catalogue.registry import load_registry
 
     return [p.raw_year / spec["path"] for spec in load_registry(p).values()]
 
@@ -55,7 +55,7 @@ class Step:
         """What it writes (10_ingest: also one table per source of the registry)."""
         out = datasets.of_step(self.name)
         if self.name == "10_ingest":
-            from ..ingest import load_registry
+            from ..catalogue.registry import load_registry
 
             out += [datasets.dataset(f"table:{sid}") for sid in load_registry(p)]
         return out
@@ -70,7 +70,7 @@ class Step:
 def _expand(p: Params, name: str) -> list[datasets.Dataset]:
     """A dataset name, or ``tables``: every source table."""
     if name == "tables":
-        from ..ingest import load_registry
+        from ..catalogue.registry import load_registry
 
         return [datasets.dataset(f"table:{sid}") for sid in load_registry(p)]
     return [datasets.dataset(name)]

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import datasets
+from ..catalogue import datasets
+from ..judgement.scoring import active_catalogue, item_table, write_items
 from ..params import Params, run_years, year_params
-from ..scoring import active_catalogue, item_table, write_items
 from . import backtest as bt
 from . import fairness, model
 from . import kinds as nk
 from .data import judged_pair, outcomes, saved_year_frame, year_frame
 
 log = logging.getLogger(__name__)
-__all__ = ["RankResult", "rank_year", "read_ranking"]
+__all__ = ["RankResult", "run", "read_ranking"]
 
 
 @dataclass
@@ -94,7 +94,7 @@ def _calibration(y: np.ndarray, s: np.ndarray, bins: int) -> tuple[pd.DataFrame,
     return t, float(brier_score_loss(y, s))
 
 
-def rank_year(p: Params, write: bool = True) -> RankResult:
+def run(p: Params, write: bool = True) -> RankResult:
     """Items and evidence of the year, the backtest of every pair of years, the fairness audit and this year's
     model scores. Writes them under ``<processed>/<fy>/`` (``write``)."""
     t0 = time.perf_counter()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..judgement.scoring import extract, weighted_values
 from ..params import Params
-from ..scoring import extract, weighted_values
 
 COLUMNS = ["ranking", "k", "listed", "hits", "precision", "ci_low", "ci_high", "recall", "base_rate"]
 RANKING_LABEL = {"rule": "別府市の件数ルール (グループ1・2)", "count": "件数順 (未支援のこども)",

@@ -9,13 +9,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .. import datasets
-from ..ages import age_band
 from ..arrays import isin
-from ..indicators import children_in_scope, evidence, item_matrix, parents_in_household, registry
-from ..ingest.registry import code_for, code_labels
+from ..catalogue import datasets
+from ..catalogue.ages import age_band
+from ..catalogue.registry import code_for, code_labels
+from ..judgement.indicators import children_in_scope, evidence, item_matrix, parents_in_household, registry
+from ..judgement.scoring import previously_needed
 from ..params import Params
-from ..scoring import previously_needed
 
 log = logging.getLogger(__name__)
 ATTRIBUTES = {"sex": "性別", "foreign": "外国籍", "single_parent": "ひとり親世帯", "disability": "障害 (手帳・通所支援)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..ages import AGE_BANDS
+from ..catalogue.ages import AGE_BANDS
 from .backtest import RANKING_LABEL, wilson
 from .data import ATTRIBUTES
 

@@ -1,5 +1,5 @@
 """Kinds of need in the backtest: each kind's own outcomes (params ``ranking.kinds``), its own model, and the band
-composed from strata (:mod:`mimamori_lib.strata`) judged against today's single model and the count ranking of the
+composed from strata (:mod:`mimamori_lib.judgement.strata`) judged against today's single model and the count ranking of the
 same length — per stratum (kind × age band), per kind, per age band and for the whole band, with Wilson intervals;
 and the fairness audit per kind."""
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..ages import AGE_BANDS, age_band
+from ..catalogue.ages import AGE_BANDS, age_band
+from ..judgement.scoring import weighted_values
+from ..judgement.strata import kind_counts, select
 from ..params import Params
-from ..scoring import weighted_values
-from ..strata import kind_counts, select
 from . import fairness
 from .backtest import list_weights, wilson
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..ages import AGE_BANDS
+from ..catalogue.ages import AGE_BANDS
 from ..params import Ranking
 from .data import near_items
 

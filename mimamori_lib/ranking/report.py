@@ -48,7 +48,7 @@ def precision_plot(t: pd.DataFrame):
     """Precision at each list size with 95% intervals, per ranking, and the base rate."""
     import matplotlib.pyplot as plt
 
-    from ..plots import setup
+    from ..output.plots import setup
 
     setup()
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -74,7 +74,7 @@ def calibration_plot(cal: pd.DataFrame, brier: float | None):
     """Predicted probability against the observed share (equal-count bins)."""
     import matplotlib.pyplot as plt
 
-    from ..plots import setup
+    from ..output.plots import setup
 
     setup()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import datasets
+from ..catalogue import datasets
 from ..params import Params
 
 # by difficulty type: (判定前の状況, 確認できた状況, 状況の変化, 効果・示唆) — alternatives, one picked per case
@@ -66,7 +66,7 @@ def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
         return None
     if not datasets.exists(p, "case_template"):  # the demo fills it in before 45_cases would write it: the same file
         from ..cases.records import template_rows, write_template
-        from ..indicators import load_catalogue
+        from ..judgement.indicators import load_catalogue
 
         write_template(p, template_rows(dec, datasets.read(p, "scores"), load_catalogue(p, every_item=True)))
     need = dec[dec["support_needed"] == "要"].set_index("extract_id")

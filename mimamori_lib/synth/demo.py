@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import datasets
+from ..catalogue import datasets
 from ..params import Params, run_years, year_params
 from .marker import truth_root
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..params import Params
-from .marker import truth_root
+from .marker import read_marker, truth_root
 
 
 def truth_dir(p: Params) -> Path | None:
@@ -85,3 +85,19 @@ def linkage_breakdown(links: pd.DataFrame, identity: pd.DataFrame, truth: Path, 
         out.append({"case": src, "true_links": len(x), "found": int(x["found"].sum()), "recall": round(x["found"].mean(), 4),
                     "wrong_links": int(x["wrong"].sum())})
     return pd.DataFrame(out)
+
+
+def linkage_check(p: Params, links: pd.DataFrame):
+    """Precision, recall and F1 of a year's links against the synthetic city's truth, for the 20_link cell marked
+    「合成データのみ」 (a city's own exports: a sentence saying there is no truth)."""
+    from ..catalogue.tables import read_identity
+
+    if read_marker(p.raw_dir) is None:
+        return "実データのため正解との照合はありません。"
+    truth = truth_dir(p)
+    if truth is None:
+        return "正解データが見つかりません。"
+    ident = read_identity(p, columns=["source", "row", "person_id", "atena_no", "name", "name_kana", "birth_date", "address",
+                                      "resident_since"])
+    return {"accuracy": linkage_accuracy(links, ident, truth),
+            "cases": linkage_breakdown(links, ident, truth, p.reference_date)}

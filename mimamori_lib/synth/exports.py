@@ -18,7 +18,7 @@ import jaconv
 import numpy as np
 import pandas as pd
 
-from ..japanese import VARIANT_KANJI, era_of, kanji_number
+from ..text.japanese import VARIANT_KANJI, era_of, kanji_number
 from .city import name_pools
 
 # Per export: encoding, line end, column types, and style knobs. Column types: key, code, text, int,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import datasets
+from ..catalogue import datasets
 from ..params import Params
 from ..paths import fy_dir
 

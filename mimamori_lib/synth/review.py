@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import load_workbook
 
-from .. import datasets
+from ..catalogue import datasets
 from ..params import Params
 from ..paths import fy_dir
 

@@ -1,0 +1,88 @@
+"""One printable (A4) assessment sheet per extracted child: ``reports/internal/<fy>/assessment/<抽出ID>.html``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from .. import paths
+from ..arrays import isin
+from ..catalogue import datasets
+from ..catalogue.ages import age_on
+from ..catalogue.registry import code_labels, load_registry, role_source
+from ..catalogue.tables import read_people, read_table
+from ..catalogue.vocabulary import DIFFICULTY_TYPES
+from ..judgement.scoring import GROUP_LABEL
+from ..params import Params
+from ..text.gaiji import displayable
+from .history import (
+    attendance_by_year,
+    attendance_of,
+    fmt_date,
+    history_by_year,
+    history_of,
+    linked_rows,
+    survey_answers,
+)
+from .listing import school_of
+
+
+def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
+                            notes: dict[str, pd.Series] | None = None, hearing: dict[str, dict] | None = None) -> list[Path]:
+    """One printable (A4) HTML assessment sheet per extracted child: ``assessment/<抽出ID>.html``."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(paths.PACKAGE / "templates"), autoescape=select_autoescape(["html", "j2"]))
+    tpl = env.get_template("assessment.html.j2")
+    listed = scores[(scores["group"] != "").to_numpy()]
+    juki = read_table(p, role_source(p, "registry")).set_index("person_id")
+    households = juki["household_id"].reindex(listed["person_id"]).dropna().unique()
+    juki = juki[isin(juki["household_id"], households)].copy()
+    juki["age"] = age_on(juki["birth_date"], p.reference_date)
+    reg = read_people(p, households=households).set_index("person_id")
+    school = school_of(p, listed["person_id"])
+    links = datasets.read(p, "links")
+    survey, sv_id = None, role_source(p, "survey")
+    if read_table(p, sv_id) is not None and links is not None:
+        survey = read_table(p, sv_id).merge(linked_rows(links, load_registry(p)[sv_id]["path"]), on="row")
+        survey = survey[isin(survey["person_id"], listed["person_id"])]  # looked up once per listed child below
+    attendance, history = attendance_by_year(p), history_by_year(p)
+    sv_spec = load_registry(p)[sv_id]
+    ev_listed = ev[isin(ev["person_id"], listed["person_id"])].sort_values(["person_id", "item", "date"])
+    ev_by_child = {pid: g.to_dict("records") for pid, g in ev_listed.groupby("person_id", sort=False)}
+    sheets: dict[str, str] = {}
+    sex_words = code_labels(p, "sex")
+    today = dt.date.today().isoformat()
+    for _, s in scores[scores["group"] != ""].iterrows():
+        pid = s["person_id"]
+        me = reg.loc[pid]
+        hh = juki[juki["household_id"] == juki.loc[pid, "household_id"]]
+        household = [{"relation": juki.loc[m, "relation"], "name": displayable(reg.loc[m, "name"]) if m in reg.index else "", "age": int(juki.loc[m, "age"])}
+                     for m in hh.sort_values("birth_date").index]
+        e = ev_by_child.get(pid, [])
+        def rows(kind: str, e=e) -> list[dict]:
+            return [{"item": r["item"], "label": catalogue[r["item"]]["label"], "type": catalogue[r["item"]]["type"],
+                     "kind": "基本" if catalogue[r["item"]].get("basic") else "その他", "department": r["department"],
+                     "date": fmt_date(r["date"]), "detail": r["detail"]} for r in e if r["kind"] == kind]
+        supported = []
+        for i in p.extraction.supported_items:
+            if i in s and s[i]:
+                supported.append(catalogue[i]["label"])
+        if s.get("supported_earlier_decision"):
+            supported.append("前年度までの会議で支援要")
+        c = {"extract_id": s["extract_id"], "group_label": GROUP_LABEL[s["group"]], "rank": s["rank"], "tied": bool(s["tied"]),
+             "name": displayable(me["name"]), "kana": displayable(me["name_kana"]), "birth": fmt_date(me["birth_date"]), "age": int(s["age"]),
+             "sex": sex_words.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
+             "address": displayable(me["address"]), "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
+             "supported_text": "・".join(supported) or "なし",
+             "notes": [(name, values[pid]) for name, values in (notes or {}).items() if pid in values.index and values[pid]]}
+        html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,
+                          matched=rows("match"), near=rows("near"), attendance=attendance_of(attendance, pid),
+                          survey=survey_answers(p, pid, survey, sv_spec), history=history_of(history, pid),
+                          hearing=(hearing or {}).get(pid),
+                          difficulty_types=DIFFICULTY_TYPES)
+        sheets[f"{s['extract_id']}.html"] = html
+    target = datasets.write(p, "assessment", sheets)
+    return [target / name for name in sheets]

@@ -1,0 +1,70 @@
+"""検討結果の提供: after the support meeting, a paper for each recipient (Beppu: 「こども家庭センターや学校に検討結果を
+提供し」) — the children judged 支援要 or 保留 (params ``sharing.hand_over``) that concern it, with the decision, 困難の類型,
+支援内容 and start date, and only the items it may see (:mod:`mimamori_lib.records.sharing`). A school receives its own pupils only:
+``reports/internal/<fy>/teikyo/<学校名>.xlsx``; every other recipient one paper, ``teikyo/<名称>.xlsx``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..catalogue import datasets
+from ..output.workbook import PRIVATE_NOTE, add_notes, table_sheet
+from ..params import Params
+from ..records import sharing
+
+
+def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str,
+          at_school: pd.DataFrame) -> pd.DataFrame:
+    who = sharing.names(p, dec["person_id"])
+    words = sharing.matched_words(ev, sharing.allowed_items(p, rid, catalogue), catalogue)
+    t = pd.DataFrame({"抽出ID": dec["extract_id"].to_numpy(), "氏名": dec["person_id"].map(who["name"]).to_numpy(),
+                      "ふりがな": dec["person_id"].map(who["name_kana"]).to_numpy()})
+    if sharing.recipient(p, rid).per_school:
+        t["学年"] = dec["person_id"].map(at_school["grade"]).to_numpy()
+        t["組"] = dec["person_id"].map(at_school["class_no"]).to_numpy()
+    else:
+        t["学校"] = dec["person_id"].map(at_school["school_short"]).fillna("").to_numpy()
+    t["支援要否"] = dec["support_needed"].to_numpy()
+    t["困難の類型"] = dec["difficulty_types"].to_numpy()
+    t["支援内容"] = dec["support_content"].to_numpy()
+    t["支援開始日"] = pd.to_datetime(dec["support_started_on"]).dt.strftime("%Y-%m-%d").fillna("").to_numpy()
+    t["該当する項目"] = dec["person_id"].map(words).fillna("").to_numpy()
+    return t
+
+
+def papers(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> dict[str, tuple[str, pd.DataFrame]]:
+    """File name → (recipient id, table): one per school with handed-over pupils, one per other recipient."""
+    handed = dec[dec["support_needed"].isin(p.sharing.hand_over)].sort_values("extract_id")
+    at_school = sharing.pupils(p, handed["person_id"])
+    out = {}
+    for rid, r in p.sharing.recipients.items():
+        if r.per_school:
+            school = handed["person_id"].map(at_school["school_short"])
+            for s in sorted(school.dropna().unique()):
+                out[f"{sharing.file_name(s)}.xlsx"] = (rid, _rows(p, handed[(school == s).fillna(False).to_numpy(dtype=bool)], scores, ev, catalogue, rid,
+                                                                  at_school))
+        else:
+            out[f"{sharing.file_name(r.label)}.xlsx"] = (rid, _rows(p, handed, scores, ev, catalogue, rid, at_school))
+    return out
+
+
+def _save(p: Params, rid: str, table: pd.DataFrame, catalogue: dict):
+    from openpyxl.styles import Font
+
+    wb, ws, _, _ = table_sheet(table, "検討結果")
+    for c in ws[1]:
+        c.font = Font(bold=True)
+    r = sharing.recipient(p, rid)
+    add_notes(wb, [f"FY{p.fiscal_year} 支援担当者会議の検討結果 ({r.label} あて)。会議で支援要・保留と判断したこどもです。",
+                   sharing.left_out(p, rid, catalogue), PRIVATE_NOTE])
+    return wb.save
+
+
+def write_papers(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+    """``reports/internal/<fy>/teikyo/``: the hand-over papers (an empty folder before the meeting's decisions).
+    Returns how many papers and children each recipient receives."""
+    made = {} if dec is None else papers(p, dec, scores, ev, catalogue)
+    datasets.write(p, "handover", {name: _save(p, rid, t, catalogue) for name, (rid, t) in made.items()})
+    rows = [{"受け取り先": sharing.recipient(p, rid).label, "こども": len(t)} for rid, t in made.values()]
+    t = pd.DataFrame(rows, columns=["受け取り先", "こども"])
+    return t.groupby("受け取り先", sort=False).agg(票の数=("こども", "size"), こども=("こども", "sum")).reset_index()
