@@ -129,7 +129,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     """Every year of the run in order. A city's own exports: each year straight through, reading whatever staff
     saved. The synthetic demo: generated first when the raw folder is empty, with made-up meetings in between."""
     from .params import load_params, run_years, year_params
-    from .pipeline import Node, run_all
+    from .pipeline import Node, live_years, run_all
     from .synth.demo import DemoStaff
     from .synth.marker import read_marker
 
@@ -154,7 +154,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     results = run_all(base, staff.hooks(Node) if staff else {}, force=a.force, from_step=a.from_step, wait=a.wait)
     log.info("完了 (%.1f 秒)。レポート: %s", time.perf_counter() - t0, base.reports)
     _summary(results)
-    for fy in years:
+    for fy in live_years(base, say=False):
         p = year_params(base, fy)
         if not datasets.exists(p, "decisions"):
             log.info("FY%d: 支援担当者会議の判断はまだありません。会議後に記入した抽出リストを %s に保存すると、次回の実行で反映されます",
@@ -209,6 +209,70 @@ def cmd_params(a: argparse.Namespace) -> int:
     p = load_params(a.params, {"raw_dir": _dir(a.raw_dir), "out_dir": _dir(a.out_dir)})
     sys.stdout.write(f"# {p.params_path}\n")
     sys.stdout.write(yaml.safe_dump(p.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
+    return 0
+
+
+# --- the family's rights and the records a city keeps ------------------------------------------------------
+
+def cmd_kaiji(a: argparse.Namespace) -> int:
+    """``mimamori kaiji --atena N``: everything the out dir holds about a child, in one private workbook."""
+    from .params import load_params
+    from .pipeline.lock import run_lock
+    from .rights import kaiji
+
+    p = load_params(a.params, {"raw_dir": _dir(a.raw_dir), "out_dir": _dir(a.out_dir)})
+    try:
+        with run_lock(p.processed.parent, wait=a.wait):
+            f = kaiji.write(p, a.atena)
+    except kaiji.NotHeld as e:
+        sys.stdout.write(f"{e}\n")
+        return 0
+    log.info("開示の資料を書き出しました (提供記録に記録しました): %s", f)
+    sys.stdout.write(f"{f}\n")
+    return 0
+
+
+def cmd_file_register(a: argparse.Namespace) -> int:
+    """``mimamori fairu-bo``: the 個人情報ファイル簿 from the registry and params (no personal data)."""
+    from .params import load_params
+    from .records import file_register
+
+    p = load_params(a.params, {"out_dir": _dir(a.out_dir)})
+    f = file_register.write(p)
+    log.info("個人情報ファイル簿を書き出しました (記録項目 %d 項目): %s", len(file_register.recorded_items(p)), f)
+    sys.stdout.write(f"{f}\n")
+    return 0
+
+
+def cmd_purge(a: argparse.Namespace) -> int:
+    """``mimamori purge``: what has passed its retention; removed with ``--yes`` (logged, and kept purged)."""
+    import datetime as dt
+
+    from .params import load_params
+    from .pipeline.lock import run_lock
+    from .records import retention
+
+    p = load_params(a.params, {"out_dir": _dir(a.out_dir)})
+    try:
+        today = dt.date.fromisoformat(a.today) if a.today else dt.date.today()
+    except ValueError:
+        raise UserError(f"--today は YYYY-MM-DD の形で指定してください: {a.today}") from None
+    found = retention.expired(p, today)
+    if not found:
+        log.info("保存期間を過ぎたデータはありません (%s 現在; retention.years: %d, retention.records_years: %d)", today,
+                 p.retention.years, p.retention.records_years)
+        return 0
+    for line in retention.describe(found):
+        log.info("保存期間を過ぎています: %s", line)
+    if not a.yes:
+        log.info("削除するには --yes を付けて、もう一度実行してください (削除したものは %s に記録します)",
+                 datasets.path(p, "purge_log"))
+        return 0
+    with run_lock(p.processed.parent, wait=False):
+        done = retention.purge(p, today)
+    log.info("削除しました: %s。記録: %s。エクスポート (%s) は市のフォルダのため削除していません。文書の保存期間に従って"
+             "市の手順で削除してください", "・".join(f"FY{e.fy} の{e.kind}" for e in done), datasets.path(p, "purge_log"),
+             p.raw_dir)
     return 0
 
 
@@ -271,6 +335,26 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--params", default="params/fy2025.yaml")
     k.add_argument("--out-dir", default=None)
     k.set_defaults(func=cmd_key)
+
+    kj = sub.add_parser("kaiji", help="開示: あるこどもについて保有しているすべての情報を 1 つのファイルにする (庁内用)")
+    kj.add_argument("--atena", required=True, help="こどもの宛名番号")
+    kj.add_argument("--params", default="params/fy2025.yaml")
+    kj.add_argument("--raw-dir", default=None, help="各課のエクスポートのフォルダ (元の記録を読む)")
+    kj.add_argument("--out-dir", default=None)
+    kj.add_argument("--wait", action="store_true", help="同じ出力先で実行が進行中なら、終わるのを待つ")
+    kj.set_defaults(func=cmd_kaiji)
+
+    fb = sub.add_parser("fairu-bo", help="個人情報ファイル簿を登録簿とパラメータから作る (公表できる: 個人情報を含まない)")
+    fb.add_argument("--params", default="params/fy2025.yaml")
+    fb.add_argument("--out-dir", default=None, help="出力先 (<out>/reports/個人情報ファイル簿.xlsx)")
+    fb.set_defaults(func=cmd_file_register)
+
+    pg = sub.add_parser("purge", help="保存期間を過ぎたデータを示す (--yes で削除し、削除の記録を残す)")
+    pg.add_argument("--params", default="params/fy2025.yaml", help="パラメータ (retention: 保存期間)")
+    pg.add_argument("--out-dir", default=None)
+    pg.add_argument("--yes", action="store_true", help="表示したものを削除する")
+    pg.add_argument("--today", default=None, help="基準にする日 (YYYY-MM-DD; 既定は今日)")
+    pg.set_defaults(func=cmd_purge)
 
     q = sub.add_parser("params", help="実行に使われるパラメータ (既定値を含む) を表示する")
     q.add_argument("--params", default="params/fy2025.yaml")

@@ -19,7 +19,7 @@ BASE_FILES = {"__init__.py", "cli.py", "paths.py", "errors.py", "arrays.py", "no
 
 
 def test_the_import_contracts_are_kept() -> None:
-    """Layers (base ← judgement ← rights, records ← stages in notebook order ← pipeline, synth ← cli) and no cycle
+    """Layers (base ← judgement ← records ← rights ← stages in notebook order ← pipeline, synth ← cli) and no cycle
     between the modules of any package (in a process of its own: import-linter changes the logging set-up of the
     process it runs in)."""
     code = ("import sys; from importlinter.cli import lint_imports; "

@@ -89,7 +89,7 @@ def run(p: Params, write: bool = True) -> CasesYear:
     if dec is not None and (dec["support_needed"] == "要").any():
         rows = template_rows(dec, scores, catalogue)
         if write:
-            write_template(p, rows)
+            write_template(p, rows, dict(zip(dec["extract_id"], dec["person_id"], strict=True)))
         n_template = len(rows)
         msgs.append(f"支援要と判断した {n_template} 人の事例記録のテンプレートを書き出しました "
                     f"({datasets.path(p, 'case_template').name}: 庁内用)。")

@@ -16,13 +16,18 @@ import pandas as pd
 
 from ..catalogue import datasets
 from ..catalogue.readback import read_saved, saved_file
+from ..catalogue.registry import load_registry
 from ..catalogue.vocabulary import QUARANTINE_COLUMNS
 from ..output.workbook import PRIVATE_NOTE, drop_down, table_sheet, with_notes
 from ..params import Params
+from ..records import ledger
+from ..records.ledger import Paper
+from ..rights.stops import stopped
 from ..text.normalize import nfkc, parse_date
 from .deidentify import NARRATIVE
 
 log = logging.getLogger(__name__)
+CASE_STAFF = "事例記録を担当する職員"
 REQUIRED = ["抽出ID", *NARRATIVE, "公開可否"]
 OPTIONAL = ["記録日"]
 PUBLIC = {"可", "否"}
@@ -47,8 +52,9 @@ def template_rows(dec: pd.DataFrame, scores: pd.DataFrame, catalogue: dict) -> p
     return t
 
 
-def write_template(p: Params, rows: pd.DataFrame) -> Path:
-    """``reports/internal/<fy>/jirei_template.xlsx`` with a drop-down for 公開可否 and an explanation sheet."""
+def write_template(p: Params, rows: pd.DataFrame, person_of: dict[str, str]) -> Path:
+    """``reports/internal/<fy>/jirei_template.xlsx`` with a drop-down for 公開可否 and an explanation sheet, recorded in
+    the 提供記録 (``person_of``: 抽出ID → the child's pseudonym)."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -65,7 +71,7 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
         for c in ("該当項目", *NARRATIVE):
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
-    return datasets.write(p, "case_template", with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
+    f = datasets.write(p, "case_template", with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
                          f"{datasets.saved_target(p, 'cases', '.xlsx')} として保存してください (灰色の列はそのまま残して"
                          "かまいません。CSV で保存するときは jirei.csv)。",
                          "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
@@ -74,6 +80,9 @@ def write_template(p: Params, rows: pd.DataFrame) -> Path:
                          "公開の前に、氏名・読み・学校名・住所・宛名番号・日付 (日まで)・年齢・学年が含まれていないか自動で確認し、",
                          "含まれている事例は公開資料に載せません。年齢は年齢帯 (例: 6〜11歳)、日付は月までで書いてください。",
                          PRIVATE_NOTE]))
+    ledger.record(p, [Paper("事例記録テンプレート", f, CASE_STAFF, p.records.staff_basis, [person_of[x] for x in rows["抽出ID"]],
+                            [c for c in rows.columns if c in CONTEXT], list(load_registry(p)), rows)])
+    return f
 
 
 def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
@@ -88,8 +97,11 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
     src = str(f.relative_to(p.raw_year)) if f.is_relative_to(p.raw_year) else f.name
     good, seen = [], set()
     q = [(src, t.sheet, n, "(行全体)", "", reason) for n, reason in t.broken]
+    gone = stopped(p).extract_ids
     for n, raw in t.records(REQUIRED + OPTIONAL):
         v = {h: nfkc(x).strip() if h not in NARRATIVE else x.strip() for h, x in raw.items()}
+        if v["抽出ID"] in gone:  # a child under 利用停止: left out, never reported
+            continue
         problems = []
         if v["抽出ID"] not in ids:
             problems.append(("抽出ID", v["抽出ID"], "今年度の抽出リストにない抽出IDです"))

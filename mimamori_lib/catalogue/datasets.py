@@ -38,15 +38,19 @@ class Dataset:
     place: Place = "processed"     # processed: <out>/processed/<fy>/; internal: reports/internal/<fy>/; reports: reports/<fy>/
     optional: bool = False         # written only when there is data (absent otherwise)
     downstream: bool = True        # False: no later step reads it (only its own step's papers use it)
+    per_year: bool = True          # False: one file for the out dir (<place>/<file>), kept across years
 
     def path(self, p: Params, fy: int | None = None) -> Path:
         """Its file in the params' year (or in year ``fy`` of the same run's folders)."""
-        year = paths.fy_dir(p.fiscal_year if fy is None else fy)
         base = {"processed": p.processed.parent, "internal": p.internal_root, "reports": p.reports}[self.place]
-        return base / year / self.file
+        if not self.per_year:
+            return base / self.file
+        return base / paths.fy_dir(p.fiscal_year if fy is None else fy) / self.file
 
 
 RUNNER = "runner"                  # what the runner itself writes (not a step's output)
+RECORDS = "records"                # the city's records, appended to by every step that writes a paper naming children
+RIGHTS = "rights"                  # what answers a family's request (mimamori kaiji)
 SOURCE_TABLE = "{source}.parquet"   # one per source of the registry, written by 10_ingest
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
@@ -92,6 +96,18 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("public_audit", "public_audit.json", "50_evaluation"),
     Dataset("hearing_comments", "hearing_comments.csv", "50_evaluation", place="internal", optional=True),
     Dataset("run_manifest", "run_manifest.json", RUNNER, place="reports"),
+    # the family's rights (issue 31): corrections and opinions applied at ingestion, and whom to tell
+    Dataset("corrections", "restricted/teisei.parquet", "10_ingest", optional=True),
+    Dataset("corrections_quarantine", "teisei_quarantine.csv", "10_ingest", downstream=False),
+    Dataset("correction_notices", "teisei_tsuchi.xlsx", "10_ingest", place="internal", optional=True,
+            downstream=False),
+    Dataset("disclosures", "kaiji", RIGHTS, place="internal", per_year=False),
+    # the records a city keeps (issue 32): every paper that named children, the file register, what was purged
+    Dataset("ledger", "restricted/teikyo_kiroku.parquet", RECORDS, per_year=False),
+    Dataset("ledger_xlsx", "teikyo_kiroku.xlsx", RECORDS, place="internal", per_year=False),
+    Dataset("file_register", "個人情報ファイル簿.xlsx", RECORDS, place="reports", per_year=False),
+    Dataset("purged", "purged.json", RECORDS, per_year=False),
+    Dataset("purge_log", "purge_log.csv", RECORDS, place="reports", per_year=False),
 )}
 
 
@@ -198,6 +214,15 @@ def write(p: Params, name: str, obj: Any) -> Path:
     return f
 
 
+def write_member(p: Params, name: str, member: str, obj: Any) -> Path:
+    """Write one file of a folder dataset (the others stay), completely or not at all, private like the folder."""
+    d = dataset(name)
+    f = d.path(p) / member
+    with (atomic_file(f) if d.place == "reports" else private_file(f, _root(p, d))) as tmp:
+        _writer(f, obj)(tmp)
+    return f
+
+
 def _root(p: Params, d: Dataset) -> Path | None:
     """The folder from which a dataset's folders are private (the processed root, or reports/internal/)."""
     return {"processed": p.processed.parent, "internal": p.internal_root, "reports": None}[d.place]
@@ -211,17 +236,27 @@ SAVED = {  # kind → a file stem (.csv or .xlsx, as staff saved it) or a folder
     "review": "linkage/",          # answers to the 名寄せ review queue, under any name
     "hearing": "kikitori/",        # the schools' answers to the hearing forms, one file per school
 }
+SAVED_ROOT = {  # kind → a file stem in the exports folder itself (<raw>/), one file for every year
+    "corrections": "teisei",       # 訂正 (and the family's 意見) the city decided, applied by every run
+    "stops": "teishi",             # 利用停止 the city decided, honoured by every run
+}
 SAVED_SUFFIXES = (".csv", ".xlsx")
 
 
 def saved_files(p: Params, kind: str) -> list[Path]:
     """The files staff saved for ``kind`` this year (every one a step would read; none when none were saved)."""
+    if kind in SAVED_ROOT:
+        return _stem_files(p.raw_dir / SAVED_ROOT[kind])
     where = SAVED[kind]
     if where.endswith("/"):
         d = p.raw_year / where
         return sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in SAVED_SUFFIXES
                       and not f.name.startswith(("~$", "."))) if d.is_dir() else []
-    stem = p.raw_year / where
+    return _stem_files(p.raw_year / where)
+
+
+def _stem_files(stem: Path) -> list[Path]:
+    """``stem.csv`` and ``stem.xlsx`` where they exist."""
     d = stem.parent
     return sorted(f for f in d.iterdir() if f.is_file() and f.stem == stem.name and f.suffix.lower() in SAVED_SUFFIXES) \
         if d.is_dir() else []
@@ -229,5 +264,7 @@ def saved_files(p: Params, kind: str) -> list[Path]:
 
 def saved_target(p: Params, kind: str, suffix: str = ".csv") -> Path:
     """Where staff save ``kind`` (named in messages and explanation sheets)."""
+    if kind in SAVED_ROOT:
+        return p.raw_dir / f"{SAVED_ROOT[kind]}{suffix}"
     where = SAVED[kind]
     return p.raw_year / where if where.endswith("/") else p.raw_year / f"{where}{suffix}"

@@ -101,6 +101,10 @@ class Source(_Strict):
     covers: Covers | None = None
     duplicates_allowed: bool = False
     row_lines: int = Field(1, ge=1, le=1000)
+    sensitive: bool = Field(False, description="holds 要配慮個人情報 (health, disability, welfare, child protection): "
+                                               "said in the 個人情報ファイル簿")
+    parent_review: bool = Field(False, description="its rows need the 第78条第1項第1号 review before they are "
+                                                   "disclosed to a 法定代理人 (開示)")
 
     @model_validator(mode="after")
     def _names(self) -> Source:
@@ -216,6 +220,17 @@ def load_registry(p: Params) -> dict[str, dict]:
     per version of the files (callers must not modify what it returns)."""
     f = Path(p.ingest.registry).resolve()
     return _load(str(f), _versions(f), json.dumps(p.ingest.refuse, sort_keys=True))
+
+
+def registry_files(p: Params) -> list[Path]:
+    """The registry named in params and every file it extends (what a run's fingerprint hashes)."""
+    return [Path(f) for f, _ in _versions(Path(p.ingest.registry).resolve())]
+
+
+def columns_read(spec: dict) -> dict[str, dict]:
+    """The columns of a source the ingestion reads (header → column): those its purpose allows and the run does not
+    refuse (個人情報保護法 第61条)."""
+    return {h: c for h, c in spec["columns"].items() if c.get("allowed", True)}
 
 
 def _versions(f: Path) -> tuple:

@@ -14,6 +14,7 @@ from ..catalogue import datasets
 from ..judgement.scoring import GROUP_LABEL
 from ..params import Params, run_years, year_params
 from ..ranking.public import public_backtest, public_strata
+from ..records.retention import screening_purged
 from .funnel import funnel, publish
 from .narrative import render
 from .process import process_indicators, process_table
@@ -72,6 +73,10 @@ def run(p: Params, write: bool = True) -> EvaluationResult:
         "funnel_table": disclosure.mark_safe(pd.DataFrame(), "empty"), "types_table": disclosure.mark_safe(pd.DataFrame(), "empty"),
         "comparison": disclosure.mark_safe(pd.DataFrame(), "empty"), "comparison_reading": "まだ集計できる年度がありません。",
         "timing": [], "audit": None, "system": None}
+    gone = [y for y in years if y in screening_purged(p)]
+    if gone:
+        pub["comparison_reading"] = (f"{'・'.join(f'FY{y}' for y in gone)} のデータは保存期間を過ぎて削除したため、この報告には"
+                                     "含めていません。" + pub["comparison_reading"])
     h = hearing(ps)
     coded = code_comments(h, ev.codebook) if len(h) else pd.DataFrame()
     if len(coded) and write:

@@ -24,6 +24,17 @@ from .listing import extraction_table, write_extraction_list
 from .sheets import write_assessment_sheets
 
 STEP = "30_extract"
+OPINION_NOTE = "家族の意見 (判断に対して記録した意見)"
+
+
+def opinions(p: Params) -> pd.Series:
+    """Per child pseudonym, the family's 意見 recorded this year (受付番号 and 決定日 with each)."""
+    c = datasets.read(p, "corrections")
+    if c is None or c.empty:
+        return pd.Series(dtype="object")
+    o = c[c["kind"] == "意見"].sort_values(["decided_on", "receipt"])
+    text = o["after"] + " (受付 " + o["receipt"] + "、" + pd.to_datetime(o["decided_on"]).dt.strftime("%Y-%m-%d") + ")"
+    return text.groupby(o["person_id"]).agg(" / ".join)
 
 
 @dataclass
@@ -63,9 +74,12 @@ def run(p: Params, write: bool = True) -> ExtractResult:
     files: dict = {}
     counts = pending.summary(read_links(p), imp)
     if write:
-        files["list"] = write_extraction_list(p, table)
-        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue, extra, school_hearing.for_sheet(answers))
-        files["forms"] = school_hearing.write_forms(p, school_hearing.form_tables(p, scores, ev, catalogue), catalogue)
+        files["list"] = write_extraction_list(p, table, list(scores.loc[scores["group"] != "", "person_id"]))
+        sheet_notes = {**extra, OPINION_NOTE: opinions(p)}  # the family's 意見 on the sheet, never on the list
+        files["sheets"] = write_assessment_sheets(p, scores, ev, catalogue, sheet_notes, school_hearing.for_sheet(answers))
+        listed = scores[scores["group"] != ""]
+        files["forms"] = school_hearing.write_forms(p, school_hearing.form_tables(p, scores, ev, catalogue), catalogue,
+                                                    dict(zip(listed["extract_id"], listed["person_id"], strict=True)))
         datasets.write(p, "hearing_answers", answers)
         datasets.write(p, "hearing_quarantine", hearing_q)
         if len(hearing_q):

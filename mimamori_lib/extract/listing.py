@@ -10,11 +10,14 @@ import pandas as pd
 
 from ..arrays import isin
 from ..catalogue import datasets
+from ..catalogue.registry import load_registry
 from ..catalogue.tables import read_people
 from ..catalogue.vocabulary import DECISION_COLUMNS, DIFFICULTY_TYPES, NEEDS, SUPPORT_CONTENT
 from ..judgement.scoring import GROUP_LABEL
 from ..output.workbook import PRIVATE_NOTE, drop_down, table_sheet, with_notes
 from ..params import Params
+from ..records import ledger
+from ..records.ledger import Paper
 from ..records.sharing import pupils
 from ..text.gaiji import displayable
 
@@ -57,8 +60,9 @@ def extraction_table(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogu
     return out
 
 
-def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
-    """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv``."""
+def write_extraction_list(p: Params, table: pd.DataFrame, person_ids: list[str]) -> tuple[Path, Path]:
+    """``extraction.xlsx`` (with drop-down lists for the meeting's columns) and ``extraction.csv`` — papers for the
+    meeting's members, recorded in the 提供記録 (``person_ids``: the children listed)."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -83,6 +87,9 @@ def write_extraction_list(p: Params, table: pd.DataFrame) -> tuple[Path, Path]:
                                 "残してかまいません。CSV で保存するときは kettei.csv)。",
                          "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
                          PRIVATE_NOTE]))
+    items = [c for c in table.columns if c not in DECISION_COLUMNS]
+    ledger.record(p, [Paper("抽出リスト", f, p.records.meeting, p.records.meeting_basis, person_ids, items,
+                            list(load_registry(p)), table) for f in (xlsx, csv)])
     return xlsx, csv
 
 

@@ -18,11 +18,14 @@ import pandas as pd
 
 from ..catalogue import datasets
 from ..catalogue.readback import read_saved
+from ..catalogue.registry import load_registry, role_source
 from ..catalogue.vocabulary import QUARANTINE_COLUMNS
 from ..errors import InputError
 from ..output.workbook import PRIVATE_NOTE, add_notes, drop_down, table_sheet
 from ..params import Params
-from ..records import sharing
+from ..records import ledger, sharing
+from ..records.ledger import Paper
+from ..rights.stops import stopped
 from ..text.normalize import nfkc, parse_date
 
 log = logging.getLogger(__name__)
@@ -77,11 +80,19 @@ def _workbook(p: Params, school: str, table: pd.DataFrame, note: str):
     return wb
 
 
-def write_forms(p: Params, tables: dict[str, pd.DataFrame], catalogue: dict) -> Path:
-    """``reports/internal/<fy>/kikitori/<学校名>.xlsx``: one form per school with listed pupils."""
+def write_forms(p: Params, tables: dict[str, pd.DataFrame], catalogue: dict, person_of: dict[str, str]) -> Path:
+    """``reports/internal/<fy>/kikitori/<学校名>.xlsx``: one form per school with listed pupils, each recorded in the
+    提供記録 (``person_of``: 抽出ID → the child's pseudonym)."""
     note = sharing.left_out(p, p.sharing.school, catalogue)
     files = {f"{sharing.file_name(s)}.xlsx": _workbook(p, s, t, note).save for s, t in tables.items()}
-    return datasets.write(p, "hearing_forms", files)
+    target = datasets.write(p, "hearing_forms", files)
+    r = sharing.recipient(p, p.sharing.school)
+    sources = [*load_registry(p)] if r.all_items else [role_source(p, "registry"), *r.sources]
+    ledger.record(p, [Paper("聞き取り票", target / f"{sharing.file_name(s)}.xlsx", f"{s} ({r.label})", r.basis,
+                            [person_of[x] for x in t["抽出ID"]], [c for c in t.columns if c not in ANSWERS], sources,
+                            t[[c for c in t.columns if c not in ANSWERS]])
+                      for s, t in tables.items()])
+    return target
 
 
 def read_answers(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
@@ -95,6 +106,7 @@ def read_answers(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, 
     schools = sharing.pupils(p, listed["person_id"])["school_short"]
     known = {sharing.file_name(s) for s in schools}
     good, q, seen = [], [], set()
+    gone = stopped(p).extract_ids
     for f in files:
         src = str(f.relative_to(p.raw_year))
         if f.stem not in known:
@@ -109,6 +121,8 @@ def read_answers(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, 
         q.extend((src, t.sheet, n, "(行全体)", "", reason) for n, reason in t.broken)
         for n, v in t.records(["抽出ID", *ANSWERS]):
             v = {k: (nfkc(x) if k in ("抽出ID", "回答日") else x.strip()) for k, x in v.items()}
+            if v["抽出ID"] in gone:  # a child under 利用停止: left out, never reported
+                continue
             if not any(v[c] for c in ANSWERS[:3]):
                 continue  # not answered for this pupil
             problems = []

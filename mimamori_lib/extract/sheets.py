@@ -16,6 +16,8 @@ from ..catalogue.tables import read_people, read_table
 from ..catalogue.vocabulary import DIFFICULTY_TYPES
 from ..judgement.scoring import GROUP_LABEL
 from ..params import Params
+from ..records import ledger
+from ..records.ledger import Paper
 from ..text.gaiji import displayable
 from .history import (
     attendance_by_year,
@@ -27,6 +29,9 @@ from .history import (
     survey_answers,
 )
 from .listing import school_of
+
+SHEET_ITEMS = ["抽出ID", "氏名", "ふりがな", "生年月日", "性別", "宛名番号", "住所", "学校・学年", "世帯構成", "該当項目",
+               "出欠の推移", "生活習慣等調査", "これまでの抽出と判断", "学校からの聞き取り"]
 
 
 def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
@@ -85,4 +90,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
                           difficulty_types=DIFFICULTY_TYPES)
         sheets[f"{s['extract_id']}.html"] = html
     target = datasets.write(p, "assessment", sheets)
+    shown = {name: html.replace(today, "") for name, html in sheets.items()}  # the same sheets on another day
+    ledger.record(p, [Paper("アセスメントシート", target, p.records.meeting, p.records.meeting_basis,
+                            list(listed["person_id"]), SHEET_ITEMS, list(load_registry(p)), shown)])
     return [target / name for name in sheets]

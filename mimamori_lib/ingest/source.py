@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..params import City
 from ..privacy.pseudonym import pseudonym_series
+from ..rights.apply import YearRights
 from ..text.gaiji import apply as apply_gaiji
 from ..text.gaiji import fold_selectors
 from ..text.normalize import (
@@ -26,7 +27,7 @@ from ..text.normalize import (
     split_name,
     to_katakana,
 )
-from ..text.reading import SourceError, decode, delimiter, read_rows
+from ..text.reading import SourceError, decode, delimiter, entries
 from .validation import WHOLE_ROW, code_map, validate
 
 log = logging.getLogger(__name__)
@@ -86,13 +87,15 @@ def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.
 
 
 def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], city: City | None = None,
-                  reference: dt.date | None = None, gaiji: dict[str, str] | None = None) -> SourceResult:
+                  reference: dt.date | None = None, gaiji: dict[str, str] | None = None,
+                  rights: YearRights | None = None) -> SourceResult:
     """Read, validate and convert one export. Never raises for data problems: they become the result. ``reference``:
-    the year's reference date, which the date ranges of the registry are relative to."""
+    the year's reference date, which the date ranges of the registry are relative to; ``rights``: the year's
+    corrections and stops, applied to the rows as received (:mod:`mimamori_lib.rights.apply`)."""
     t0 = time.perf_counter()
     res = SourceResult(spec["id"], spec["path"], spec.get("department", ""), spec.get("title", ""))
     try:
-        _ingest(spec, raw_dir, key, known, res, city, reference, gaiji or {})
+        _ingest(spec, raw_dir, key, known, res, city, reference, gaiji or {}, rights)
     except SourceError as e:
         res.status, res.message = e.status, str(e)
         res.table = res.identity = None
@@ -105,7 +108,7 @@ def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], 
 
 
 def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None,
-            reference: dt.date | None, gaiji: dict[str, str]) -> None:
+            reference: dt.date | None, gaiji: dict[str, str], rights: YearRights | None = None) -> None:
     f = raw_dir / spec["path"]
     if not f.exists():
         if spec.get("optional"):
@@ -117,7 +120,7 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     text, res.encoding, note = decode(data, spec["encoding"])
     if delimiter(text) == "\t":
         note = "; ".join(x for x in (note, "タブ区切りとして読みました") if x)
-    table = read_rows(text, int(spec.get("row_lines", 1)))
+    table = entries(text, int(spec.get("row_lines", 1)))
     header = table.header
     cols = spec["columns"]
     unknown = [h for h in header if h not in cols]
@@ -134,17 +137,21 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     keep = [i for i, h in enumerate(header) if h in cols and h not in disallowed]
     keep_headers = [header[i] for i in keep]
     # every row in file order, a row that could not be read (a quote that never closed) as None
-    entries = sorted([*zip(table.lines, table.rows, strict=True), *((line, None) for line, _ in table.broken)],
-                     key=lambda e: e[0])
-    rows = [r for _, r in entries]
-    line_of = np.array([line for line, _ in entries], dtype=np.int64)
-    res.rows_read = len(rows)
+    rows = list(table.rows)
+    line_of = np.array(table.lines, dtype=np.int64)
+    stopped: set[int] = set()
+    if rights is not None:  # 利用停止 first (a stopped child's row is not corrected either), then 訂正
+        if spec.get("role") == "registry":
+            rights.learn_registry(spec, header, rows)
+        stopped = rights.drop(spec, header, rows)
+        rights.correct(spec, header, rows, list(line_of), skip=stopped)
+    res.rows_read = len(rows) - len(stopped)
     width = len(header)
-    why_broken = dict(table.broken)
+    why_broken = table.broken
     q_lines = [(i + 1, WHOLE_ROW, "", why_broken[line_of[i]]) if r is None else
                (i + 1, WHOLE_ROW, f"{len(r)} 列", f"列数がヘッダー ({width} 列) と一致しません")
-               for i, r in enumerate(rows) if r is None or len(r) != width]
-    good = [i for i, r in enumerate(rows) if r is not None and len(r) == width]
+               for i, r in enumerate(rows) if (r is None or len(r) != width) and i not in stopped]
+    good = [i for i, r in enumerate(rows) if r is not None and len(r) == width and i not in stopped]
     raw_tuples = [tuple(rows[i]) for i in good]
     import pyarrow as pa
 

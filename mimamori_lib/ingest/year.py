@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..catalogue import datasets, notices
 from ..catalogue.registry import load_registry
-from ..catalogue.tables import read_identity, read_table  # noqa: F401 (part of this module's interface)
 from ..params import Params
 from ..privacy.pseudonym import ensure_key
+from ..rights import requests
+from ..rights.apply import APPLIED, SET_ASIDE, YearRights
+from ..rights.notify import problem_table, write_correction_notices
+from ..rights.requests import Problem
 from ..text.gaiji import load_table as load_gaiji
 from .completeness import RequiredSourceError, check_required, shrink_warnings
 from .source import SourceResult, ingest_source, known_surnames
@@ -27,6 +31,9 @@ class IngestResult:
     fiscal_year: int
     sources: dict[str, SourceResult]
     seconds: float
+    corrections: pd.DataFrame = field(default_factory=pd.DataFrame)   # 訂正 applied or set aside, and 意見 (restricted)
+    request_problems: list[Problem] = field(default_factory=list)     # rows of the request files that were not usable
+    children_stopped: int = 0                                        # children under an active 利用停止
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([r.summary_row() for r in self.sources.values()])
@@ -49,8 +56,9 @@ def run(p: Params, write: bool = True) -> IngestResult:
     known: dict[str, set] = {"family": set(), "family_kana": set()}
     order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
     gaiji = load_gaiji(p.ingest.gaiji)
+    rights = YearRights.of(requests.read(p), p.fiscal_year, key, dt.date.today())
     for i, sid in enumerate(order, 1):
-        r = ingest_source(registry[sid], raw_dir, key, known, p.city, p.reference_date, gaiji)
+        r = ingest_source(registry[sid], raw_dir, key, known, p.city, p.reference_date, gaiji, rights)
         if sid == order[0]:
             known = known_surnames(r.identity)
         results[sid] = r
@@ -61,11 +69,14 @@ def run(p: Params, write: bool = True) -> IngestResult:
     warnings = shrink_warnings(p, registry, results, results[reg_id].table)
     for sid, w in warnings.items():
         results[sid].warning = w
-    res = IngestResult(p.fiscal_year, results, round(time.perf_counter() - t0, 2))
+    corrections = rights.finish(datasets.read(p, "corrections"), dt.datetime.now())
+    res = IngestResult(p.fiscal_year, results, round(time.perf_counter() - t0, 2), corrections, rights.problems,
+                       len({s.atena for s in rights.stops}))
     if write:
         write_outputs(p, res)
         notices.clear(p, STEP)
     messages = [f"FY{p.fiscal_year} {results[sid].path}: {w}" for sid, w in warnings.items()]
+    messages += rights_messages(p, res)
     unmapped = [r for r in results.values() if r.gaiji_unmapped]
     if unmapped:
         messages.append(f"FY{p.fiscal_year}: 外字の対応表にない私用領域の文字 (外字) が残っています: "
@@ -85,6 +96,23 @@ def run(p: Params, write: bool = True) -> IngestResult:
     return res
 
 
+def rights_messages(p: Params, res: IngestResult) -> list[str]:
+    """What the run did with the family's requests, in counts (never a source or a value)."""
+    out = []
+    c = res.corrections
+    if len(c):
+        applied, aside = int((c["status"] == APPLIED).sum()), int((c["status"] == SET_ASIDE).sum())
+        out.append(f"FY{p.fiscal_year}: 訂正 {applied} 件を適用しました" + (f"。{aside} 件は適用できませんでした (理由は "
+                                                                           f"{datasets.path(p, 'corrections_quarantine')})" if aside else ""))
+    other = len(res.request_problems) - (int((c["status"] == SET_ASIDE).sum()) if len(c) else 0)
+    if other > 0:
+        out.append(f"FY{p.fiscal_year}: 訂正・利用停止の表に使えない行が {other} 件あります (理由は "
+                   f"{datasets.path(p, 'corrections_quarantine')})")
+    if res.children_stopped:
+        out.append(f"FY{p.fiscal_year}: 利用停止中のこども {res.children_stopped} 人の記録は読み込んでいません")
+    return out
+
+
 def write_outputs(p: Params, res: IngestResult) -> Path:
     """Parquet per source, the restricted identity table, quarantine.csv and ingest_summary.csv (a source not loaded
     this time has no table: an earlier run's is removed)."""
@@ -101,5 +129,8 @@ def write_outputs(p: Params, res: IngestResult) -> Path:
         datasets.write(p, "identity", ident)
     datasets.write(p, "quarantine", res.quarantine())
     datasets.write(p, "ingest_summary", res.summary())
+    datasets.write(p, "corrections", res.corrections if len(res.corrections) else None)
+    datasets.write(p, "corrections_quarantine", problem_table(p, res.request_problems))
+    write_correction_notices(p, res.corrections)
     log.info("取込結果を書き出しました: %s", p.processed)
     return p.processed

@@ -18,7 +18,7 @@ import pandas as pd
 from ..arrays import isin
 from ..catalogue import datasets
 from ..params import Extraction, NeedKind, Params
-from ..privacy.pseudonym import key_path, load_key, pseudonym
+from ..privacy.pseudonym import extract_id, key_path, load_key
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
 from .strata import kind_counts, select
 
@@ -112,11 +112,6 @@ def _mark(df: pd.DataFrame, picked: pd.DataFrame, cut_tie: pd.Series, group: str
     df.loc[picked.index, "rank"] = r
     df.loc[picked.index, "tied"] = r.duplicated(keep=False)
     df.loc[picked.index, "cutoff_tie"] = cut_tie.fillna(False).astype(bool)
-
-
-def extract_id(key: bytes, fy: int, person_id: str) -> str:
-    """抽出ID: stable for a child within a year, carrying nothing about the child (``25-3F9A1C``)."""
-    return f"{fy % 100:02d}-" + pseudonym(key, f"{fy}:{person_id}", domain="extract")[:6].upper()
 
 
 def previously_needed(p: Params) -> set[str]:

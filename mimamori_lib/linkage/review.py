@@ -16,17 +16,21 @@ import pandas as pd
 
 from ..catalogue import datasets
 from ..catalogue.readback import read_saved
-from ..catalogue.registry import code_labels
+from ..catalogue.registry import code_labels, role_source
 from ..catalogue.tables import registry_people
 from ..errors import InputError
 from ..output.spreadsheet import append_row
 from ..output.workbook import PRIVATE_NOTE, drop_down, with_notes
 from ..params import Params
+from ..records import ledger
+from ..records.ledger import Paper
+from ..rights.stops import stopped
 from ..text.gaiji import displayable
 from ..text.normalize import normalize_atena
 from .assignment import DECISION_NO, DECISION_YES
 
 log = logging.getLogger(__name__)
+STAFF = "名寄せを担当する職員"
 SHEET = "要確認"
 HEADERS = {"ファイル": "source", "行": "row", "宛名番号": "atena_no", "判定": "判定"}
 WEIGHTS = ("family_name", "given_name", "birth_date", "sex", "address", "school_district", "household")
@@ -65,6 +69,7 @@ def read_decisions(p: Params, records: pd.DataFrame, person_to_atena: pd.Series)
     d["判定"] = d["判定"].str.strip()
     d["row"] = pd.to_numeric(d["row"], errors="coerce").astype("Int64")
     d["atena_no"] = d["atena_no"].map(lambda v: normalize_atena(v.strip().removesuffix(".0")) if isinstance(v, str) else None)
+    d = d[~d["atena_no"].isin(stopped(p).atena)]  # a child under 利用停止: left out, never reported
     known = set(records["source"] + "|" + records["row"].astype(str))
     registry_atena = set(person_to_atena.dropna())
     reason = pd.Series("", index=d.index)
@@ -142,7 +147,7 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
         if cell.value == "判定":
             cell.fill = PatternFill("solid", fgColor="FFF7D6")
     ws.freeze_panes = "F2"
-    return datasets.write(p, "review_queue", with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
+    f = datasets.write(p, "review_queue", with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
                          "「判定」に 一致 / 不一致 を選び、このファイルをそのまま (.xlsx)、またはシート「要確認」を見出しのまま CSV (UTF-8) で",
                          f"{datasets.saved_target(p, 'review')} に保存すると、次回の実行で反映されます (ファイル名は自由です。"
                          f"例: {datasets.saved_target(p, 'review') / datasets.path(p, 'review_queue').name})。"
@@ -150,6 +155,11 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
                          "判定が空欄の行は未確認として扱います。適用した行・受け付けなかった行とその理由は名寄せのレポートに示します。",
                          "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
                          PRIVATE_NOTE]))
+    shown = rows[["source", "row", "unique_id_l", "match_probability"]] if len(rows) else pd.DataFrame()
+    ledger.record(p, [Paper("名寄せ確認待ちリスト", f, STAFF, p.records.staff_basis,
+                            list(rows["unique_id_l"].dropna()) if len(rows) else [], header[:-3],
+                            [role_source(p, "registry"), *p.linkage.sources], shown)])
+    return f
 
 
 def match_weights_chart(linker) -> str:

@@ -24,6 +24,7 @@ from ..catalogue.vocabulary import (
 )
 from ..errors import InputError
 from ..params import Params
+from ..rights.stops import stopped
 from ..text.normalize import nfkc, parse_date
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,11 @@ def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None
     seen: set[str] = set()
     src = str(f.relative_to(p.raw_year)) if f.is_relative_to(p.raw_year) else f.name
     q.extend((src, t.sheet, n, "(行全体)", "", reason) for n, reason in t.broken)
+    gone = stopped(p).extract_ids
     for n, raw in t.records(REQUIRED):
         v = {h: nfkc(x).strip() for h, x in raw.items()}
+        if v["抽出ID"] in gone:  # a child under 利用停止: left out, never reported
+            continue
         problems = []
         if v["抽出ID"] not in ids:
             problems.append(("抽出ID", v["抽出ID"], "今年度の抽出リストにない抽出IDです"))

@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from ..catalogue import datasets
+from ..catalogue.registry import load_registry, role_source
 from ..output.workbook import PRIVATE_NOTE, add_notes, table_sheet
 from ..params import Params
-from ..records import sharing
+from ..records import ledger, sharing
+from ..records.ledger import Paper
 
 
 def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str,
@@ -60,11 +64,23 @@ def _save(p: Params, rid: str, table: pd.DataFrame, catalogue: dict):
     return wb.save
 
 
+def _paper(p: Params, f: Path, rid: str, table: pd.DataFrame, person_of: dict[str, str], catalogue: dict) -> Paper:
+    """The 提供記録 of one hand-over paper."""
+    r = sharing.recipient(p, rid)
+    sources = list(load_registry(p)) if r.all_items else [role_source(p, "registry"), *r.sources]
+    to = f"{f.stem} ({r.label})" if r.per_school else r.label
+    return Paper("検討結果の提供", f, to, r.basis, [person_of[x] for x in table["抽出ID"]], list(table.columns), sources,
+                 table)
+
+
 def write_papers(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
     """``reports/internal/<fy>/teikyo/``: the hand-over papers (an empty folder before the meeting's decisions).
     Returns how many papers and children each recipient receives."""
     made = {} if dec is None else papers(p, dec, scores, ev, catalogue)
-    datasets.write(p, "handover", {name: _save(p, rid, t, catalogue) for name, (rid, t) in made.items()})
+    target = datasets.write(p, "handover", {name: _save(p, rid, t, catalogue) for name, (rid, t) in made.items()})
+    if made:
+        person_of = dict(zip(dec["extract_id"], dec["person_id"], strict=True))
+        ledger.record(p, [_paper(p, target / name, rid, t, person_of, catalogue) for name, (rid, t) in made.items()])
     rows = [{"受け取り先": sharing.recipient(p, rid).label, "こども": len(t)} for rid, t in made.values()]
     t = pd.DataFrame(rows, columns=["受け取り先", "こども"])
     return t.groupby("受け取り先", sort=False).agg(票の数=("こども", "size"), こども=("こども", "sum")).reset_index()

@@ -35,6 +35,8 @@ from .sections import (
     Privacy,
     Ranking,
     Recipient,
+    Records,
+    Retention,
     Run,
     Sharing,
     Spark,
@@ -46,6 +48,6 @@ from .sections import (
 )
 
 __all__ = ["Cases", "City", "Disclosure", "Evaluation", "Extraction", "Indicators", "Ingest", "Linkage", "NeedKind",
-           "Outcome", "Params", "ParamsError", "Privacy", "Ranking", "Recipient", "Run", "Sharing", "Spark", "Strata",
+           "Outcome", "Params", "ParamsError", "Privacy", "Ranking", "Recipient", "Records", "Retention", "Run", "Sharing", "Spark", "Strata",
            "Survey", "SurveyItem", "SurveyOutcome", "Synth", "error_message", "load_params", "read_data_file",
            "read_yaml", "read_yaml_file", "reference", "run_years", "year_params"]

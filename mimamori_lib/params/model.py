@@ -22,6 +22,8 @@ from .sections import (
     Linkage,
     Privacy,
     Ranking,
+    Records,
+    Retention,
     Run,
     Sharing,
     Survey,
@@ -55,6 +57,8 @@ class Params(_Section):
     evaluation: Evaluation = Evaluation()
     privacy: Privacy = Privacy()
     sharing: Sharing = Sharing()
+    records: Records = Records()
+    retention: Retention = Retention()
     run: Run = Run()
 
     _path: Path = PrivateAttr(default=None)

@@ -308,6 +308,8 @@ class Recipient(_Section):
     sources: list[str] = Field([], description="sources (the registry's ids) whose items it may see")
     items: list[str] = Field([], description="further items (the catalogue's ids) it may see")
     note: str = Field("", description="what its papers say about what they leave out")
+    basis: str = Field("", description="the legal basis of giving it children's information (提供記録 and the "
+                                       "個人情報ファイル簿), e.g. 個人情報保護法第69条第2項第3号")
 
 
 SCHOOL_SOURCES = ["shusseki", "hokenshitsu", "kyushoku_minou", "shugaku_enjo", "tokushi"]
@@ -316,9 +318,11 @@ SCHOOL_SOURCES = ["shusseki", "hokenshitsu", "kyushoku_minou", "shugaku_enjo", "
 def _default_recipients() -> dict[str, Recipient]:
     return {
         "school": Recipient(label="学校", per_school=True, sources=SCHOOL_SOURCES,
+                            basis="個人情報保護法第69条第2項第3号、児童福祉法第25条の3",
                             note="この票には学校の持つ情報のみを記載しています (出欠・保健室・給食費・就学援助・特別支援)。"
                                  "福祉・保健・相談などほかの部署の記録は、必要最小限の情報共有のため記載していません。"),
         "kodomo_center": Recipient(label="こども家庭センター", all_items=True,
+                                   basis="個人情報保護法第69条第2項第2号 (市の機関内の利用)、児童福祉法第10条の2",
                                    note="アセスメントのすべての項目を記載しています。取り扱いに注意してください。"),
     }
 
@@ -337,6 +341,37 @@ class Sharing(_Section):
         if self.school not in self.recipients:
             raise ValueError(f"school の {self.school} が recipients にありません")
         return self
+
+
+class Records(_Section):
+    """The records a city keeps (個人情報保護法 第69・75条): the 個人情報ファイル簿 and the record of every paper that
+    names children (提供記録)."""
+
+    file_name: str = Field("こども見守りシステム 連携データファイル", description="名称 of the personal information file "
+                                                                              "(個人情報ファイル簿)")
+    purpose: str = Field("支援が必要なのにまだ支援につながっていないこどもを早期に把握し、支援につなげるため (こども見守り)",
+                         description="利用目的 (個人情報ファイル簿)")
+    department: str = Field("こども家庭課", description="the department that keeps the file (ファイル簿, papers)")
+    contact: str = Field("こども家庭課 (市役所本庁舎)", description="where requests for 開示・訂正・利用停止 are received "
+                                                              "(受付窓口)")
+    meeting: str = Field("支援担当者会議の構成員", description="who receives the meeting's papers (抽出リスト, "
+                                                         "アセスメントシート)")
+    meeting_basis: str = Field("個人情報保護法第69条第1項 (利用目的の範囲内の利用)、児童福祉法第25条の2",
+                               description="the legal basis of the meeting's papers")
+    staff_basis: str = Field("個人情報保護法第69条第1項 (利用目的の範囲内の利用)",
+                             description="the legal basis of papers for the staff who do the work (名寄せの確認, 事例記録)")
+    disclosure_basis: str = Field("個人情報保護法第76条・第82条 (開示請求に対する開示)",
+                                  description="the legal basis of a 開示 workbook given to the child or its 法定代理人")
+
+
+class Retention(_Section):
+    """How long what the analysis holds is kept (個人情報保護法 第61条第2項: no longer than the purpose needs)."""
+
+    years: int = Field(5, ge=1, le=100, description="a fiscal year's screening data (its processed tables, papers and "
+                                                    "reports) is kept this many years after the year ends (3/31), "
+                                                    "then `mimamori purge` removes it")
+    records_years: int = Field(25, ge=1, le=100, description="the meeting's decisions and the case records are kept "
+                                                             "this many years after the year ends (the city's 文書管理規程)")
 
 
 class Privacy(_Section):

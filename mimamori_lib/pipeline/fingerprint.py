@@ -91,6 +91,8 @@ def step_inputs(p: Params, s: Step, earlier_years: list[int], key_id: str | None
     }
     if s.uses_key:
         out["key"] = key_id or ABSENT
+    if s.state is not None:
+        out["state"] = s.state(p)
     out["upstream"] = {d.file: file_hash(d.path(p)) for d in s.upstream(p)}
     if s.earlier or s.older:
         out["earlier"] = {}

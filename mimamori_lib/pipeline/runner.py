@@ -26,6 +26,8 @@ from ..errors import USER_ERROR_NAMES, InputError
 from ..params import Params, run_years
 from ..privacy.pseudonym import KeyFileError, ensure_key, key_id, key_path
 from ..privacy.restricted import atomic_file, remove_temporary, work_folder
+from ..rights import kaiji
+from ..rights.stops import stopped
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
 from .kernel import execute, to_html
@@ -292,7 +294,7 @@ class _Runner:
 
 
 LABELS = {"code": "コード", "notebook": "ノートブック", "params": "パラメータ", "data_files": "登録簿・項目一覧", "raw": "入力ファイル",
-          "key": "仮名化キー", "upstream": "前のステップの出力", "earlier": "前年度までの出力"}
+          "key": "仮名化キー", "upstream": "前のステップの出力", "earlier": "前年度までの出力", "state": "訂正・利用停止"}
 
 
 def _changed(before: dict | None, now: dict | None) -> str:
@@ -345,6 +347,9 @@ def run_plan(plan: Plan) -> list[RunResult]:
             n = remove_temporary(d)
             if n:
                 log.info("途中で止まった実行が残した一時ファイル %d 件を削除しました", n)
+        n = kaiji.remove_for_stopped(first, stopped(first).atena)  # before any step: a stopped child is in no file
+        if n:
+            log.info("利用停止になったこどもの開示の資料 %d 件を削除しました", n)
         import jupyter_client.manager  # noqa: F401 - imported once here, not by two step threads at a time
         import nbconvert  # noqa: F401
         import papermill  # noqa: F401

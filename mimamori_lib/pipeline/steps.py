@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalogue import datasets
+from ..catalogue.registry import load_registry
 from ..params import Params
+from ..rights.stops import year_state
 
 
 def _sources(p: Params) -> list[Path]:
-    from ..catalogue.registry import load_registry
-
+    """Every export of the registry (the family's requests are in the step's ``state``: what concerns its year)."""
     return [p.raw_year / spec["path"] for spec in load_registry(p).values()]
 
 
@@ -40,6 +41,8 @@ class Step:
     reads: tuple[str, ...] | None = None                 # the same year's datasets it reads (default: every output
                                                          # of the steps it comes after)
     heavy: bool = False                                  # peak memory grows with the city (run.heavy_parallel_mb)
+    state: Callable[[Params], object] | None = None      # what else decides its outputs, by the day (a 利用停止 that
+                                                         # starts or is lifted with no file changed)
 
     def reads_of(self, earlier_fy: int, years: list[int], fy: int) -> tuple[str, ...]:
         """The steps of ``earlier_fy`` (one of the run's ``years``) whose outputs this step of ``fy`` reads."""
@@ -55,8 +58,6 @@ class Step:
         """What it writes (10_ingest: also one table per source of the registry)."""
         out = datasets.of_step(self.name)
         if self.name == "10_ingest":
-            from ..catalogue.registry import load_registry
-
             out += [datasets.dataset(f"table:{sid}") for sid in load_registry(p)]
         return out
 
@@ -70,8 +71,6 @@ class Step:
 def _expand(p: Params, name: str) -> list[datasets.Dataset]:
     """A dataset name, or ``tables``: every source table."""
     if name == "tables":
-        from ..catalogue.registry import load_registry
-
         return [datasets.dataset(f"table:{sid}") for sid in load_registry(p)]
     return [datasets.dataset(name)]
 
@@ -82,7 +81,7 @@ RULE = ("extraction.top_basic", "extraction.top_other", "extraction.ties", "extr
         "extraction.supported_items")
 STEPS: dict[str, Step] = {s.name: s for s in (
     Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry",), uses_key=True, raw=_sources,
-         earlier=("10_ingest",), heavy=True),
+         earlier=("10_ingest",), heavy=True, state=year_state),
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",), raw=_saved("review"), after=("10_ingest",),
          heavy=True),
     Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE),

@@ -151,3 +151,16 @@ def pseudonym(key: bytes, value: str | None, domain: str = "person") -> str | No
 def pseudonym_series(key: bytes, values: pd.Series, domain: str = "person") -> pd.Series:
     """Pseudonyms for a Series of normalised identifiers (each distinct value hashed once)."""
     return map_unique(values, lambda v: pseudonym(key, v, domain)).astype("string")
+
+
+def extract_id(key: bytes, fy: int, person_id: str) -> str:
+    """抽出ID: stable for a child within a year, carrying nothing about the child (``25-3F9A1C``)."""
+    return f"{fy % 100:02d}-" + pseudonym(key, f"{fy}:{person_id}", domain="extract")[:6].upper()
+
+
+def key_if_any(p: Params) -> bytes | None:
+    """The run's key if its file can be read (``None`` otherwise: nothing pseudonymous can be made or matched)."""
+    try:
+        return load_key(key_path(p))
+    except KeyFileError:
+        return None

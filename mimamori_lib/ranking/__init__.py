@@ -24,6 +24,7 @@ import pandas as pd
 from ..catalogue import datasets
 from ..judgement.scoring import active_catalogue, item_table, write_items
 from ..params import Params, run_years, year_params
+from ..records.retention import screening_purged
 from . import backtest as bt
 from . import fairness, model
 from . import kinds as nk
@@ -56,10 +57,13 @@ class RankResult:
 
 def _pairs(p: Params, catalogue: dict, now: pd.DataFrame) -> tuple[dict[int, pd.DataFrame], list[tuple[int, int]]]:
     frames = {}
+    purged = set(screening_purged(p))
     for fy in run_years(p):
         if fy < p.fiscal_year:
-            f = saved_year_frame(year_params(p, fy), catalogue)
-            if f is None:
+            f = None if fy in purged else saved_year_frame(year_params(p, fy), catalogue)
+            if fy in purged:
+                log.info("FY%d のデータは保存期間を過ぎて削除したため、順位付けの検証に使えません", fy)
+            elif f is None:
                 log.info("FY%d はまだ実行されていないため、順位付けの検証に使えません", fy)
             else:
                 frames[fy] = f

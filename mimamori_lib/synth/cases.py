@@ -68,7 +68,8 @@ def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
         from ..cases.records import template_rows, write_template
         from ..judgement.indicators import load_catalogue
 
-        write_template(p, template_rows(dec, datasets.read(p, "scores"), load_catalogue(p, every_item=True)))
+        write_template(p, template_rows(dec, datasets.read(p, "scores"), load_catalogue(p, every_item=True)),
+                       dict(zip(dec["extract_id"], dec["person_id"], strict=True)))
     need = dec[dec["support_needed"] == "要"].set_index("extract_id")
     lst = pd.read_csv(datasets.path(p, "extraction_csv"), dtype=str, keep_default_na=False,
                       encoding="utf-8-sig").set_index("抽出ID")

@@ -140,3 +140,21 @@ def read_rows(text: str, row_lines: int = 1) -> Rows:
     if header is None:
         raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
     return Rows(header, rows, lines, broken, numbers)
+
+
+@dataclass(frozen=True)
+class Entries:
+    """An export's rows in file order as ingestion numbers them (row n is ``rows[n - 1]``; a row that could not be
+    read is ``None``), with the line each starts on and why a broken row could not be read."""
+
+    header: list[str]
+    rows: list[list[str] | None]
+    lines: list[int]
+    broken: dict[int, str]
+
+
+def entries(text: str, row_lines: int = 1) -> Entries:
+    """:func:`read_rows`, with the broken rows kept in their place (the numbering of rows every step uses)."""
+    t = read_rows(text, row_lines)
+    both = sorted([*zip(t.lines, t.rows, strict=True), *((line, None) for line, _ in t.broken)], key=lambda e: e[0])
+    return Entries(t.header, [r for _, r in both], [line for line, _ in both], dict(t.broken))
