@@ -170,3 +170,41 @@ def test_a_misspelt_top_level_key_is_named(tmp_path: Path) -> None:
 def test_excel_serial_dates_and_western_forms() -> None:
     assert parse_date("45748", serial=True) == dt.date(2025, 4, 1) and parse_date("45748") is None
     assert parse_date("2015/4/1") == parse_date("2015.4.1") == parse_date("2015年4月1日") == parse_date("20150401")
+
+
+def test_the_guides_city_file_checks_both_years(layout, capsys) -> None:
+    """The staff guide's city (one params file for every year, its registry and 外字 table) passes `mimamori sources
+    check` on a city in that layout, each year with the registry that year's run will use (issue 35)."""
+    root = layout[0]
+    import re
+
+    from mimamori_lib.params import run_years
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "運用ガイド.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", guide, re.S)
+    city = root / "guide_city"
+    city.mkdir(exist_ok=True)
+    (city / "sources.yaml").write_text(next(b for b in blocks if "sources:" in b).replace(
+        "../params/sources.yaml", str(Path("params/sources.yaml").resolve())), encoding="utf-8")
+    (city / "city.yaml").write_text(next(b for b in blocks if "gaiji:" in b).replace(
+        "../params/common.yaml", str(Path("params/common.yaml").resolve())), encoding="utf-8")
+    shutil.copy(root / "gaiji.csv", city / "gaiji.csv")
+    assert run_years(load_params(city / "city.yaml")) == [2024, 2025]
+    capsys.readouterr()
+    assert cli.main(["sources", "check", "--raw-dir", str(root / "raw"), "--params", str(city / "city.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "fy2024" in out and "fy2025" in out and "必須の列がありません" not in out
+
+
+def test_a_city_file_that_changes_one_field_of_a_kind_runs(tmp_path: Path) -> None:
+    """`extends` merges nested entries field by field: one weight changed, the kind's other fields and the other
+    kinds kept; a recipient's sources changed, its label and basis kept; null removes an entry."""
+    f = tmp_path / "city.yaml"
+    f.write_text(f"extends: {Path('params/fy2025.yaml').resolve()}\nranking:\n  kinds:\n    attendance: {{weight: 3}}\n"
+                 "    care: null\nsharing:\n  recipients:\n    school: {sources: [shusseki]}\n", encoding="utf-8")
+    p = load_params(f)
+    assert p.ranking.kinds["attendance"].weight == 3 and p.ranking.kinds["attendance"].label == "不登校"
+    assert list(p.ranking.kinds) == ["poverty", "attendance"]
+    school = p.sharing.recipients["school"]
+    assert school.sources == ["shusseki"] and school.label == "学校" and school.per_school and school.basis
+    assert list(p.sharing.recipients) == ["school", "kodomo_center"]

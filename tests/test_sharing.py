@@ -159,7 +159,10 @@ def test_the_guides_tier_band_params_load(tmp_path: Path) -> None:
 
 
 def test_the_guides_city_registry_and_params_load(tmp_path: Path) -> None:
+    """The guide's city: one params file for every year, with its registry and 外字 table in each year's params."""
     from mimamori_lib.catalogue.registry import load_registry
+    from mimamori_lib.params import run_years, year_params
+    from mimamori_lib.text.gaiji import load_table
 
     blocks = re.findall(r"```yaml\n(.*?)```", _guide(), re.S)
     registry = next(b for b in blocks if "sources:" in b)
@@ -167,15 +170,17 @@ def test_the_guides_city_registry_and_params_load(tmp_path: Path) -> None:
     shutil.copytree(paths.PARAMS, tmp_path / "params")
     (tmp_path / "city").mkdir()
     (tmp_path / "city" / "sources.yaml").write_text(registry, encoding="utf-8")
-    (tmp_path / "city" / "fy2025.yaml").write_text(city_params, encoding="utf-8")
+    (tmp_path / "city" / "city.yaml").write_text(city_params, encoding="utf-8")
     table = re.search(r"```\n(コード,文字.*?)```", _guide(), re.S)[1]
     (tmp_path / "city" / "gaiji.csv").write_text(table, encoding="utf-8")
-    p = load_params(tmp_path / "city" / "fy2025.yaml")
-    reg = load_registry(p)
-    assert "個人宛名コード" in reg["juki"]["columns"] and reg["juki"]["encoding"] == "utf-8-sig"
-    from mimamori_lib.text.gaiji import load_table
-
-    assert load_table(p.ingest.gaiji) == {"\ue001": "髙", "\ue002": "﨑"}
+    base = load_params(tmp_path / "city" / "city.yaml")
+    assert run_years(base) == [2024, 2025] and base.fiscal_year == 2025
+    for fy in run_years(base):
+        p = year_params(base, fy)
+        reg = load_registry(p)
+        assert "個人宛名コード" in reg["juki"]["columns"] and reg["juki"]["encoding"] == "utf-8-sig", fy
+        assert load_table(p.ingest.gaiji) == {"\ue001": "髙", "\ue002": "﨑"}, fy
+        assert p.reference_date.year == fy
 
 
 def test_the_public_report_prints_as_a_handout(smoke_run: Path) -> None:

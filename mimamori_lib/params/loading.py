@@ -66,7 +66,8 @@ def _resolve_paths(data: dict, base: Path) -> dict:
             p = Path(node[key[-1]]).expanduser()
             node[key[-1]] = str(p if p.is_absolute() else (base / p).resolve())
     if isinstance(data.get("years"), dict):
-        data["years"] = {y: str((base / Path(f)).resolve()) if f else f for y, f in data["years"].items()}
+        data["years"] = {y: str((base / Path(f)).resolve()) if isinstance(f, str) and f
+                         else _resolve_paths(f, base) if isinstance(f, dict) else f for y, f in data["years"].items()}
     return data
 
 
@@ -89,6 +90,8 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
     origin = dict.fromkeys(_leaves(data), path)
     if parent:
         base, base_origin = read_yaml((path.parent / str(parent)).resolve(), (*_seen, path))
+        if "years" in data:  # a file's years are the run's years: never merged with the years of the file it extends
+            base.pop("years", None)
         data = merge(base, data)
         origin = {**base_origin, **origin}
     return data, origin
@@ -128,11 +131,15 @@ def year_params(p: Params, fy: int) -> Params:
     folders)."""
     if int(fy) == p.fiscal_year:
         return p
-    f = p.years.get(int(fy))
-    if f is None:
+    if int(fy) not in p.years:
         known = "・".join(str(y) for y in sorted(p.years)) or "なし"
         raise ParamsError(f"年度 {fy} のパラメータファイルが years にありません (あるのは {known}): {p.params_path}")
-    return load_params(f, p.overrides())
+    f = p.years[int(fy)]
+    if isinstance(f, Path):
+        return load_params(f, p.overrides())
+    # a year written in the same file: the file's settings, the year's own on top (its reference date, …)
+    data = {k: v for k, v in p._data.items() if k not in ("fiscal_year", "reference_date")}
+    return build(merge(data, {**(f or {}), "fiscal_year": int(fy)}), p.params_path, p._origin)
 
 
 def run_years(p: Params) -> list[int]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .. import paths
 from .errors import ParamsError, error_message
@@ -40,7 +41,10 @@ class Params(_Section):
     raw_dir: Path = Field(paths.RAW, description="folder holding fy2024/, fy2025/, ... (the exports as received)")
     out_dir: Path | None = Field(None, description="null: data/processed/<fy>/ and reports/; else <out>/processed, <out>/reports")
     key_file: Path | None = Field(None, description="the pseudonym key (null: $MIMAMORI_KEY_FILE, else data/mimamori.key)")
-    years: dict[int, Path] = Field({}, description="the params file of each fiscal year of the run (relative to the file)")
+    years: dict[int, Path | dict[str, Any] | None] = Field(
+        {}, description="the fiscal years of the run: each year's params file (relative to the file), or what differs "
+                        "in that year written here (e.g. {reference_date: 2025-09-01}; empty: nothing), so that one "
+                        "city file holds every year")
     notebooks: list[str] = Field(["10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey",
                                   "45_cases", "50_evaluation"],
                                  description="notebooks of a run, in order")
@@ -80,6 +84,14 @@ class Params(_Section):
     @classmethod
     def _year_keys(cls, v: Any) -> Any:
         return {int(k): f for k, f in v.items()} if isinstance(v, dict) else v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _latest_year(cls, v: Any) -> Any:
+        """A file that lists its years and names no fiscal year runs the latest of them."""
+        if isinstance(v, dict) and v.get("fiscal_year") is None and isinstance(v.get("years"), dict) and v["years"]:
+            return {**v, "fiscal_year": max(int(y) for y in v["years"])}
+        return v
 
     # where things are (derived, never set in a file)
     @property
@@ -136,9 +148,50 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _entry_model(annotation: Any) -> type[BaseModel] | None:
+    """``Model`` of a ``dict[str, Model]`` field."""
+    if typing.get_origin(annotation) is dict:
+        args = typing.get_args(annotation)
+        return _model_of(args[1]) if len(args) == 2 else None
+    return None
+
+
+def over_defaults(model: type[BaseModel], data: dict) -> dict:
+    """A file's values over the schema's default entries, field by field: a file that changes one field of a default
+    kind of need, outcome or recipient names only that field (``ranking.kinds.attendance.weight: 3``), keeps the
+    entries it does not name, and removes one with ``null``."""
+    out = dict(data)
+    for name, f in model.model_fields.items():
+        v = out.get(name)
+        if not isinstance(v, dict):
+            continue
+        sub = _model_of(f.annotation)
+        if sub is not None:
+            out[name] = over_defaults(sub, v)
+            continue
+        item = _entry_model(f.annotation)
+        if item is None or f.is_required():
+            continue
+        defaults = f.get_default(call_default_factory=True) or {}
+        merged = {k: d.model_dump() for k, d in defaults.items()}
+        for k, e in v.items():
+            if e is None:
+                merged.pop(k, None)
+            elif isinstance(e, dict):
+                merged[k] = over_defaults(item, merge(merged[k], e) if k in merged else e)
+            else:
+                merged[k] = e
+        out[name] = merged
+    return out
+
+
 def build(data: dict, path: Path, origin: dict) -> Params:
     try:
-        p = Params.model_validate(data)
+        p = Params.model_validate(over_defaults(Params, data))
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(str(x) for x in err["loc"])
