@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from .params import Params, load_params
+from .params import Params, load_params, reads
 
 LOG_ENV = "MIMAMORI_RUN_LOG"
 QUIET = ("papermill", "traitlets", "matplotlib", "asyncio", "numexpr", "urllib3", "fontTools", "PIL", "splink", "duckdb")
@@ -38,4 +38,5 @@ def setup_logging() -> None:
 def start(params_path: str, overrides: dict | None = None) -> Params:
     """Configure logging and load the run's parameters (the notebook's ``parameters`` cell names them)."""
     setup_logging()
+    reads.start_from_env()
     return load_params(params_path, overrides)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mimamori_lib.params import reads
 from mimamori_lib.synth.generate import generate
 
 BEPPU_CHILDREN = 16696
@@ -74,8 +75,13 @@ def smoke_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("smoke")
     old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
-    code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"), "--out-dir", str(root / "out")])
-    os.umask(old_umask)
+    os.environ[reads.FOLDER_ENV] = str(root / "reads")  # what each step really reads (tests/test_declarations.py)
+    try:
+        code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"),
+                         "--out-dir", str(root / "out")])
+    finally:
+        os.environ.pop(reads.FOLDER_ENV, None)
+        os.umask(old_umask)
     assert code == 0
     return root
 

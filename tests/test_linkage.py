@@ -233,3 +233,30 @@ def test_school_files_inherit_the_attendance_outcome() -> None:
     got = linkage.inherit_links(ident, SRC, "gakko/hokenshitsu.csv", base).set_index("row")
     assert list(got.index) == [7, 9] and got.loc[7, "person_id"] == "p1" and got.loc[7, "status"] == "auto"
     assert got.loc[9, "status"] == "review", "a copy of a record that waits for staff waits with it"
+
+
+def test_the_same_city_with_two_keys_links_the_same(small_city: Path, tmp_path: Path, monkeypatch) -> None:
+    """Issue 37: the training samples are drawn over the exports' own identities, never the keyed pseudonym, so a
+    city that changes its key gets the same links and the same review queue (as 宛名番号), not another sample."""
+    from mimamori_lib import ingest
+    from mimamori_lib.catalogue.tables import read_people
+    from mimamori_lib.params import load_params
+    from mimamori_lib.privacy.pseudonym import new_key
+
+    got = []
+    for name in ("a", "b"):
+        key = new_key(tmp_path / f"{name}.key")
+        monkeypatch.setenv("MIMAMORI_KEY_FILE", str(key))
+        p = load_params("params/fy2025.yaml", {"raw_dir": str(small_city / "raw"), "out_dir": str(tmp_path / name)})
+        ingest.run(p)
+        res = linkage.run(p)
+        atena = read_people(p, columns=["person_id", "atena_no"]).set_index("person_id")["atena_no"]
+        links = res.links.assign(atena=res.links["person_id"].map(atena))[["source", "row", "status", "atena"]]
+        review = res.review.assign(atena=res.review["unique_id_l"].map(atena))
+        got.append((links.sort_values(["source", "row"]).reset_index(drop=True),
+                    sorted(zip(review["source"], review["row"].astype(int), review["atena"], strict=True)),
+                    json.loads((tmp_path / name / "processed" / "fy2025" / "linkage_meta.json").read_text())))
+    (la, ra, ma), (lb, rb, mb) = got
+    pd.testing.assert_frame_equal(la, lb)
+    assert ra == rb
+    assert ma["sampling"] == mb["sampling"] and ma["sampling"]["seed"] == 1 and "pseudonym" in ma["sampling"]["over"]

@@ -50,7 +50,7 @@ def test_no_second_default_in_code() -> None:
     ("fiscal_year: 2025\nextends: common.yaml\nextraction:\n  ties: maybe\n", "extraction.ties: 次のいずれか"),
     ("fiscal_year: 2025\nextends: common.yaml\nlinkage:\n  review_threshold: 0.99\n", "review_threshold は auto_threshold 以下"),
     ("fiscal_year: 2025\nextends: common.yaml\nreference_date: 2025-13-01\n", "reference_date"),
-    ("extends: common.yaml\n", "fiscal_year: 必須の項目がありません"),
+    ("extends: common.yaml\nyears: {}\n", "fiscal_year: 必須の項目がありません"),
     ("fiscal_year: 2025\nextends: common.yaml\nextraction: [1, 2]\n", "extraction: 「キー: 値」の形ではありません"),
     ("- a\n- b\n", "「キー: 値」の形ではありません"),
     ("fiscal_year: 2025\n  bad: [\n", "YAML が読めません"),

@@ -51,10 +51,28 @@ def test_an_unrelated_params_value_reruns_nothing(city: Path) -> None:
 
 
 def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
-    """The tier band changes the list: extraction, the meeting read-back and the report; not ingestion, 名寄せ, the
-    ranking's backtest (Beppu's rule does not use the band) or the survey (which reads the items, not the list)."""
-    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"30_extract", "35_meeting", "45_cases",
-                                                                                "50_evaluation"}
+    """The tier band changes the list: extraction, the meeting read-back and the report, and the ranking's judgement
+    of the band by strata (of the list's size); not ingestion, 名寄せ or the survey (which reads the items)."""
+    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"25_ranking", "30_extract", "35_meeting",
+                                                                                "45_cases", "50_evaluation"}
+
+
+def test_a_strata_value_reruns_the_ranking(city: Path) -> None:
+    """Issue 35: extraction.strata.by_children was read by 25_ranking but not declared, so its strata table kept the
+    old setting."""
+    p = _params(city, "extraction:\n  strata: {by_children: 0.3}\n")
+    assert {"25_ranking", "50_evaluation"} <= _run(city, p)
+
+
+def test_a_line_of_the_gaiji_table_reruns_ingestion(city: Path) -> None:
+    """Issue 35: only the 外字 table's path was fingerprinted, not its content (髙 → 高 kept the old character)."""
+    table = city / "gaiji.csv"
+    table.write_text("コード,文字,読み\nU+E001,髙,たか\n", encoding="utf-8-sig")
+    p = _params(city, f"ingest:\n  gaiji: {table}\n")
+    assert "10_ingest" in _run(city, p)
+    assert _run(city, p) == set()
+    table.write_text("コード,文字,読み\nU+E001,高,たか\n", encoding="utf-8-sig")
+    assert "10_ingest" in _run(city, p)
 
 
 def test_an_input_file_reruns_exactly_the_steps_downstream(city: Path) -> None:

@@ -71,7 +71,7 @@ def rights_city(smoke_run: Path, tmp_path_factory) -> dict:
                                                                         stop["person_id"]])].sort_values("extract_id").iloc[0]
     ident = _table(root, 2025, "restricted/identity.parquet")
     me = ident[(ident["person_id"] == stop["person_id"]) & (ident["source"] == "shimin/juki.csv")].iloc[0]
-    stop_names = {me["name"], me["name"].replace(" ", ""), me["name_kana"]}
+    stop_names = {me["name"], me["name"].replace(" ", "")}  # (a reading alone is shared by other children)
     line_down, cells_down, header = _line(root, 2025, "gakko/shusseki.csv", int(down["row"]))
     line_up, cells_up, _ = _line(root, 2025, "gakko/shusseki.csv", int(up["row"]))
     col = header.index("前年度欠席日数")

@@ -61,8 +61,9 @@ def test_school_papers_name_only_what_a_school_may_see(smoke_run: Path) -> None:
 def test_a_recipient_sees_exactly_the_items_params_give_it(smoke_run: Path, tmp_path: Path) -> None:
     f = tmp_path / "p.yaml"
     f.write_text(f"extends: {Path('params/fy2025.yaml').resolve()}\nsharing:\n  recipients:\n"
-                 "    school: {label: 学校, per_school: true, items: [B06]}\n"
-                 "    soudan: {label: 教育相談センター, sources: [shusseki, tokushi]}\n", encoding="utf-8")
+                 "    school: {label: 学校, per_school: true, sources: [], items: [B06]}\n"
+                 "    soudan: {label: 教育相談センター, sources: [shusseki, tokushi]}\n"
+                 "    kodomo_center: null\n", encoding="utf-8")  # a default recipient the city does not have
     p = load_params(f, {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
     _, ev, catalogue = saved_items(p)
     dec = pd.read_parquet(smoke_run / "out" / "processed" / "fy2025" / "decisions.parquet")

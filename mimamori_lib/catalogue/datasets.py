@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import paths
-from ..params import Params
+from ..params import Params, reads
 from ..privacy.restricted import atomic_file, private_file
 
 Place = Literal["processed", "internal", "reports"]
@@ -42,6 +42,8 @@ class Dataset:
 
     def path(self, p: Params, fy: int | None = None) -> Path:
         """Its file in the params' year (or in year ``fy`` of the same run's folders)."""
+        if reads.recording():
+            reads.record("dataset", f"{p.fiscal_year if fy is None else fy} {self.name}")
         base = {"processed": p.processed.parent, "internal": p.internal_root, "reports": p.reports}[self.place]
         if not self.per_year:
             return base / self.file
@@ -127,10 +129,12 @@ def exists(p: Params, name: str, fy: int | None = None) -> bool:
     return path(p, name, fy).exists()
 
 
-def years_with(p: Params, name: str) -> list[int]:
-    """The fiscal years of the run's folders in which a dataset exists, in order."""
+def years_with(p: Params, name: str, before: int | None = None, until: int | None = None) -> list[int]:
+    """The fiscal years of the run's folders in which a dataset exists, in order (only those before ``before`` or up
+    to ``until``, when given: a year that is not looked at is not read)."""
     root = p.processed.parent
     years = sorted(int(d.name[2:]) for d in root.glob("fy*") if d.name[2:].isdigit()) if root.is_dir() else []
+    years = [fy for fy in years if (before is None or fy < before) and (until is None or fy <= until)]
     return [fy for fy in years if exists(p, name, fy)]
 
 

@@ -46,9 +46,9 @@ def attendance_by_year(p: Params) -> dict[str, pd.DataFrame]:
     out = {}
     att = role_source(p, "attendance")
     path = load_registry(p)[att]["path"]
-    for fy in datasets.years_with(p, "links"):
+    for fy in datasets.years_with(p, "links", until=p.fiscal_year):
         table = datasets.path(p, f"table:{att}", fy)
-        if fy > p.fiscal_year or not table.exists():
+        if not table.exists():
             continue
         lk = linked_rows(read_cached(datasets.path(p, "links", fy)), path)
         t = read_cached(table)[["row", *ATTENDANCE]].merge(lk, on="row")
@@ -85,9 +85,7 @@ def survey_answers(p: Params, person_id: str, survey: pd.DataFrame | None, spec:
 def history_by_year(p: Params) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """Earlier years' extraction (extracted children only) and meeting decisions, indexed by pseudonym."""
     out = {}
-    for fy in datasets.years_with(p, "scores"):
-        if fy >= p.fiscal_year:
-            continue
+    for fy in datasets.years_with(p, "scores", before=p.fiscal_year):
         s = read_cached(datasets.path(p, "scores", fy))
         s = s[(s["group"] != "").to_numpy()].drop_duplicates("person_id").set_index("person_id")
         f = datasets.path(p, "decisions", fy)

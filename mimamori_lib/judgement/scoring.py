@@ -117,7 +117,7 @@ def _mark(df: pd.DataFrame, picked: pd.DataFrame, cut_tie: pd.Series, group: str
 def previously_needed(p: Params) -> set[str]:
     """Children judged 支援要否=要 at an earlier year's meeting (from that year's processed decisions)."""
     out: set[str] = set()
-    for fy in datasets.years_with(p, "decisions"):
+    for fy in datasets.years_with(p, "decisions", before=p.fiscal_year):
         if fy < p.fiscal_year:
             dec = datasets.read(p, "decisions", fy=fy)
             out |= set(dec.loc[dec["support_needed"] == "要", "person_id"].dropna())

@@ -86,14 +86,19 @@ def run(p: Params, write: bool = True) -> LinkResult:
     log.info("名寄せ: 住基のこども %d 人 × 学校系の記録 %d 件 (うち出欠と同一の記録 %d 件は出欠の結果を引き継ぎ)",
              len(registry), len(records), int(is_copy.sum()))
     del reg_all, records
+    pseudonym_of = pd.Series(registry["unique_id"].to_numpy(), index=registry["train_id"].to_numpy())
     with work_folder(p.processed / "restricted", p.processed.parent) as work, duckdb_api(lk, work) as api:
-        training, linker = train(lk, registry, scored, api)
+        # trained over the exports' own identities (registry row, record row), so another key trains the same model
+        training, linker = train(lk, registry.assign(unique_id=registry["train_id"]), scored, api)
         chart = match_weights_chart(linker)
         if lk.backend == "duckdb":  # the backend holds both sides now: keep only what assignment needs
             registry, scored = None, scored[["unique_id", "source", "row"]]
         t1 = time.perf_counter()
         pairs = predict(linker, lk.review_threshold) if lk.backend == "duckdb" else \
-            predict_with(lk, training.model, registry, scored, lk.review_threshold, work)
+            predict_with(lk, training.model, registry.assign(unique_id=registry["train_id"]), scored, lk.review_threshold,
+                         work)
+        if len(pairs):
+            pairs["unique_id_l"] = pairs["unique_id_l"].map(pseudonym_of).astype("string")
         del linker, api
         log.info("  予測 %d 組 (%.1f 秒)", len(pairs), time.perf_counter() - t1)
     links, review = assign(pairs, scored, lk.auto_threshold, lk.review_threshold, decisions, person_to_atena)
@@ -136,12 +141,19 @@ def write_outputs(p: Params, res: LinkResult, chart: str) -> None:
     datasets.write(p, "links", res.links)
     # without Splink's random linker_uid: the same model gives the same file, and the steps after it are not re-run
     datasets.write(p, "linkage_model", {k: v for k, v in res.training.model.items() if k != "linker_uid"})
+    lk = p.linkage
     datasets.write(p, "linkage_meta", {"em_iterations": res.training.em_iterations, "em_rules": res.training.em_rules,
-                                        "converged": res.training.converged, "training_seconds": res.training.seconds})
+                                        "converged": res.training.converged, "training_seconds": res.training.seconds,
+                                        "sampling": {"u_max_pairs": lk.u_max_pairs, "em_max_pairs": lk.em_max_pairs,
+                                                     "seed": lk.sample_seed, "over": SAMPLED_OVER}})
     datasets.write(p, "linkage_rates", res.rates)
     datasets.write(p, "review_decisions_report", res.decisions)  # it names 宛名番号: private, like every processed file
     datasets.write(p, "review_pairs", review_pairs(res.review))
     datasets.write(p, "match_weights_chart", chart)
+
+
+SAMPLED_OVER = ("records by their identity in the exports (registry: <seed>:R:<row>; school files: "
+                "<seed>:<source>:<row>), never the keyed pseudonym")
 
 
 def review_pairs(review: pd.DataFrame) -> pd.DataFrame:

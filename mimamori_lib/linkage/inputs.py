@@ -77,6 +77,8 @@ def registry_side(ident: pd.DataFrame, p: Params) -> pd.DataFrame:
     reg = reg[age_on(reg["birth_date"], p.reference_date).between(lo, hi).to_numpy()]
     out = _common(reg)
     out.insert(0, "unique_id", reg["person_id"].astype("string").to_numpy())
+    # what training samples over: the row in the registry export, never the pseudonym (another key, the same sample)
+    out["train_id"] = (f"{p.linkage.sample_seed}:R:" + reg["row"].astype(int).astype(str)).astype("string").to_numpy()
     out["school"] = pd.NA
     out["household_id"] = reg["household_id"].astype("string").to_numpy()
     since = pd.to_datetime(reg["resident_since"]) if "resident_since" in reg else pd.Series(pd.NaT, index=reg.index)
@@ -85,11 +87,12 @@ def registry_side(ident: pd.DataFrame, p: Params) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def record_id(source_index: int, row: pd.Series | int) -> pd.Series | str:
-    """A record's id in the linkage: ``<source index>:<row>``."""
+def record_id(source_index: int, row: pd.Series | int, seed: int = 1) -> pd.Series | str:
+    """A record's id in the linkage: ``<seed>:<source index>:<row>`` (the export's own identity: what the training
+    samples are drawn over, whatever the key)."""
     if isinstance(row, int | np.integer):
-        return f"{source_index}:{int(row)}"
-    return (str(source_index) + ":" + row.astype(int).astype(str)).astype("string")
+        return f"{seed}:{source_index}:{int(row)}"
+    return (f"{seed}:{source_index}:" + row.astype(int).astype(str)).astype("string")
 
 
 def records_side(ident: pd.DataFrame, p: Params, sources: list[str], registry_households: pd.Series) -> pd.DataFrame:
@@ -102,7 +105,7 @@ def records_side(ident: pd.DataFrame, p: Params, sources: list[str], registry_ho
         if rec.empty:
             continue
         out = _common(rec)
-        out.insert(0, "unique_id", record_id(i, rec["row"]).to_numpy())
+        out.insert(0, "unique_id", record_id(i, rec["row"], p.linkage.sample_seed).to_numpy())
         out["school"] = rec["school"].astype("string").to_numpy() if "school" in rec else pd.NA
         # 就学援助: the parent's 宛名番号 names the household the child should be in
         if "parent_person_id" in rec and rec["parent_person_id"].notna().any():

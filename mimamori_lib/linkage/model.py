@@ -218,7 +218,8 @@ def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api)
         [block_on("full_name", "birth_date"), block_on("full_kana", "birth_date")], recall=lk.prior_recall)
     # one pass over a fixed sample: waiting for 100 pairs in every level (Splink's default) means scanning every
     # chunk, as typo levels are rare among random pairs
-    linker.training.estimate_u_using_random_sampling(max_pairs=lk.u_max_pairs, seed=1, min_count_per_level=None, num_chunks=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=lk.u_max_pairs, seed=lk.sample_seed, min_count_per_level=None,
+                                                     num_chunks=1)
     iterations, rules, retried = [], [], False
     splink_log = logging.getLogger("splink")
     for rule in EM_BLOCKS:

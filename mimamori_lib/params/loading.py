@@ -110,6 +110,22 @@ def read_yaml_file(path: Path) -> dict:
     return raw
 
 
+def chain(path: Path) -> list[Path]:
+    """A YAML file and every file it ``extends`` (what a fingerprint of its content must hash)."""
+    out: list[Path] = []
+    f = Path(path).resolve()
+    while f.is_file() and f not in out:
+        out.append(f)
+        try:
+            parent = read_yaml_file(f).get("extends")
+        except ParamsError:
+            break
+        if not parent:
+            break
+        f = (Path(parent) if Path(parent).is_absolute() else f.parent / str(parent)).resolve()
+    return out
+
+
 def read_data_file(path: Path) -> dict:
     """A YAML data file of the project (source registry, indicator catalogue), parsed once per version."""
     data, _ = read_yaml(path)

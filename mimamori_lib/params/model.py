@@ -201,4 +201,18 @@ def build(data: dict, path: Path, origin: dict) -> Params:
         more = f" ほか {len(e.errors()) - 1} 件" if len(e.errors()) > 1 else ""
         raise ParamsError(f"パラメータ {key}: {error_message(err)}{value} — {where}{more}") from None
     p._path, p._data, p._origin = path, data, origin
+    _place(p, "")
     return p
+
+
+def _place(section: BaseModel, where: str) -> None:
+    """Tell every section where it sits in the run's params (what :mod:`.reads` records)."""
+    section._where = where
+    for name in type(section).model_fields:
+        v = section.__dict__.get(name)
+        if isinstance(v, BaseModel):
+            _place(v, f"{where}{name}.")
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if isinstance(x, BaseModel):
+                    _place(x, f"{where}{name}.{k}.")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .. import paths
+from . import reads
 
 
 def _project_file(v: Path) -> Path:
@@ -17,6 +18,16 @@ def _project_file(v: Path) -> Path:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
+    _where: str | None = PrivateAttr(None)   # its dotted place in the run's params ("ranking.kinds.attendance."),
+                                             # set once the run's params are built (not while they are validated)
+
+    def __getattribute__(self, name: str):
+        value = super().__getattribute__(name)
+        if reads.recording() and name[:1] != "_" and name in type(self).model_fields and not isinstance(value, _Section):
+            where = self._where
+            if where is not None:
+                reads.record("param", where + name)
+        return value
 
 
 # --- sections ----------------------------------------------------------------------------------------
@@ -88,6 +99,10 @@ class Linkage(_Section):
     prior_recall: float = Field(0.9, gt=0, le=1, description="recall assumed for the exact rules that estimate the prior")
     u_max_pairs: float = Field(3e5, gt=0, description="random pairs sampled (in one pass) to estimate u-probabilities")
     em_max_pairs: float = Field(2e6, gt=0, description="EM trains on a deterministic sample of at most this many pairs")
+    sample_seed: int = Field(1, ge=0, description="the training samples (u and EM) are drawn over the records' own "
+                                                  "identity in the exports (source and row), never over the keyed "
+                                                  "pseudonym, so that another key trains the same model; this seed "
+                                                  "draws another sample")
     out_of_district_m: float = Field(0.03, gt=0, lt=1, description="fixed m of 'school outside the district'")
     m_floor: float = Field(1e-4, gt=0, lt=1, description="no trained m-probability below this")
     memory_limit: str = Field("1.5GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$",

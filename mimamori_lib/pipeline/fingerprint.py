@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import paths
 from ..catalogue import datasets
 from ..params import Params, year_params
+from ..params.loading import chain
 from .steps import STEPS, Step
 
 ABSENT = "absent"
@@ -75,6 +76,17 @@ def params_subset(p: Params, s: Step) -> dict:
     return out
 
 
+def data_file_hash(p: Params, name: str) -> str:
+    """The hash of a data file a param names (``absent`` for none): the registry with every file it extends."""
+    v = _dotted(p, name)
+    if v is None:
+        return ABSENT
+    if Path(v).suffix in (".yaml", ".yml"):  # a registry, catalogue or narrative with every file it extends
+        files = chain(Path(v)) or [Path(v)]
+        return hashlib.sha256("".join(file_hash(f) for f in files).encode()).hexdigest()
+    return file_hash(Path(v))
+
+
 def _relative(p: Params, f: Path) -> str:
     try:
         return str(f.relative_to(p.raw_year))
@@ -86,7 +98,7 @@ def step_inputs(p: Params, s: Step, earlier_years: list[int], key_id: str | None
     """Everything a step reads, hashed."""
     out = {
         "step": s.name, "code": code_hash(), "notebook": file_hash(paths.NOTEBOOKS / f"{s.name}.ipynb"),
-        "params": params_subset(p, s), "data_files": {d: file_hash(Path(_dotted(p, d))) for d in s.data_files},
+        "params": params_subset(p, s), "data_files": {d: data_file_hash(p, d) for d in s.data_files},
         "raw": {_relative(p, f): file_hash(f) for f in s.raw_files(p)},
     }
     if s.uses_key:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .. import paths
+from ..params.reads import STEP_ENV
 from ..privacy.restricted import atomic_file
 
 _peaks: dict[str, float] = {}
@@ -74,7 +75,7 @@ def _manager_class():
 def _manager(env: dict[str, str], tag: str, work: Path | None):
     """A kernel manager class papermill instantiates for one notebook."""
     base = _manager_class()
-    return type("StepKernelManager", (base,), {"extra_env": dict(env), "tag": tag, "work": work})
+    return type("StepKernelManager", (base,), {"extra_env": {**env, STEP_ENV: tag}, "tag": tag, "work": work})
 
 
 def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str], tag: str,

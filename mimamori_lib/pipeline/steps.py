@@ -12,7 +12,7 @@ from pathlib import Path
 from ..catalogue import datasets
 from ..catalogue.registry import load_registry
 from ..params import Params
-from ..rights.stops import year_state
+from ..rights.stops import stops_state, year_state
 
 
 def _sources(p: Params) -> list[Path]:
@@ -76,31 +76,35 @@ def _expand(p: Params, name: str) -> list[datasets.Dataset]:
 
 
 COMMON = ("fiscal_year", "reference_date")
+# what 25_ranking judges the strata with: the band by kind and age band, of the size the list will have
+BAND = ("extraction.exclude_supported", "extraction.tier_band", "extraction.strata")
 # what Beppu's rule needs (25_ranking judges it): not the tier band or the ordering of the list
 RULE = ("extraction.top_basic", "extraction.top_other", "extraction.ties", "extraction.min_count",
         "extraction.supported_items")
 STEPS: dict[str, Step] = {s.name: s for s in (
-    Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry",), uses_key=True, raw=_sources,
+    Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry", "ingest.gaiji"), uses_key=True, raw=_sources,
          earlier=("10_ingest",), heavy=True, state=year_state),
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",), raw=_saved("review"), after=("10_ingest",),
-         heavy=True),
-    Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE),
+         heavy=True, state=stops_state),
+    Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE, *BAND),
          ("ingest.registry", "indicators.catalogue"), after=("10_ingest", "20_link"),
          earlier=("10_ingest", "20_link", "25_ranking"), older=("35_meeting",)),
-    Step("30_extract", (*COMMON, "city", "ingest", "indicators", "extraction", "ranking.reasons", "sharing"),
+    Step("30_extract", (*COMMON, "city", "ingest", "indicators", "extraction", "ranking.reasons", "ranking.kinds",
+                        "linkage.sources", "sharing"),
          ("ingest.registry", "indicators.catalogue"), uses_key=True, raw=_saved("hearing"),
          after=("10_ingest", "20_link", "25_ranking"),
-         earlier=("10_ingest", "20_link", "30_extract", "35_meeting")),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting"), state=stops_state),
     Step("35_meeting", (*COMMON, "city", "ingest", "indicators", "sharing"), ("ingest.registry", "indicators.catalogue"),
          raw=_saved("decisions"), after=("10_ingest", "20_link", "25_ranking", "30_extract"),
-         reads=("identity", "tables", "links", "items", "evidence", "scores")),
+         reads=("identity", "tables", "links", "items", "evidence", "scores"), state=stops_state),
     Step("40_survey", (*COMMON, "ingest", "survey", "disclosure"), ("ingest.registry",),
          after=("10_ingest", "20_link", "25_ranking"),
          reads=("identity", "quarantine", "ingest_summary", "tables", "links", "items")),
     Step("45_cases", (*COMMON, "years", "ingest", "indicators", "cases"), ("ingest.registry", "indicators.catalogue"),
          raw=_saved("cases"), after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting"),
-         earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases")),
-    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years", "ranking", "cases"),
+         earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases"), state=stops_state),
+    Step("50_evaluation", (*COMMON, "evaluation", "disclosure", "survey", "years", "ranking", "cases", "extraction.ranking",
+                           "ingest.refuse"),
          ("ingest.registry", "evaluation.narrative"),
          after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases"),
          earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "45_cases")),

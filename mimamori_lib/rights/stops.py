@@ -37,6 +37,15 @@ def active(p: Params, today: dt.date | None = None) -> list[requests.Stop]:
     return [s for s in reqs.stops if s.active(day)]
 
 
+def stops_state(p: Params) -> str:
+    """The stops in force today, hashed: what decides the rows a step leaves out of what staff saved."""
+    try:
+        stops = sorted(repr(s) for s in requests.read(p).stops if s.active(dt.date.today()))
+    except UserError as e:
+        stops = [str(e)]
+    return hashlib.sha256(json.dumps(stops, ensure_ascii=False).encode()).hexdigest()
+
+
 def year_state(p: Params) -> str:
     """What of the family's requests decides a year's ingestion, hashed for the runner's fingerprint (the manifest
     must not carry a 宛名番号): the year's corrections and opinions, the stops in force today, and the rows that
