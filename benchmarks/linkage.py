@@ -6,6 +6,8 @@ peak memory, precision, recall and F1 against the truth side by side, and mimamo
     python benchmarks/linkage.py                       # Beppu scale (16,696 children)
     python benchmarks/linkage.py --children 500000     # 30x: target < 2 min and < 4 GB for the link step
     python benchmarks/linkage.py --data DIR            # reuse a city generated earlier (DIR/raw, DIR/synthetic_truth)
+    python benchmarks/linkage.py --backend spark       # mimamori on DuckDB beside mimamori scoring on local Spark
+                                                       # (pip install -e .[spark], Java 17+)
 
 Targets (issue 13): at Beppu scale the link step takes at most recordlinkage's time with a higher F1; precision
 ≥ 0.9995, recall ≥ 0.997, no twin merged, ≥ 99.5% of registry-absent children unmatched, review queue ≤ 0.5%.
@@ -44,6 +46,13 @@ res = linkage.run(p)
 links = res.links
 result["split"] = {"training": res.training.seconds}
 """,
+    "mimamori (Splink, Spark scoring)": """
+from mimamori_lib import linkage
+q = p.with_overrides({"linkage": {"backend": "spark"}})
+res = linkage.run(q, write=False)
+links = res.links
+result["split"] = {"training": res.training.seconds}
+""",
     "exact join (reading + birth date)": """
 import peers
 links = peers.exact_join(*peers.inputs(p))
@@ -70,6 +79,8 @@ def main() -> None:
     ap.add_argument("--data", default=None, help="folder with raw/ and synthetic_truth/ (generated if missing)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per method (the median time is reported)")
     ap.add_argument("--only", choices=["mimamori"], default=None, help="skip the peers (e.g. at 30x)")
+    ap.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
+                    help="spark: mimamori on DuckDB beside mimamori scoring on local Spark (no peers)")
     a = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     d = Path(a.data) if a.data else Path(tmp.name)
@@ -86,7 +97,9 @@ generate(Path({str(d)!r}) / "raw", Path({str(d)!r}) / "synthetic_truth", childre
     if not (d / "out" / "processed" / "fy2025" / "ingest_summary.csv").exists():
         ing = measure(setup + "from mimamori_lib import ingest\ningest.run(p)\n")
         print(f"FY2025 ingestion: {ing['seconds']:.1f} s, peak {ing['peak_mb']:,.0f} MB")
-    methods = ["mimamori (Splink)"] if a.only else list(METHODS)
+    peers = [m for m in METHODS if not m.startswith("mimamori")]
+    methods = (["mimamori (Splink)", "mimamori (Splink, Spark scoring)"] if a.backend == "spark"
+               else ["mimamori (Splink)"] if a.only else ["mimamori (Splink)", *peers])
     results = {m: run(m, setup, a.repeat) for m in methods}
     base = results["mimamori (Splink)"]
     print(f"\n{'method':<36} {'seconds':>8} {'peak MB':>8} {'precision':>10} {'recall':>8} {'F1':>8} {'time ÷ mimamori':>16}")

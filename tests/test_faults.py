@@ -90,7 +90,7 @@ def test_a_decisions_file_without_a_column_does_not_stop_the_year(smoke_run: Pat
 
     f = raw / "fy2025" / "shien" / "kettei.xlsx"
     wb = load_workbook(f)
-    ws = wb.worksheets[0]
+    ws = wb.active
     ws.delete_cols([x.value for x in ws[1]].index("判断日") + 1)
     wb.save(f)
     for step in ("40_survey", "50_evaluation"):

@@ -73,7 +73,7 @@ def hostile(city_run, tmp_path_factory):
 
     f = fill_decisions(p, city / "synthetic_truth")
     wb = load_workbook(f)
-    wb.worksheets[0].append([" ", "", None])      # what a stray click leaves: a row with nothing in it
+    wb.active.append([" ", "", None])      # what a stray click leaves: a row with nothing in it
     wb.save(f)
     old = os.umask(0o022)
     try:

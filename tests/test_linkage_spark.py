@@ -1,4 +1,5 @@
-"""The Spark backend (make test-spark; not part of make test): the same model and links as DuckDB on a small city."""
+"""The Spark backend: a model trained on DuckDB scores on Spark the same pairs as on DuckDB, on a small city (make test
+runs it where Java 17+ and pyspark are installed; make test-spark asks for it)."""
 
 from __future__ import annotations
 

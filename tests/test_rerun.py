@@ -80,7 +80,7 @@ def test_an_input_file_reruns_exactly_the_steps_downstream(city: Path) -> None:
 
     f = city / "raw" / "fy2025" / "shien" / "kettei.xlsx"
     wb = load_workbook(f)
-    ws = wb.worksheets[0]
+    ws = wb.active
     c = ws.cell(2, [x.value for x in ws[1]].index("支援要否") + 1)
     c.value = "保留" if c.value != "保留" else "否"
     wb.save(f)
@@ -94,7 +94,7 @@ def test_the_previous_years_decisions_rerun_the_list_not_the_ranking(city: Path)
 
     f = city / "raw" / "fy2024" / "shien" / "kettei.xlsx"
     wb = load_workbook(f)
-    ws = wb.worksheets[0]
+    ws = wb.active
     col = [x.value for x in ws[1]].index("支援要否") + 1
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, col).value == "要")
     ws.cell(row, col).value = "否"
@@ -198,7 +198,7 @@ def test_a_hook_that_changes_its_steps_inputs_runs_the_step_again_once(city: Pat
         calls.append(1)
         f = sorted((city / "raw" / "fy2025" / "kikitori").glob("*.xlsx"))[0]
         wb = load_workbook(f)
-        wb.worksheets[0].append([" "])  # saved again by the school: a blank row, the same answers
+        wb.active.append([" "])  # saved again by the school: a blank row, the same answers
         wb.save(f)
 
     plan = pipeline.Plan({2025: p}, {2025: pipeline.notebooks_for(p)}, {pipeline.Node(2025, "30_extract"): school_answers_again})

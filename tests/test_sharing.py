@@ -118,9 +118,9 @@ def test_a_row_of_another_school_or_an_unknown_id_is_quarantined(answered: Path)
     scores = pd.read_parquet(answered / "out" / "processed" / "fy2025" / "scores.parquet")
     folder = answered / "raw" / "fy2025" / "kikitori"
     first, second = sorted(folder.glob("*.xlsx"))[:2]
-    other_id = load_workbook(second).worksheets[0].cell(2, 1).value
+    other_id = load_workbook(second).active.cell(2, 1).value
     wb = load_workbook(first)
-    ws = wb.worksheets[0]
+    ws = wb.active
     ws.append([other_id, "", "", "", "", "", "登校している", "", "", "担任", None])
     ws.append(["25-ZZZZZZ", "", "", "", "", "", "登校している", "", "", "担任", "2025/13/45"])
     wb.save(first)

@@ -24,7 +24,7 @@ from ..catalogue.ages import age_band
 from ..catalogue.vocabulary import QUARANTINE_COLUMNS
 from ..errors import InputError
 from ..judgement.indicators import load_catalogue
-from ..output.workbook import PRIVATE_NOTE, table_sheet, with_notes
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, table_sheet, with_notes
 from ..params import Params, run_years
 from .deidentify import NARRATIVE, check_case, describe
 from .followup import follow_up_year, internal_table, rows, summary_counts
@@ -130,7 +130,7 @@ def run(p: Params, write: bool = True) -> CasesYear:
     else:
         wb, _, _, _ = table_sheet(internal_table(fu, p), "翌年度の状況")
         put("follow_up_xlsx", with_notes(wb, ["前の年度の会議で判断したこどもの、この年度のエクスポートに見える状況です (庁内用)。",
-                                              PRIVATE_NOTE]))
+                                              PRIVATE_NOTE], PrintedAs("翌年度の状況", fy=p.fiscal_year)))
         msgs.append(f"FY{int(fu['fy_judged'].iloc[0])} に会議で判断した {len(fu)} 人の、FY{p.fiscal_year} の状況をまとめました "
                     "(follow_up.xlsx: 庁内用)。")
     if write:

@@ -18,7 +18,7 @@ from ..catalogue import datasets
 from ..catalogue.readback import read_saved, saved_file
 from ..catalogue.registry import load_registry
 from ..catalogue.vocabulary import QUARANTINE_COLUMNS
-from ..output.workbook import PRIVATE_NOTE, drop_down, table_sheet, with_notes
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, drop_down, table_sheet, with_notes
 from ..params import Params
 from ..records import ledger
 from ..records.ledger import Paper
@@ -72,14 +72,14 @@ def write_template(p: Params, rows: pd.DataFrame, person_of: dict[str, str]) -> 
             r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
     f = datasets.write(p, "case_template", with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
-                         f"{datasets.saved_target(p, 'cases', '.xlsx')} として保存してください (灰色の列はそのまま残して"
+                         f"{datasets.saved_place(p, 'cases', '.xlsx')} として保存してください (灰色の列はそのまま残して"
                          "かまいません。CSV で保存するときは jirei.csv)。",
                          "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
                          "状況の変化: こどもと家庭に起きた変化 / 効果・示唆: データを連携したことで可能になったこと。",
                          "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",
                          "公開の前に、氏名・読み・学校名・住所・宛名番号・日付 (日まで)・年齢・学年が含まれていないか自動で確認し、",
                          "含まれている事例は公開資料に載せません。年齢は年齢帯 (例: 6〜11歳)、日付は月までで書いてください。",
-                         PRIVATE_NOTE]))
+                         PRIVATE_NOTE], PrintedAs("事例記録", to=CASE_STAFF, fy=p.fiscal_year)))
     ledger.record(p, [Paper("事例記録テンプレート", f, CASE_STAFF, p.records.staff_basis, [person_of[x] for x in rows["抽出ID"]],
                             [c for c in rows.columns if c in CONTEXT], list(load_registry(p)), rows)])
     return f

@@ -266,6 +266,11 @@ def _stem_files(stem: Path) -> list[Path]:
         if d.is_dir() else []
 
 
+def saved_place(p: Params, kind: str, suffix: str = ".csv") -> str:
+    """Where staff save ``kind``, as a paper says it: within the exports folder, never a path of the server."""
+    return "エクスポートのフォルダの " + saved_target(p, kind, suffix).relative_to(p.raw_dir).as_posix()
+
+
 def saved_target(p: Params, kind: str, suffix: str = ".csv") -> Path:
     """Where staff save ``kind`` (named in messages and explanation sheets)."""
     if kind in SAVED_ROOT:

@@ -3,6 +3,8 @@ of children and says why; :func:`show` refuses anything else."""
 
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 
 from .tables import FLAG
@@ -37,6 +39,11 @@ def show(df: pd.DataFrame, name: str = ""):
 
     assert_protected(df, name)
     kind = "disclosure-safe" if df.attrs.get("reason") else "disclosure-protected"
+    title = df.attrs.get("title", "")
     clean = df.copy()
     clean.attrs = {}
-    return HTML(clean.to_html(classes=["dataframe", kind], na_rep="—", border=0))
+    numbered = isinstance(clean.index, pd.RangeIndex)  # row numbers mean nothing to a reader: not shown
+    html = clean.to_html(classes=["dataframe", kind], na_rep="—", border=0, index=not numbered)
+    if title:
+        html = html.replace(">", f"><caption>{escape(title)}</caption>", 1)
+    return HTML(html)

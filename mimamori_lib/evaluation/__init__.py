@@ -17,9 +17,9 @@ from .funnel import (
     timing_lines,
 )
 from .process import process_indicators, process_table
-from .report import EvaluationResult, funnel_plot, overview_text, run
+from .report import TITLES, EvaluationResult, cover, funnel_plot, glossary, overview_text, run
 from .staff_hearing import code_comments, hearing, likert_summary, likert_tests, theme_counts
 
-__all__ = ["FUNNEL_ROWS", "code_comments", "compare_proportions", "comparison_reading", "EvaluationResult", "run", "funnel", "funnel_plot",
+__all__ = ["FUNNEL_ROWS", "code_comments", "compare_proportions", "comparison_reading", "EvaluationResult", "TITLES", "cover", "glossary", "run", "funnel", "funnel_plot",
            "funnel_system", "hearing", "likert_summary", "likert_tests", "overview_text", "process_indicators",
            "process_table", "publish", "theme_counts", "timing_lines"]

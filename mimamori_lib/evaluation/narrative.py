@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..params import Params, read_data_file
+from ..text.japanese import wareki_fy
 
 if TYPE_CHECKING:  # the result type only: report.py calls render
     from .report import EvaluationResult
@@ -33,7 +34,7 @@ def figures(p: Params, e: EvaluationResult) -> dict[str, str]:
     system = e.system
     from ..catalogue.ages import SCOPE_LABEL
 
-    out = {"fy": str(fy), "ages": SCOPE_LABEL}
+    out = {"fy": str(fy), "fy_label": wareki_fy(fy), "ages": SCOPE_LABEL}
     decided = bool(f.get("decided"))
     for name, _ in FUNNEL_ROWS:
         if name not in f or (not decided and name not in ("in_scope", "extracted", "extracted_basic", "extracted_other",

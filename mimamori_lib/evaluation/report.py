@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from ..judgement.scoring import GROUP_LABEL
 from ..params import Params, run_years, year_params
 from ..ranking.public import public_backtest, public_strata
 from ..records.retention import screening_purged
+from ..text.japanese import wareki_date, wareki_fy
 from .funnel import funnel, publish
 from .narrative import render
 from .process import process_indicators, process_table
@@ -100,7 +103,57 @@ def run(p: Params, write: bool = True) -> EvaluationResult:
         cases=[disclosure.mark_safe(t, "a case marked 可 whose text passed the de-identification check")
                for t in public_cases(p, years)])
     out.narrative = render(p, out)
+    _title(out)
     return out
+
+
+TITLES = {"process_table": "データ連携の状況 (年度別)", "funnel_table": "支援を実施するまでの流れ (人数)",
+          "types_table": "新たに支援要と判断したこどもの困難の類型 (人数、複数該当あり)",
+          "follow_up_table": "会議で判断したこどもの翌年度の状況 (人数)", "ranking_table": "並べ方ごとの検証 (上位の人数のうち翌年度に支援につながった人数)",
+          "comparison": "年度の比較", "likert": "職員ヒアリング (5 段階の平均)", "likert_tests": "職員ヒアリングの年度の比較",
+          "themes": "自由記述のテーマ (件数)"}
+
+
+def _title(e: EvaluationResult) -> None:
+    """Every public table titled (its caption when shown)."""
+    for name, title in TITLES.items():
+        t = getattr(e, name)
+        if isinstance(t, pd.DataFrame):
+            t.attrs["title"] = title
+    if isinstance(e.narrative.get("phases"), pd.DataFrame):
+        e.narrative["phases"].attrs["title"] = "課題・対応策・効果"
+    for i, t in enumerate(e.cases, 1):
+        t.attrs["title"] = f"事例 {i}"
+
+
+def cover(p: Params) -> str:
+    """The handout's cover: the meeting, its date (令和), the city and the department (params), and what the report is."""
+    ev = p.evaluation
+    day = ev.meeting_date or dt.date.today()
+    return (f'<div class="cover"><p class="meeting">{escape(ev.meeting_name)}　{wareki_fy(p.fiscal_year)}</p>'
+            f'<p class="when">{wareki_date(day)}　{escape(p.city.prefecture + p.city.name)}　{escape(p.records.department)}</p>'
+            "</div>")
+
+
+GLOSSARY = [
+    ("＊ (秘匿)", "人数が少なく、個人が推測されるおそれのある欄です。合計などから逆算できないよう、ほかの欄もあわせて伏せています。"),
+    ("中央値", "値を小さい順に並べたときの真ん中の値です。少数の極端な値に左右されにくい代表値です。"),
+    ("95%信頼区間", "調査をくり返したとき 95% の確率で本当の値を含む範囲です。幅が広いほど、不確かさが大きいことを示します。"),
+    ("p値", "差が本当はないとしたとき、観察された以上の差が偶然に生じる確率です。小さいほど偶然とは考えにくくなります "
+            "(0.05 未満を目安にしますが、差の大きさは示しません)。"),
+    ("フィッシャーの正確検定", "2 つの年度の割合の違いを、人数が少なくても正確に確かめる方法です。"),
+    ("マン・ホイットニーの U 検定", "5 段階の回答のような順序のある値が、2 つの年度で異なるかを確かめる方法です。"),
+    ("オッズ比", "ある生活習慣のあるこどもが、ないこどもに比べて、困難に何倍なりやすいか (オッズの比) です。1 なら差はありません。"),
+    ("擬似決定係数", "ロジスティック回帰のモデルが結果をどの程度説明できているかの目安 (0〜1) です。大きいほど説明できています。"),
+    ("検出できる最小の差", "この人数の年度比較で、見逃さずに気づける差の大きさの目安です (検出力 80%)。"),
+    ("適合率・再現率", "リストの上位のうち後に支援につながった割合 (適合率) と、後に支援につながったこどものうちリストに入っていた"
+                       "割合 (再現率) です。"),
+]
+
+
+def glossary() -> str:
+    """用語の説明: each statistic the report uses, in one plain sentence."""
+    return "\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY)
 
 
 def write_audit(p: Params, audits: dict) -> None:
@@ -119,7 +172,9 @@ def funnel_plot(table: pd.DataFrame):
     rows = ["抽出", "会議で判断", "既に支援につながっていた", "新たに支援要 (新規)", "支援を開始"]
     with pd.option_context("future.no_silent_downcasting", True):  # cast to float right after, as before
         t = table.loc[[r for r in rows if r in table.index]].replace(disclosure.MASK, np.nan).astype(float)
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    t = t.rename(columns=lambda c: wareki_fy(int(c[2:])) if str(c).startswith("FY") and str(c)[2:].isdigit() else c)
+    t.index = [r.replace("につながっていた", "に\nつながっていた").replace(" (新規)", "\n(新規)") for r in t.index]
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
     t.plot.bar(ax=ax, rot=0, color=["#9db4d6", "#4c72b0", "#2a4d80"][: len(t.columns)])
     ax.set_ylabel("人数")
     ax.set_xlabel("")

@@ -14,7 +14,7 @@ from ..catalogue.registry import load_registry
 from ..catalogue.tables import read_people
 from ..catalogue.vocabulary import DECISION_COLUMNS, DIFFICULTY_TYPES, NEEDS, SUPPORT_CONTENT
 from ..judgement.scoring import GROUP_LABEL
-from ..output.workbook import PRIVATE_NOTE, drop_down, table_sheet, with_notes
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, drop_down, table_sheet, with_notes
 from ..params import Params
 from ..records import ledger
 from ..records.ledger import Paper
@@ -83,10 +83,11 @@ def write_extraction_list(p: Params, table: pd.DataFrame, person_ids: list[str])
         row[cols["該当項目"] - 1].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "D2"
     xlsx = datasets.write(p, "extraction_xlsx", with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、このファイルを Excel の形式のまま",
-                                f"{datasets.saved_target(p, 'decisions', '.xlsx')} として保存してください (ほかの列はそのまま"
+                                f"{datasets.saved_place(p, 'decisions', '.xlsx')} として保存してください (ほかの列はそのまま"
                                 "残してかまいません。CSV で保存するときは kettei.csv)。",
                          "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
-                         PRIVATE_NOTE]))
+                         PRIVATE_NOTE], PrintedAs("支援担当者会議 抽出リスト", to=p.records.meeting, fy=p.fiscal_year,
+                                                  contact=p.sharing.contact)))
     items = [c for c in table.columns if c not in DECISION_COLUMNS]
     ledger.record(p, [Paper("抽出リスト", f, p.records.meeting, p.records.meeting_basis, person_ids, items,
                             list(load_registry(p)), table) for f in (xlsx, csv)])

@@ -11,6 +11,7 @@ sheets.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -21,7 +22,15 @@ from ..catalogue.readback import read_saved
 from ..catalogue.registry import load_registry, role_source
 from ..catalogue.vocabulary import QUARANTINE_COLUMNS
 from ..errors import InputError
-from ..output.workbook import PRIVATE_NOTE, add_notes, drop_down, table_sheet
+from ..output.workbook import (
+    PRIVATE_NOTE,
+    PrintedAs,
+    drop_down,
+    fit_columns,
+    printable,
+    table_sheet,
+    with_notes,
+)
 from ..params import Params
 from ..records import ledger, sharing
 from ..records.ledger import Paper
@@ -53,30 +62,39 @@ def form_tables(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: di
     return {s: t[school == s].sort_values(["学年", "組", "抽出ID"]).reset_index(drop=True) for s in sorted(set(school))}
 
 
+WRITE_IN_HEIGHT = 46   # points: room to write by hand on the printed form (12 pupils to an A4 landscape page)
+
+
+def printed_as(p: Params, school: str) -> PrintedAs:
+    """The hearing form as printed: to the school, with the reply deadline and the contact."""
+    today = dt.date.today()
+    return PrintedAs("学校への聞き取り票", to=school, fy=p.fiscal_year, written=today,
+                     deadline=today + dt.timedelta(days=p.sharing.reply_days), contact=p.sharing.contact)
+
+
 def _workbook(p: Params, school: str, table: pd.DataFrame, note: str):
-    """One school's form: the pupils (answer columns in yellow, a date check on 回答日) and the explanation sheet."""
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    """One school's form: the pupils (answer columns in yellow, room to write by hand, a choice of respondent and a
+    date check on 回答日, each with an input message), printable, and the explanation sheet first."""
+    from openpyxl.styles import Font, PatternFill
 
     wb, ws, cols, n = table_sheet(table, SHEET)
-    drop_down(ws, cols["回答日"], None, n + 20)
+    drop_down(ws, cols["回答者"], list(p.sharing.respondents), n + 20, prompt="回答者の立場を選んでください (氏名は不要です)")
+    drop_down(ws, cols["回答日"], None, n + 20, prompt="回答した日を 2025/11/20 の形で入力してください")
     fill, head = PatternFill("solid", fgColor="FFF7D6"), PatternFill("solid", fgColor="DDDDDD")
     for c in ws[1]:
         c.font = Font(bold=True)
         c.fill = fill if c.value in ANSWERS else head
-    for c, w in {"氏名": 14, "ふりがな": 16, "学校の記録で該当する項目": 40, **dict.fromkeys(ANSWERS[:3], 40)}.items():
-        ws.column_dimensions[get_column_letter(cols[c])].width = w
-    for r in ws.iter_rows(min_row=2):
-        for c in ("学校の記録で該当する項目", *ANSWERS[:3]):
-            r[cols[c] - 1].alignment = Alignment(wrap_text=True, vertical="top")
+    how = printed_as(p, school)
+    fit_columns(ws, write_in=tuple(ANSWERS[:3]), row_height=WRITE_IN_HEIGHT)
     ws.freeze_panes = "C2"
-    target = datasets.saved_target(p, "hearing") / f"{sharing.file_name(school)}.xlsx"
-    add_notes(wb, [f"{school} への聞き取り票です (FY{p.fiscal_year})。支援が必要かもしれないこどもについて、学校での様子や",
-                   "家庭環境などを、教職員の現場目線で具体的に記入してください。",
-                   "黄色の列 (学校での様子・家庭で気になること・必要と思われる支援・回答者・回答日) を記入し、このファイルを",
-                   "Excel の形式のまま、ファイル名を変えずに返送してください。受け取った担当者が次の場所に保存します:",
-                   str(target), "回答者は役職 (担任・教頭・スクールカウンセラーなど) で記入し、氏名は不要です。",
-                   note, PRIVATE_NOTE])
+    printable(ws, how)
+    with_notes(wb, ["支援が必要かもしれないこどもについて、学校での様子や家庭環境などを、教職員の現場目線で具体的に記入して"
+                    "ください。",
+                    "黄色の列 (学校での様子・家庭で気になること・必要と思われる支援・回答者・回答日) を記入してください。Excel で"
+                    "記入したときは、ファイル名を変えずにそのまま返送してください。印刷して手書きで記入したときは、記入した紙を"
+                    "返送してください (担当者が入力します)。",
+                    "回答者は役職 (担任・教頭・スクールカウンセラーなど) で記入し、氏名は不要です。",
+                    note, PRIVATE_NOTE], how)
     return wb
 
 

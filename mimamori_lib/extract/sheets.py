@@ -19,6 +19,7 @@ from ..params import Params
 from ..records import ledger
 from ..records.ledger import Paper
 from ..text.gaiji import displayable
+from ..text.japanese import wareki_date, wareki_fy
 from .history import (
     attendance_by_year,
     attendance_of,
@@ -34,12 +35,18 @@ SHEET_ITEMS = ["抽出ID", "氏名", "ふりがな", "生年月日", "性別", "
                "出欠の推移", "生活習慣等調査", "これまでの抽出と判断", "学校からの聞き取り"]
 
 
+def _whole(v) -> int | str:
+    """A count as people write it (62, not 62.0)."""
+    return "" if v is None or pd.isna(v) else int(v)
+
+
 def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict,
                             notes: dict[str, pd.Series] | None = None, hearing: dict[str, dict] | None = None) -> list[Path]:
     """One printable (A4) HTML assessment sheet per extracted child: ``assessment/<抽出ID>.html``."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(loader=FileSystemLoader(paths.PACKAGE / "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["wareki_fy"] = lambda fy: wareki_fy(int(fy))
     tpl = env.get_template("assessment.html.j2")
     listed = scores[(scores["group"] != "").to_numpy()]
     juki = read_table(p, role_source(p, "registry")).set_index("person_id")
@@ -59,7 +66,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     ev_by_child = {pid: g.to_dict("records") for pid, g in ev_listed.groupby("person_id", sort=False)}
     sheets: dict[str, str] = {}
     sex_words = code_labels(p, "sex")
-    today = dt.date.today().isoformat()
+    today_label = wareki_date(dt.date.today())
     for _, s in scores[scores["group"] != ""].iterrows():
         pid = s["person_id"]
         me = reg.loc[pid]
@@ -77,20 +84,22 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
                 supported.append(catalogue[i]["label"])
         if s.get("supported_earlier_decision"):
             supported.append("前年度までの会議で支援要")
-        c = {"extract_id": s["extract_id"], "group_label": GROUP_LABEL[s["group"]], "rank": s["rank"], "tied": bool(s["tied"]),
+        c = {"extract_id": s["extract_id"], "group_label": GROUP_LABEL[s["group"]], "rank": _whole(s["rank"]),
+             "tied": bool(s["tied"]),
              "name": displayable(me["name"]), "kana": displayable(me["name_kana"]), "birth": fmt_date(me["birth_date"]), "age": int(s["age"]),
              "sex": sex_words.get(str(me["sex"]), ""), "atena": me["atena_no"], "school": school.get(pid, "—"),
              "address": displayable(me["address"]), "basic_count": int(s["basic_count"]), "other_count": int(s["other_count"]),
              "supported_text": "・".join(supported) or "なし",
              "notes": [(name, values[pid]) for name, values in (notes or {}).items() if pid in values.index and values[pid]]}
-        html = tpl.render(c=c, fy=p.fiscal_year, ref=p.reference_date, today=today, household=household,
+        html = tpl.render(c=c, fy=p.fiscal_year, fy_label=wareki_fy(p.fiscal_year), ref_label=wareki_date(p.reference_date),
+                          today_label=today_label, household=household,
                           matched=rows("match"), near=rows("near"), attendance=attendance_of(attendance, pid),
                           survey=survey_answers(p, pid, survey, sv_spec), history=history_of(history, pid),
                           hearing=(hearing or {}).get(pid),
                           difficulty_types=DIFFICULTY_TYPES)
         sheets[f"{s['extract_id']}.html"] = html
     target = datasets.write(p, "assessment", sheets)
-    shown = {name: html.replace(today, "") for name, html in sheets.items()}  # the same sheets on another day
+    shown = {name: html.replace(today_label, "") for name, html in sheets.items()}  # the same sheets on another day
     ledger.record(p, [Paper("アセスメントシート", target, p.records.meeting, p.records.meeting_basis,
                             list(listed["person_id"]), SHEET_ITEMS, list(load_registry(p)), shown)])
     return [target / name for name in sheets]

@@ -234,7 +234,8 @@ def risk_and_reasons(scores: pd.DataFrame, catalogue: dict, p: Params) -> dict[s
     hits = x[ids].to_numpy() > 0
     names = np.array([f"{i} {catalogue[i]['label']}" for i in ids], dtype=object)
     reasons = ["、".join(names[row][:n]) for row in hits]
-    risk = (x["basic_count"].astype(int).astype(str) + "+" + x["other_count"].astype(int).astype(str))
+    risk = ("基本 " + x["basic_count"].astype(int).astype(str) + " 項目・その他 " + x["other_count"].astype(int).astype(str)
+            + " 項目")
     return {"主な課題": need, "リスク値": risk, "主な理由": pd.Series(reasons, index=x.index)}
 
 

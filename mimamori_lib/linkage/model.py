@@ -76,8 +76,9 @@ def _one_field_off() -> str:
     return " OR ".join(f"({a} AND {b})" for a, b in ((eq[0], eq[1]), (eq[0], eq[2]), (eq[1], eq[2])))
 
 
-def model_settings(lk: LinkageParams, link_type: str = "link_only") -> dict:
-    """Splink settings (a dict, as saved with the model): comparisons, prediction blocking rules, training."""
+def model_settings(lk: LinkageParams, link_type: str = "link_only", dialect: str = "duckdb") -> dict:
+    """Splink settings (a dict, as saved with the model) in a backend's SQL dialect: comparisons, prediction blocking
+    rules, training."""
     comparisons = [
         _name("family_name", "family_kana", None, guard_kana_typo=False),
         _name("given_name", "given_kana", lk.different_given_name_m, guard_kana_typo=True),
@@ -131,7 +132,23 @@ def model_settings(lk: LinkageParams, link_type: str = "link_only") -> dict:
         retain_intermediate_calculation_columns=True, retain_matching_columns=False,
         max_iterations=lk.em_max_iterations, em_convergence=lk.em_convergence,
     )
-    return settings.create_settings_dict("duckdb")
+    return settings.create_settings_dict(dialect)
+
+
+def for_dialect(model: dict, lk: LinkageParams, dialect: str) -> dict:
+    """A model trained on DuckDB as the settings of another backend (Spark): the comparisons built again by Splink's
+    comparison library in that backend's SQL (DuckDB's date difference is not Spark's), the trained probabilities
+    carried over level by level."""
+    out = model_settings(lk, model.get("link_type", "link_only"), dialect)
+    out["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    for c_new, c_old in zip(out["comparisons"], model["comparisons"], strict=True):
+        if c_new["output_column_name"] != c_old["output_column_name"]:
+            raise ValueError(f"the saved model's comparisons differ: {c_old['output_column_name']}")
+        for l_new, l_old in zip(c_new["comparison_levels"], c_old["comparison_levels"], strict=True):
+            for key in ("m_probability", "u_probability", "fix_m_probability", "fix_u_probability"):
+                if key in l_old:
+                    l_new[key] = l_old[key]
+    return out
 
 
 # --- the database ------------------------------------------------------------------------------------
@@ -311,8 +328,8 @@ def predict_with(lk: LinkageParams, model: dict, registry: pd.DataFrame, records
             return predict(linker, lower)
     api, spark = _spark_api(lk, work)
     try:
-        linker = Linker([register(api, registry, REGISTRY, spark), register(api, records, RECORDS, spark)], model,
-                        log_level=logging.ERROR)
+        linker = Linker([register(api, registry, REGISTRY, spark), register(api, records, RECORDS, spark)],
+                        for_dialect(model, lk, "spark"), log_level=logging.ERROR)
         return predict(linker, lower)
     finally:
         spark.stop()

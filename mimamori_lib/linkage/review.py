@@ -20,7 +20,7 @@ from ..catalogue.registry import code_labels, role_source
 from ..catalogue.tables import registry_people
 from ..errors import InputError
 from ..output.spreadsheet import append_row
-from ..output.workbook import PRIVATE_NOTE, drop_down, with_notes
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, drop_down, with_notes
 from ..params import Params
 from ..records import ledger
 from ..records.ledger import Paper
@@ -149,12 +149,12 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
     ws.freeze_panes = "F2"
     f = datasets.write(p, "review_queue", with_notes(wb, ["名寄せの確認待ちリストです。各行は学校側の記録 (左) と住民基本台帳の候補 (右) の組です。",
                          "「判定」に 一致 / 不一致 を選び、このファイルをそのまま (.xlsx)、またはシート「要確認」を見出しのまま CSV (UTF-8) で",
-                         f"{datasets.saved_target(p, 'review')} に保存すると、次回の実行で反映されます (ファイル名は自由です。"
-                         f"例: {datasets.saved_target(p, 'review') / datasets.path(p, 'review_queue').name})。"
+                         f"{datasets.saved_place(p, 'review')} に保存すると、次回の実行で反映されます (ファイル名は自由です。"
+                         f"例: {datasets.saved_place(p, 'review')}{datasets.path(p, 'review_queue').name})。"
                          "Excel で開いて記入し、そのまま上書き保存したファイルをそのフォルダに置けば読み込みます。",
                          "判定が空欄の行は未確認として扱います。適用した行・受け付けなかった行とその理由は名寄せのレポートに示します。",
                          "重み: 各比較がこの組の一致の見込みをどれだけ変えたか (log2 ベイズ因子)。正は一致寄り、負は不一致寄り。",
-                         PRIVATE_NOTE]))
+                         PRIVATE_NOTE], PrintedAs("名寄せの確認待ちリスト", to=STAFF, fy=p.fiscal_year)))
     shown = rows[["source", "row", "unique_id_l", "match_probability"]] if len(rows) else pd.DataFrame()
     ledger.record(p, [Paper("名寄せ確認待ちリスト", f, STAFF, p.records.staff_basis,
                             list(rows["unique_id_l"].dropna()) if len(rows) else [], header[:-3],

@@ -5,16 +5,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 
 from ..catalogue import datasets
 from ..catalogue.registry import load_registry, role_source
-from ..output.workbook import PRIVATE_NOTE, add_notes, table_sheet
+from ..catalogue.vocabulary import split_types
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, table_sheet, with_notes
 from ..params import Params
 from ..records import ledger, sharing
 from ..records.ledger import Paper
+from ..text.japanese import wareki_date
+
+TYPES_SHOWN = "、"
 
 
 def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str,
@@ -29,9 +34,10 @@ def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, 
     else:
         t["学校"] = dec["person_id"].map(at_school["school_short"]).fillna("").to_numpy()
     t["支援要否"] = dec["support_needed"].to_numpy()
-    t["困難の類型"] = dec["difficulty_types"].to_numpy()
+    # several types joined with 「、」: 「発達・障害」 is one type, and 「・」 would read as two
+    t["困難の類型"] = [TYPES_SHOWN.join(split_types(x or "") or [x]) if x else "" for x in dec["difficulty_types"]]
     t["支援内容"] = dec["support_content"].to_numpy()
-    t["支援開始日"] = pd.to_datetime(dec["support_started_on"]).dt.strftime("%Y-%m-%d").fillna("").to_numpy()
+    t["支援開始日"] = [d.date() if not pd.isna(d) else None for d in pd.to_datetime(dec["support_started_on"])]
     t["該当する項目"] = dec["person_id"].map(words).fillna("").to_numpy()
     return t
 
@@ -52,16 +58,23 @@ def papers(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame,
     return out
 
 
-def _save(p: Params, rid: str, table: pd.DataFrame, catalogue: dict):
+def _save(p: Params, rid: str, to: str, table: pd.DataFrame, catalogue: dict, met: dt.date | None):
+    """One recipient's paper: printable, addressed to it by name, with the day of the meeting."""
     from openpyxl.styles import Font
 
     wb, ws, _, _ = table_sheet(table, "検討結果")
     for c in ws[1]:
         c.font = Font(bold=True)
-    r = sharing.recipient(p, rid)
-    add_notes(wb, [f"FY{p.fiscal_year} 支援担当者会議の検討結果 ({r.label} あて)。会議で支援要・保留と判断したこどもです。",
-                   sharing.left_out(p, rid, catalogue), PRIVATE_NOTE])
-    return wb.save
+    how = PrintedAs("支援担当者会議の検討結果", to=to, fy=p.fiscal_year, contact=p.sharing.contact)
+    return with_notes(wb, [f"支援担当者会議{f' ({wareki_date(met)})' if met else ''}で、支援要・保留と判断したこどもです。"
+                           "支援の内容と開始日を共有します。",
+                           "困難の類型は、いくつかあるときは「、」で区切っています。",
+                           sharing.left_out(p, rid, catalogue), PRIVATE_NOTE], how)
+
+
+def _to(p: Params, rid: str, file_name: str) -> str:
+    """Whom a paper goes to, by name (a school's paper: the school)."""
+    return Path(file_name).stem if sharing.recipient(p, rid).per_school else sharing.recipient(p, rid).label
 
 
 def _paper(p: Params, f: Path, rid: str, table: pd.DataFrame, person_of: dict[str, str], catalogue: dict) -> Paper:
@@ -77,7 +90,10 @@ def write_papers(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame, ev: 
     """``reports/internal/<fy>/teikyo/``: the hand-over papers (an empty folder before the meeting's decisions).
     Returns how many papers and children each recipient receives."""
     made = {} if dec is None else papers(p, dec, scores, ev, catalogue)
-    target = datasets.write(p, "handover", {name: _save(p, rid, t, catalogue) for name, (rid, t) in made.items()})
+    met = pd.to_datetime(dec["decided_on"]).max() if dec is not None and len(dec) else pd.NaT
+    met = None if pd.isna(met) else met.date()
+    target = datasets.write(p, "handover", {name: _save(p, rid, _to(p, rid, name), t, catalogue, met)
+                                            for name, (rid, t) in made.items()})
     if made:
         person_of = dict(zip(dec["extract_id"], dec["person_id"], strict=True))
         ledger.record(p, [_paper(p, target / name, rid, t, person_of, catalogue) for name, (rid, t) in made.items()])

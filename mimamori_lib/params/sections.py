@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -280,6 +281,10 @@ class Evaluation(_Section):
     power: float = Field(0.8, gt=0, lt=1, description="power for the smallest detectable difference between years")
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level of the comparison between years")
     public_report: str = Field("成果報告会_{fy}.html", description="file name under reports/public/")
+    meeting_name: str = Field("こども見守りシステム 成果報告会", description="the meeting the public report is handed out at "
+                                                                   "(its cover)")
+    meeting_date: dt.date | None = Field(None, description="the meeting's date on the cover (null: the day the report "
+                                                           "is written)")
     public_notebook: str = Field("50_evaluation", description="the notebook whose HTML is the public report")
     codebook: dict[str, list[str]] = Field({}, description="staff hearing: theme → keywords (a comment may match several)")
     narrative: Path = Field(Path("narrative.yaml"), description="the report's texts a city writes (事業概要, 課題・対応策・"
@@ -350,6 +355,13 @@ class Sharing(_Section):
                                              description="who receives papers and what each may see (by source or item)")
     school: str = Field("school", description="the recipient whose papers go to each school (hearing form, hand-over)")
     hand_over: list[Literal["要", "否", "保留"]] = Field(["要", "保留"], description="decisions whose children are handed over")
+    reply_days: int = Field(14, ge=1, le=120, description="a school answers its hearing form within this many days of the "
+                                                          "day it was written (the deadline printed on it)")
+    contact: str = Field("こども家庭課 こども見守り担当", description="who the recipients of papers ask, and where hearing "
+                                                                "forms go back (printed on every explanation sheet)")
+    respondents: list[str] = Field(["担任", "学年主任", "教頭", "校長", "養護教諭", "スクールカウンセラー",
+                                    "スクールソーシャルワーカー", "その他"],
+                                   description="回答者 (the respondent's position) offered on the hearing form")
 
     @model_validator(mode="after")
     def _school(self) -> Sharing:

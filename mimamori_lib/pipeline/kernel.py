@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 import threading
 import time
 from pathlib import Path
 
 from .. import paths
+from ..output.offline import wareki_years
 from ..params.reads import STEP_ENV
 from ..privacy.restricted import atomic_file
 
@@ -111,8 +113,10 @@ def to_html(executed: Path, target: Path) -> Path:
     for cell in nb.cells:
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-    body, _ = html_exporter().from_notebook_node(nb)
+    title = next((m[1].strip() for c in nb.cells if c.cell_type == "markdown" for m in [re.search(r"^# (.+)$", c.source, re.M)]
+                  if m), target.stem)
+    body, _ = html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     with atomic_file(target) as tmp:
-        tmp.write_text(without_css_comments(body), encoding="utf-8")
+        tmp.write_text(wareki_years(without_css_comments(body)), encoding="utf-8")
         check_file(tmp)
     return target

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalogue import datasets
-from ..output.workbook import PRIVATE_NOTE, table_sheet, with_notes
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, table_sheet, with_notes
 from ..params import Params
 
 COLUMNS = ["recorded_at", "fy", "paper", "file", "recipient", "children", "person_ids", "items", "sources", "basis",
@@ -143,7 +143,7 @@ def write_workbook(p: Params, t: pd.DataFrame) -> Path:
              "同じ内容の書類を作り直したときは記録しません。内容が変わったときは新たな提供として記録します。",
              "どのこどもを記載したかは制限付きの表 (teikyo_kiroku.parquet) にあり、開示請求 (mimamori kaiji) と訂正の通知に使います。",
              PRIVATE_NOTE]
-    return datasets.write(p, "ledger_xlsx", with_notes(wb, notes))
+    return datasets.write(p, "ledger_xlsx", with_notes(wb, notes, PrintedAs("提供記録")))
 
 
 def of_child(p: Params, person_id: str) -> pd.DataFrame:

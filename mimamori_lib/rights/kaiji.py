@@ -179,11 +179,11 @@ def judgements(p: Params, pid: str, catalogue_labels: dict[str, str]) -> pd.Data
         items = [i for i in catalogue_labels if i in s.columns and r[i]]
         rows.append({"年度": fy, "該当項目": "、".join(f"{i} {catalogue_labels[i]}" for i in items),
                      "基本項目数": int(r["basic_count"]), "その他項目数": int(r["other_count"]),
-                     "抽出": {"basic": "グループ1", "other": "グループ2", "tier": "次点層"}.get(r["group"], "抽出なし"),
-                     "順位": "" if pd.isna(r.get("rank")) or not r["group"] else int(r["rank"]),
-                     "抽出ID": r.get("extract_id") or "", "主な課題": r.get("main_need") or "",
+                     "抽出": {"basic": "グループ1", "other": "グループ2", "tier": "次点層"}.get(_text(r["group"]), "抽出なし"),
+                     "順位": "" if pd.isna(r.get("rank")) or not _text(r["group"]) else int(r["rank"]),
+                     "抽出ID": _text(r.get("extract_id")), "主な課題": _text(r.get("main_need")),
                      "リスク値 (モデル)": "" if pd.isna(r.get("model_risk")) else round(float(r["model_risk"]), 4),
-                     "主な理由": r.get("reasons") or "", "既支援": "○" if r.get("supported") else ""})
+                     "主な理由": _text(r.get("reasons")), "既支援": "○" if _text(r.get("supported")) == "True" else ""})
     return pd.DataFrame(rows, columns=["年度", "該当項目", "基本項目数", "その他項目数", "抽出", "順位", "抽出ID", "主な課題",
                                        "リスク値 (モデル)", "主な理由", "既支援"])
 
@@ -231,6 +231,11 @@ def history(p: Params, atena: str, pid: str) -> pd.DataFrame:
                          ("解除" if s.lifted and s.lifted <= today else "開始前")})
     return pd.DataFrame(rows, columns=["受付番号", "種類", "年度", "資料", "行", "項目", "訂正前", "訂正後・意見", "理由",
                                        "決定日", "解除日", "状態"])
+
+
+def _text(v) -> str:
+    """A value as text, a missing one (None, NaN, NA) empty."""
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
 
 
 def _day(v) -> str:

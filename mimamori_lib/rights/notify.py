@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..catalogue import datasets
 from ..catalogue.registry import load_registry
-from ..output.workbook import PRIVATE_NOTE, table_sheet, with_notes
+from ..output.workbook import PRIVATE_NOTE, PrintedAs, table_sheet, with_notes
 from ..params import Params
 from ..records import ledger
 from .apply import APPLIED
@@ -60,4 +60,4 @@ def write_correction_notices(p: Params, corrections: pd.DataFrame) -> Path | Non
              "行がない訂正は、訂正の前にその資料の情報を記載した書類を提供していません。" if len(t) else
              "今年度の訂正について、訂正の前にその資料の情報を記載した書類は提供していません。",
              PRIVATE_NOTE]
-    return datasets.write(p, "correction_notices", with_notes(wb, notes))
+    return datasets.write(p, "correction_notices", with_notes(wb, notes, PrintedAs("訂正の通知先", fy=p.fiscal_year)))

@@ -55,6 +55,60 @@ TEXTS = {
 }
 
 
+# what makes each case's sentences its own: when it began, who found out, when it changed, how it was seen
+PREFIXES = (
+    ("春ごろから", "夏休み明けから", "秋ごろから", "年度の初めから", "しばらく前から", "前の年度から", "この半年ほど",
+     "冬ごろから", "学期の途中から", "ここ数か月"),
+    ("担任が関わり", "スクールソーシャルワーカーが関わり", "こども家庭センターの担当が関わり", "保健師が訪問し",
+     "教頭と担当課で話し合い", "家庭児童相談員が面談し", "養護教諭が話を聞き", "学年主任と相談し", "民生委員の協力を得て",
+     "関係課の担当者が集まり"),
+    ("支援を始めてから", "数か月のうちに", "年度の後半には", "関わりを続けるなかで", "半年ほどで", "次の学期には",
+     "その後", "しばらくして", "夏までに", "年明けには"),
+    ("振り返ると", "会議では", "担当者の間では", "関係課からは", "学校からは", "支援を終えて", "記録を見直すと",
+     "こども家庭センターからは", "担任からは", "事業の担当としては"),
+)
+
+
+def _sentence(options: list[tuple[str, str, str, str]], column: int, rng: np.random.Generator, used: set[str]) -> str:
+    """One sentence of a column, never one an earlier case of the year already used: a type's phrasing opened by a
+    time, a person or a view drawn from small lists, so that no two cases of the handout read alike."""
+    for _ in range(200):
+        base = options[int(rng.integers(len(options)))][column]
+        lead = PREFIXES[column][int(rng.integers(len(PREFIXES[column])))]
+        text = f"{lead}、{base}" if column == 0 or not base.startswith(lead) else base
+        sentences = [x for x in text.split("。") if x]
+        if sentences and not any(x in used for x in sentences[1:]) and sentences[0] not in used:
+            used.update(sentences)
+            return text
+        if len(sentences) > 1:  # a second sentence an earlier case used: this case says only the first
+            first = sentences[0] + "。"
+            if sentences[0] not in used:
+                used.add(sentences[0])
+                return first
+    return base
+
+
+def _earlier_sentences(p: Params) -> set[str]:
+    """The sentences of the case records the demo saved for the run's other years."""
+    from openpyxl import load_workbook
+
+    from ..params import run_years, year_params
+
+    out: set[str] = set()
+    for fy in run_years(p):
+        if fy == p.fiscal_year:
+            continue
+        for f in datasets.saved_files(year_params(p, fy), "cases"):
+            if f.suffix == ".xlsx":
+                wb = load_workbook(f, read_only=True)
+                for row in wb.active.iter_rows(values_only=True):
+                    for v in row:
+                        if isinstance(v, str):
+                            out.update(x for x in v.split("。") if x)
+                wb.close()
+    return out
+
+
 def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
     """Fill in the case template the run wrote for the year's 支援要 children and save it as staff do:
     ``<raw>/<fy>/shien/jirei.xlsx`` (``None``: no decisions or no template yet)."""
@@ -74,10 +128,11 @@ def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
     lst = pd.read_csv(datasets.path(p, "extraction_csv"), dtype=str, keep_default_na=False,
                       encoding="utf-8-sig").set_index("抽出ID")
     wb = load_workbook(datasets.path(p, "case_template"))
-    ws = wb.worksheets[0]
+    ws = wb.active
     col = {c.value: c.column for c in ws[1]}
     rng = np.random.default_rng([p.synth.seed, fy, 13])
     planted = False
+    used = _earlier_sentences(p)  # another year's cases are in the same handout: none of their sentences again
     for i, r in enumerate(range(2, ws.max_row + 1)):
         eid = ws.cell(r, col["抽出ID"]).value
         if eid not in need.index:
@@ -86,8 +141,9 @@ def fill_cases(p: Params, public_share: float = 0.25) -> Path | None:
         types = [t for t in str(d["difficulty_types"]).replace("発達・障害", "発達障害").split("・") if t]
         t = "発達・障害" if types and types[0] == "発達障害" else (types[0] if types else "その他")
         choices = TEXTS.get(t, TEXTS["その他"])
-        before, found, change, effect = choices[int(rng.integers(len(choices)))]
         public = bool(rng.random() < public_share) or i < 2      # at least two cases marked 可 (one planted, one clean)
+        # the handout shows the public cases side by side: none repeats a sentence of another (the others may)
+        before, found, change, effect = (_sentence(choices, k, rng, used if public else set()) for k in range(4))
         if public and not planted and eid in lst.index:
             before = f"{lst.at[eid, '氏名']}さんは、{before}"   # the slip the de-identification check must catch
             planted = True

@@ -43,7 +43,7 @@ def fill_kikitori(p: Params, truth: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     for f in sorted(forms.glob("*.xlsx")):
         wb = load_workbook(f)
-        ws = wb.worksheets[0]
+        ws = wb.active
         col = {c.value: c.column for c in ws[1]}
         for r in range(2, ws.max_row + 1):
             a = atena.get(ws.cell(r, col["抽出ID"]).value)

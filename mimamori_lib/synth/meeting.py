@@ -25,7 +25,7 @@ def fill_decisions(p: Params, truth: Path) -> Path:
     fy = p.fiscal_year
     rng = np.random.default_rng([p.synth.seed, fy, 11])
     wb = load_workbook(datasets.path(p, "extraction_xlsx"))
-    ws = wb.worksheets[0]
+    ws = wb.active
     col = {c.value: c.column for c in ws[1]}
     kids = pd.read_csv(truth / fy_dir(fy) / "children.csv", dtype=str, keep_default_na=False).set_index("atena_no")
     meeting = p.reference_date + dt.timedelta(days=45)

@@ -43,3 +43,28 @@ def kanji_number(n: int) -> str:
         return digits[n]
     tens, ones = divmod(n, 10)
     return ("" if tens == 1 else digits[tens]) + "十" + ("" if ones == 0 else digits[ones])
+
+
+def wareki_year(year: int, month: int = 4, day: int = 1) -> str:
+    """The era year of a day as a city writes it (令和7年, 令和元年)."""
+    d = dt.date(year, month, day)
+    for kanji, _, start in ERAS:
+        if d >= start:
+            n = d.year - start.year + 1
+            return f"{kanji}{'元' if n == 1 else n}年"
+    return f"{year}年"
+
+
+def wareki_fy(fy: int) -> str:
+    """A fiscal year as a city writes it: 2025 → 令和7年度; a year in which the era changed takes the new era's
+    first year (2019 → 令和元年度)."""
+    for kanji, _, start in ERAS:
+        n = int(fy) - start.year + 1
+        if start <= dt.date(int(fy) + 1, 3, 31) and n >= 1:
+            return f"{kanji}{'元' if n == 1 else n}年度"
+    return f"{fy}年度"
+
+
+def wareki_date(d: dt.date) -> str:
+    """A day as a city writes it: 令和7年12月6日."""
+    return f"{wareki_year(d.year, d.month, d.day)}{d.month}月{d.day}日"
