@@ -4,6 +4,10 @@ synthetic city and its stand-ins for staff) and ``params`` (what a run will use)
 A user's mistake (a params file, a missing input, a decisions file that cannot be used) prints one Japanese line
 and exits with status 2; ``-v`` shows the traceback. A failing notebook exits with status 1, naming the step and
 the cell.
+
+Each command imports what it needs inside its function (the only module that does so, with the plots and the
+synthetic city's stand-ins): measured on this machine, importing the CLI takes 1.4–1.6 s, and every command's
+modules together 2.7–2.8 s, which ``mimamori sources check`` or ``mimamori kaiji`` would otherwise wait for.
 """
 
 from __future__ import annotations

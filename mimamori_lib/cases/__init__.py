@@ -22,6 +22,7 @@ import pandas as pd
 from ..catalogue import datasets, notices
 from ..catalogue.ages import age_band
 from ..catalogue.vocabulary import QUARANTINE_COLUMNS
+from ..disclosure import mark_safe
 from ..errors import InputError
 from ..judgement.indicators import load_catalogue
 from ..output.workbook import PRIVATE_NOTE, PrintedAs, table_sheet, with_notes
@@ -205,7 +206,6 @@ def public_cases(p: Params, years: list[int]) -> list[pd.DataFrame]:
 def side_by_side(cases: list[pd.DataFrame], per_table: int = 2) -> list[pd.DataFrame]:
     """The public cases set side by side as in the 成果報告会's case table (ケース1 | ケース2), ``per_table`` to a table
     so that each fits an A4 landscape page."""
-    from ..disclosure import mark_safe
 
     groups = [cases[i:i + per_table] for i in range(0, len(cases), per_table)]
     return [mark_safe(pd.concat(g, axis=1), "cases that passed the de-identification check, side by side") for g in groups]

@@ -17,7 +17,7 @@ from ..catalogue import datasets
 from ..catalogue.registry import load_registry, role_source
 from ..extract.history import attendance_by_year, linked_rows
 from ..judgement.indicators import load_catalogue, registry
-from ..params import Params
+from ..params import Params, run_years, year_params
 
 DECISION_LABEL = {"要": "支援要", "否": "否", "保留": "保留"}
 RESIDENCE = ("市内 (0〜18歳)", "市内 (19歳以上)", "住民登録なし (転出など)")
@@ -117,7 +117,6 @@ def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
 def follow_up_year(p: Params) -> pd.DataFrame | None:
     """The follow-up seen in this year's exports: the previous year's judged children (``None``: no earlier year
     in the run, or it has no decisions)."""
-    from ..params import run_years, year_params
 
     earlier = [y for y in run_years(p) if y < p.fiscal_year]
     if not earlier:

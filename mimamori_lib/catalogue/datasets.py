@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import paths
+from ..output.spreadsheet import read_csv, write_csv
 from ..params import Params, reads
 from ..privacy.restricted import atomic_file, private_file
 
@@ -162,7 +163,6 @@ def read(p: Params, name: str, columns: list[str] | None = None, filters: list |
     if f.suffix == ".parquet":
         return read_parquet(f, columns=columns, filters=filters)
     if f.suffix == ".csv":
-        from ..output.spreadsheet import read_csv
 
         return read_csv(f)
     if f.suffix == ".json":
@@ -175,7 +175,6 @@ def _writer(f: Path, obj: Any) -> Callable[[Path], None]:
         if f.suffix == ".parquet":
             return lambda t: obj.to_parquet(t, index=False)
         if f.suffix == ".csv":
-            from ..output.spreadsheet import write_csv
 
             return lambda t: write_csv(obj, t)
     if isinstance(obj, dict | list) and f.suffix == ".json":

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from ..params import Params
+from ..privacy.restricted import private_file
 
 log = logging.getLogger(__name__)
 FILE = "notices.json"
@@ -34,7 +35,6 @@ def read(p: Params) -> list[dict]:
 
 
 def _write(p: Params, items: list[dict]) -> None:
-    from ..privacy.restricted import private_file
 
     with private_file(_file(p), p.processed.parent) as f:
         f.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -17,6 +17,7 @@ import pandas as pd
 from .. import disclosure
 from ..catalogue import datasets
 from ..disclosure import Derived, System
+from ..meeting.decisions import split_types
 from ..params import Params
 
 FUNNEL_ROWS = [("in_scope", "対象のこども (0〜18歳)"), ("extracted", "抽出"), ("extracted_basic", "　うち基本項目上位"),
@@ -57,7 +58,6 @@ def funnel(p: Params) -> dict:
     out["days_to_decision"] = float((d["decided_on"] - ref).dt.days.median()) if d["decided_on"].notna().any() else np.nan
     started = d.loc[new & d["support_started_on"].notna(), "support_started_on"]
     out["days_to_support"] = float((started - ref).dt.days.median()) if len(started) else np.nan
-    from ..meeting.decisions import split_types
 
     types = d.loc[new, "difficulty_types"].map(lambda s: split_types(s) or []).explode().dropna()
     out["new_by_type"] = types[types != ""].value_counts().to_dict() if len(types) else {}

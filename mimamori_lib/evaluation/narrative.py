@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..catalogue.ages import SCOPE_LABEL
+from ..disclosure import mark_safe
 from ..errors import InputError
 from ..params import Params, read_data_file
 from ..text.japanese import wareki_fy
+from .funnel import FUNNEL_ROWS
 
 if TYPE_CHECKING:  # the result type only: report.py calls render
     from .report import EvaluationResult
@@ -26,13 +29,11 @@ PHASE_KEYS = ("段階", "課題", "対応策", "効果")
 
 def figures(p: Params, e: EvaluationResult) -> dict[str, str]:
     """Every name a narrative may use, with this year's published value (a hidden count reads ``HIDDEN``)."""
-    from .funnel import FUNNEL_ROWS
 
     fy = p.fiscal_year
     f = next((x for x in e.funnels if x["fy"] == fy), {})
     pr = next((x for x in e.process if x["fy"] == fy), {})
     system = e.system
-    from ..catalogue.ages import SCOPE_LABEL
 
     out = {"fy": str(fy), "fy_label": wareki_fy(fy), "ages": SCOPE_LABEL}
     decided = bool(f.get("decided"))
@@ -84,7 +85,6 @@ def render(p: Params, e: EvaluationResult) -> dict:
     out = {k: _fill(str(data.get(k) or ""), figs, k, file) for k in ("overview", "process", "closing")}
     phases = [{c: _fill(str(ph.get(c) or ""), figs, f"phases {i} {c}", file) for c in PHASE_KEYS}
               for i, ph in enumerate(data.get("phases") or [], 1)]
-    from ..disclosure import mark_safe
 
     table = pd.DataFrame(phases, columns=list(PHASE_KEYS)).set_index("段階") if phases else pd.DataFrame()
     out["phases"] = mark_safe(table, "the city's own text; figures only from published counts")

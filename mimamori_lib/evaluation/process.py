@@ -7,6 +7,7 @@ import pandas as pd
 
 from .. import disclosure
 from ..catalogue import datasets
+from ..catalogue.registry import load_registry
 from ..params import Params
 
 
@@ -16,7 +17,6 @@ def process_indicators(p: Params) -> dict:
     r = datasets.read(p, "linkage_rates")
     out = {"fy": p.fiscal_year}
     if s is not None:
-        from ..catalogue.registry import load_registry
 
         paths = {spec["path"]: spec.get("department") for spec in load_registry(p).values()}
         loaded = s.loc[s["status"] == "loaded", "source"]

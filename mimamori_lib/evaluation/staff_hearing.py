@@ -9,6 +9,8 @@ import pandas as pd
 
 from .. import disclosure
 from ..catalogue import datasets
+from ..catalogue.registry import role_source
+from ..catalogue.tables import read_table
 from ..params import Params
 
 LIKERT = {"q1_shared_view": "対象者認識の一致", "q2_understanding": "こども理解の深まり", "q3_data_useful": "データの有用性",
@@ -17,8 +19,6 @@ LIKERT = {"q1_shared_view": "対象者認識の一致", "q2_understanding": "こ
 
 def hearing(ps: list[Params]) -> pd.DataFrame:
     """The staff hearing of every year (one row per respondent)."""
-    from ..catalogue.registry import role_source
-    from ..catalogue.tables import read_table
 
     frames = []
     for p in ps:

@@ -24,7 +24,7 @@ from ..catalogue.registry import load_registry, registry_path, role_source
 from ..catalogue.tables import read_identity, registry_people
 from ..params import Params
 from ..privacy.restricted import work_folder
-from .assignment import DECISION_NO, DECISION_YES, assign, inherit_links, link_rates
+from .assignment import DECISION_NO, DECISION_YES, assign, exact_pupils, inherit_links, link_rates
 from .inputs import add_districts, records_side, registry_side
 from .model import (
     EM_BLOCKS,
@@ -121,7 +121,6 @@ def run(p: Params, write: bool = True) -> LinkResult:
 
 
 def _exact(ident: pd.DataFrame, base_path: str, path: str) -> set[int]:
-    from .assignment import exact_pupils
 
     return exact_pupils(ident, base_path, path)
 

@@ -19,6 +19,7 @@ from ..catalogue.readback import read_saved
 from ..catalogue.registry import code_labels, role_source
 from ..catalogue.tables import registry_people
 from ..errors import InputError
+from ..output.offline import external_loads
 from ..output.spreadsheet import append_row
 from ..output.workbook import PRIVATE_NOTE, PrintedAs, drop_down, with_notes
 from ..params import Params
@@ -167,8 +168,6 @@ def match_weights_chart(linker) -> str:
     no action menu (its 'Open in Vega Editor' goes to the internet). The libraries' own code still names web
     addresses (SVG namespaces, help texts); nothing is loaded from them."""
     from splink.internals.html_utils import chart_html  # what chart.save(inline=True) writes (splink pinned)
-
-    from ..output.offline import external_loads
 
     spec = linker.visualisations.match_weights_chart().chart_dict
     spec.setdefault("usermeta", {})["embedOptions"] = {"actions": False}   # vega-embed reads its options here

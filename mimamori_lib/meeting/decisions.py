@@ -23,6 +23,7 @@ from ..catalogue.vocabulary import (
     split_types,
 )
 from ..errors import InputError
+from ..judgement.scoring import GROUP_LABEL
 from ..params import Params
 from ..rights.stops import stopped
 from ..text.normalize import nfkc, parse_date
@@ -139,7 +140,6 @@ def quarantine_reasons(quarantine: pd.DataFrame) -> pd.DataFrame | str:
 
 def decision_summary(dec: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Decisions by extraction group: already supported, judged to need support (新規 = not already supported)."""
-    from ..judgement.scoring import GROUP_LABEL
 
     m = dec.merge(scores[["person_id", "group"]], on="person_id", how="left")
     m["新規に支援要"] = (m["support_needed"] == "要") & ~m["already_supported"]

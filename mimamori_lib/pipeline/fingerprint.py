@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import paths
 from ..catalogue import datasets
+from ..output.offline import works_offline
 from ..params import Params, year_params
 from ..params.loading import chain
 from .steps import STEPS, Step
@@ -136,7 +137,6 @@ def output_hashes(p: Params, s: Step) -> dict[str, str]:
 def outputs_differ(p: Params, s: Step, recorded: dict[str, str] | None) -> list[str]:
     """What is no longer as the step left it: an output missing, replaced or changed since it was recorded, or a
     report that does not work offline (one written by an older version). Empty when all is as recorded."""
-    from ..output.offline import works_offline
 
     if not recorded:
         return ["(記録なし)"]

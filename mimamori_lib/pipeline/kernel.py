@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .. import paths
-from ..output.offline import wareki_years
+from ..output.offline import check_file, html_exporter, wareki_years, without_css_comments
 from ..params.reads import STEP_ENV
 from ..privacy.restricted import atomic_file
 
@@ -106,8 +106,6 @@ def to_html(executed: Path, target: Path) -> Path:
     """Executed notebook → HTML without code cells, prompts or log lines (they stay in the executed notebook and the
     run's log), loading nothing from outside the file."""
     import nbformat
-
-    from ..output.offline import check_file, html_exporter, without_css_comments
 
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:

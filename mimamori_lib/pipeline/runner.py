@@ -25,7 +25,7 @@ from ..catalogue.registry import load_registry
 from ..errors import USER_ERROR_NAMES, InputError
 from ..params import Params, run_years
 from ..privacy.pseudonym import KeyFileError, ensure_key, key_id, key_path
-from ..privacy.restricted import atomic_file, remove_temporary, work_folder
+from ..privacy.restricted import atomic_file, audit, remove_temporary, work_folder
 from ..rights import kaiji
 from ..rights.stops import stopped
 from . import manifest
@@ -375,7 +375,6 @@ def run_plan(plan: Plan) -> list[RunResult]:
 def check_permissions(p: Params) -> list[Path]:
     """Warn about (and, with ``privacy.fix_permissions``, fix) the processed tables, internal reports and the key
     left readable by other accounts."""
-    from ..privacy.restricted import audit
 
     roots = [p.reports / "internal", p.processed.parent, key_path(p)]
     return audit(roots, fix=p.privacy.fix_permissions)

@@ -21,6 +21,7 @@ from .. import paths
 from ..errors import UserError
 from ..params import Params
 from ..text.normalize import map_unique
+from .restricted import private_file
 
 log = logging.getLogger(__name__)
 DEFAULT_KEY_FILE = paths.DATA / "mimamori.key"
@@ -103,7 +104,6 @@ def years_with_outputs(p: Params) -> list[int]:
 
 
 def _write_record(p: Params, kid: str, path: Path) -> None:
-    from .restricted import private_file
 
     with private_file(_record_file(p), p.processed.parent) as f:
         f.write_text(json.dumps({"key_id": kid, "key_file": str(path)}, ensure_ascii=False), encoding="utf-8")

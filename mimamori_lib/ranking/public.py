@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import disclosure
 from ..catalogue import datasets
+from ..catalogue.ages import AGE_BANDS, age_band
 from ..disclosure.system import AuditResult, Derived, System, audit, protect_system
 from ..params import Params
 from .backtest import RANKING_LABEL, wilson
@@ -103,7 +104,6 @@ def public_strata(p: Params) -> tuple[dict[str, pd.DataFrame], list[str], AuditR
     the backtest of the previous year — how many children with the kind's outcome the band by strata found and did not
     find. The three count tables are protected and audited as one system; a recall is shown only where both of its
     counts are published."""
-    from ..catalogue.ages import AGE_BANDS, age_band
 
     scores = datasets.read(p, "scores")
     kinds = p.ranking.kinds

@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..params import Params
 from .backtest import RANKING_LABEL
+from .fairness import flags
 from .kinds import ORDERINGS as STRATA_ORDERINGS
 
 LIMITS = ("結果 (アウトカム) は「翌年度に支援や制度につながったこと」であって、支援の必要そのものではありません。"
@@ -170,7 +171,6 @@ def kinds_table(kinds: dict) -> pd.DataFrame:
 
 def kinds_fairness(t: pd.DataFrame | None) -> pd.DataFrame | str:
     """The fairness audit per kind of need, each ordering's band named with its kind."""
-    from .fairness import flags
 
     if t is None or t.empty:
         return "前の年度がないため、監査はできません。"

@@ -19,6 +19,7 @@ from ..arrays import isin
 from ..catalogue import datasets
 from ..catalogue.registry import code_labels, load_registry, role_source
 from ..catalogue.tables import read_table
+from ..disclosure import protect, protect_many
 from ..judgement.indicators import LINKED
 from ..params import Params
 
@@ -228,7 +229,6 @@ def plain_reading(p: Params, assoc: pd.DataFrame, multi: pd.DataFrame) -> list[s
 def public_distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Answer distributions by school level and sex, disclosure-controlled for publication. Every question counts
     the same respondents, so a row's total is one quantity in all the tables: they are protected as one system."""
-    from ..disclosure import protect_many
 
     tables = {}
     for q, t in distributions(p, df).items():
@@ -246,7 +246,6 @@ def _two_by_two(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.Data
 
 def public_crosstab(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.DataFrame:
     """Item × difficulty among linked respondents, disclosure-controlled."""
-    from ..disclosure import protect
 
     return protect(_two_by_two(p, df, item, outcome), threshold=p.disclosure.threshold,
                    protection=p.disclosure.protection, name=f"{item}×{outcome}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from .reading import SourceError, decode, read_rows
 
 PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
@@ -32,7 +33,6 @@ def load_table(path: Path | None) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> tuple[tuple[str, str], ...]:
-    from .reading import SourceError, decode, read_rows
 
     f = Path(path)
     if not f.is_file():
