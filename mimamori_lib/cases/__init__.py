@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..catalogue import datasets, notices
 from ..catalogue.ages import age_band
-from ..catalogue.vocabulary import QUARANTINE_COLUMNS
+from ..catalogue.vocabulary import NEED_YES, QUARANTINE_COLUMNS
 from ..disclosure import mark_safe
 from ..errors import InputError
 from ..judgement.indicators import load_catalogue
@@ -87,7 +87,7 @@ def run(p: Params, write: bool = True) -> CasesYear:
         raise InputError(f"抽出結果がありません: {datasets.path(p, 'scores')} (先に 30_extract を実行してください)")
     catalogue = load_catalogue(p, every_item=True)
     msgs, n_template = [], 0
-    if dec is not None and (dec["support_needed"] == "要").any():
+    if dec is not None and (dec["support_needed"] == NEED_YES).any():
         rows = template_rows(dec, scores, catalogue)
         if write:
             write_template(p, rows, dict(zip(dec["extract_id"], dec["person_id"], strict=True)))

@@ -15,11 +15,11 @@ import pandas as pd
 from ..arrays import isin
 from ..catalogue import datasets
 from ..catalogue.registry import load_registry, role_source
+from ..catalogue.vocabulary import NEED_LABEL
 from ..extract.history import attendance_by_year, linked_rows
 from ..judgement.indicators import load_catalogue, registry
 from ..params import Params, run_years, year_params
 
-DECISION_LABEL = {"要": "支援要", "否": "否", "保留": "保留"}
 RESIDENCE = ("市内 (0〜18歳)", "市内 (19歳以上)", "住民登録なし (転出など)")
 TREND = ("減った", "変化なし", "増えた", "比べられない")
 
@@ -72,7 +72,7 @@ def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
     pid = dec["person_id"]
     out = pd.DataFrame({
         "fy_judged": p_prev.fiscal_year, "fy_seen": p_next.fiscal_year, "person_id": pid.to_numpy(),
-        "extract_id": dec["extract_id"].to_numpy(), "decision": dec["support_needed"].map(DECISION_LABEL).to_numpy(),
+        "extract_id": dec["extract_id"].to_numpy(), "decision": dec["support_needed"].map(NEED_LABEL).to_numpy(),
         "already_supported": dec["already_supported"].to_numpy(bool), "difficulty_types": dec["difficulty_types"].to_numpy(),
         "support_content": dec["support_content"].to_numpy(), "support_started_on": dec["support_started_on"].to_numpy(),
         "group": s["group"].reindex(pid).to_numpy(), "age": s["age"].reindex(pid).to_numpy(),

@@ -17,7 +17,7 @@ import pandas as pd
 from ..catalogue import datasets
 from ..catalogue.readback import read_saved, saved_file
 from ..catalogue.registry import load_registry
-from ..catalogue.vocabulary import QUARANTINE_COLUMNS
+from ..catalogue.vocabulary import NEED_YES, QUARANTINE_COLUMNS
 from ..output.workbook import PRIVATE_NOTE, PrintedAs, drop_down, table_sheet, with_notes
 from ..params import Params
 from ..records import ledger
@@ -36,7 +36,7 @@ CONTEXT = ["抽出ID", "該当項目", "困難の類型", "支援内容", "支�
 
 def template_rows(dec: pd.DataFrame, scores: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
     """One row per child judged 支援要: what staff need to recall the case, and the spec's columns to fill in."""
-    need = dec[dec["support_needed"] == "要"].sort_values("extract_id")
+    need = dec[dec["support_needed"] == NEED_YES].sort_values("extract_id")
     s = scores.set_index("person_id")
     items = [i for i in catalogue if i in s]
 
@@ -93,7 +93,7 @@ def read_records(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame) -> t
         return None, pd.DataFrame(columns=QUARANTINE_COLUMNS)
     t = read_saved(f, REQUIRED, "事例記録", f"事例記録のテンプレート ({datasets.path(p, 'case_template').name})")
     ids = dict(zip(scores["extract_id"].dropna(), scores.loc[scores["extract_id"].notna(), "person_id"], strict=True))
-    needed = set(dec.loc[dec["support_needed"] == "要", "extract_id"]) if dec is not None else None
+    needed = set(dec.loc[dec["support_needed"] == NEED_YES, "extract_id"]) if dec is not None else None
     src = str(f.relative_to(p.raw_year)) if f.is_relative_to(p.raw_year) else f.name
     good, seen = [], set()
     q = [(src, t.sheet, n, "(行全体)", "", reason) for n, reason in t.broken]

@@ -4,9 +4,10 @@ columns of a quarantine of rows read back from a saved file."""
 
 from __future__ import annotations
 
+from ..params.sections import NEEDS
+
 # 支援要否: the meeting's decision on a listed child
-NEED_YES, NEED_NO, NEED_HOLD = "要", "否", "保留"
-NEEDS = (NEED_YES, NEED_NO, NEED_HOLD)
+NEED_YES, NEED_NO, NEED_HOLD = NEEDS
 NEED_LABEL = {NEED_YES: "支援要", NEED_NO: "否", NEED_HOLD: "保留"}
 
 # 困難の類型 (several per child, written with TYPE_SEPARATOR between them) and 支援内容

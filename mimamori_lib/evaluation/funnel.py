@@ -16,9 +16,10 @@ import pandas as pd
 
 from .. import disclosure
 from ..catalogue import datasets
+from ..catalogue.vocabulary import NEED_HOLD, NEED_YES
 from ..disclosure import Derived, System
 from ..meeting.decisions import split_types
-from ..params import Params
+from ..params import Evaluation, Params
 
 FUNNEL_ROWS = [("in_scope", "対象のこども (0〜18歳)"), ("extracted", "抽出"), ("extracted_basic", "　うち基本項目上位"),
                ("extracted_other", "　うちその他項目上位"), ("extracted_tier", "　うち次点層"), ("decided", "会議で判断"),
@@ -31,6 +32,9 @@ HEADLINE = {"in_scope", "extracted", "decided", "new_need"}
 COMPARISONS = (("抽出されたこどものうち新たに支援要と判断", "new_need", "extracted"),
                ("抽出されたこどものうち既に支援につながっていた", "already_supported", "extracted"),
                ("新たに支援要のうち支援を開始", "support_started", "new_need"))
+
+# the schema's defaults (one home: params), for a call that does not pass the run's values
+ALPHA, POWER = Evaluation.model_fields["alpha"].default, Evaluation.model_fields["power"].default
 
 
 def funnel(p: Params) -> dict:
@@ -47,11 +51,11 @@ def funnel(p: Params) -> dict:
         out["decided"] = 0
         return out
     d = dec.merge(x[["person_id", "group"]], on="person_id", how="left")
-    new = (d["support_needed"] == "要") & ~d["already_supported"]
+    new = (d["support_needed"] == NEED_YES) & ~d["already_supported"]
     out.update({
         "decided": len(d), "already_supported": int(d["already_supported"].sum()),
-        "need_support": int((d["support_needed"] == "要").sum()), "new_need": int(new.sum()),
-        "on_hold": int((d["support_needed"] == "保留").sum()), "support_started": int((new & d["support_started_on"].notna()).sum()),
+        "need_support": int((d["support_needed"] == NEED_YES).sum()), "new_need": int(new.sum()),
+        "on_hold": int((d["support_needed"] == NEED_HOLD).sum()), "support_started": int((new & d["support_started_on"].notna()).sum()),
         "new_in_top": int((new & d["group"].isin(["basic", "other"])).sum()), "new_in_tier": int((new & (d["group"] == "tier")).sum()),
     })
     ref = pd.Timestamp(p.reference_date)
@@ -119,7 +123,7 @@ def types_system(funnels: list[dict], threshold: int) -> System:
 
 # --- the comparison ---------------------------------------------------------------------------------
 
-def compare_proportions(k1: int, n1: int, k2: int, n2: int, alpha: float = 0.05, power: float = 0.8) -> dict:
+def compare_proportions(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA, power: float = POWER) -> dict:
     """Difference of two proportions (year 2 − year 1): Fisher's exact test, Newcombe CI, and the smallest difference
     detectable with these numbers of children (two-sided, given power; at a 50% base, where it is largest, so that
     it depends on the bases only)."""
@@ -133,7 +137,7 @@ def compare_proportions(k1: int, n1: int, k2: int, n2: int, alpha: float = 0.05,
             "min_detectable_difference": min_detectable_difference(n1, n2, alpha, power)}
 
 
-def min_detectable_difference(n1: int, n2: int, alpha: float = 0.05, power: float = 0.8) -> float:
+def min_detectable_difference(n1: int, n2: int, alpha: float = ALPHA, power: float = POWER) -> float:
     """The smallest difference of two proportions detectable around 50% with these bases."""
     from statsmodels.stats.power import NormalIndPower
 
@@ -159,7 +163,7 @@ def comparison_derived(funnels: list[dict]) -> list[Derived]:
     return out
 
 
-def comparison_table(funnels: list[dict], system: System, alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
+def comparison_table(funnels: list[dict], system: System, alpha: float = ALPHA, power: float = POWER) -> pd.DataFrame:
     """Year-on-year comparison of the funnel's proportions. A row whose counts are not all shown is shown as ＊
     throughout (its percentages, difference, CI and p-value would let a hidden count back out); the smallest
     detectable difference depends on the bases only."""
@@ -182,7 +186,7 @@ def comparison_table(funnels: list[dict], system: System, alpha: float = 0.05, p
     return pd.DataFrame(rows).set_index("指標")
 
 
-def comparison_reading(table: pd.DataFrame, alpha: float = 0.05) -> str:
+def comparison_reading(table: pd.DataFrame, alpha: float = ALPHA) -> str:
     """A plain statement of what the comparison can and cannot show."""
     if table.empty:
         return "比較できる 2 年度分の会議結果がまだありません。"

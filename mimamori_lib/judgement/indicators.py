@@ -17,6 +17,7 @@ from ..arrays import isin
 from ..catalogue.ages import SCOPE_AGES, age_on
 from ..catalogue.registry import load_registry, role_source
 from ..catalogue.tables import read_table
+from ..catalogue.vocabulary import ADULT_AGE
 from ..errors import InputError
 from ..params import Params, read_data_file
 
@@ -91,7 +92,7 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
     """Long table: child ``person_id``, item, matched (or near), department, source, row, date, detail."""
     scope = children_in_scope(juki)
     kids_by_household = scope[["person_id", "household_id", "age"]]
-    adults = juki[juki["age"] >= 18][["person_id", "household_id", "age"]]
+    adults = juki[juki["age"] >= ADULT_AGE][["person_id", "household_id", "age"]]
     in_scope = scope["person_id"]
     reg = load_registry(p)
     frames = []
@@ -170,7 +171,7 @@ def parents_in_household(juki: pd.DataFrame) -> pd.Series:
     """Per child in scope (``person_id``): how many adults of the parents' generation (14–55 years older, the same
     rule as ``household_parent`` items) live in the household — 1 means a one-parent household on the registry."""
     scope = children_in_scope(juki)[["person_id", "household_id", "age"]]
-    adults = juki[juki["age"] >= 18][["person_id", "household_id", "age"]].rename(columns={"person_id": "adult", "age": "adult_age"})
+    adults = juki[juki["age"] >= ADULT_AGE][["person_id", "household_id", "age"]].rename(columns={"person_id": "adult", "age": "adult_age"})
     m = scope.merge(adults, on="household_id")
     m = m[(m["adult_age"] - m["age"]).between(*PARENT_GAP)]
     return m.groupby("person_id")["adult"].nunique().reindex(scope["person_id"]).fillna(0).astype(int)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..arrays import isin
 from ..catalogue import datasets
+from ..catalogue.vocabulary import NEED_YES
 from ..params import Extraction, NeedKind, Params
 from ..privacy.pseudonym import extract_id, key_path, load_key
 from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
@@ -35,6 +36,15 @@ def weighted_values(m: pd.DataFrame, catalogue: dict, weights: dict) -> pd.DataF
     out["basic_value"] = sum((out[i] * w[i] for i in basic), start=pd.Series(0.0, index=out.index))
     out["other_value"] = sum((out[i] * w[i] for i in other), start=pd.Series(0.0, index=out.index))
     return out
+
+
+# the count ranking as one number: basic value first, other value breaking ties (weighted values stay below this)
+LEXICOGRAPHIC = 1000
+
+
+def count_score(basic_value, other_value):
+    """Basic value first, other value breaking ties, as the extraction orders children: one number to sort by."""
+    return basic_value * LEXICOGRAPHIC + other_value
 
 
 def _pick(cand: pd.DataFrame, first: str, second: str, n: int, ties: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -120,7 +130,7 @@ def previously_needed(p: Params) -> set[str]:
     for fy in datasets.years_with(p, "decisions", before=p.fiscal_year):
         if fy < p.fiscal_year:
             dec = datasets.read(p, "decisions", fy=fy)
-            out |= set(dec.loc[dec["support_needed"] == "要", "person_id"].dropna())
+            out |= set(dec.loc[dec["support_needed"] == NEED_YES, "person_id"].dropna())
     return out
 
 

@@ -18,6 +18,8 @@ from ..catalogue.vocabulary import (
     DECISION_COLUMNS,
     FLAG_FALSE,
     FLAG_TRUE,
+    NEED_HOLD,
+    NEED_YES,
     NEEDS,
     QUARANTINE_COLUMNS,
     split_types,
@@ -142,9 +144,9 @@ def decision_summary(dec: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Decisions by extraction group: already supported, judged to need support (新規 = not already supported)."""
 
     m = dec.merge(scores[["person_id", "group"]], on="person_id", how="left")
-    m["新規に支援要"] = (m["support_needed"] == "要") & ~m["already_supported"]
+    m["新規に支援要"] = (m["support_needed"] == NEED_YES) & ~m["already_supported"]
     t = m.groupby("group").agg(判断件数=("person_id", "size"), 既支援=("already_supported", "sum"),
-                               支援要=("support_needed", lambda s: int((s == "要").sum())),
-                               新規に支援要=("新規に支援要", "sum"), 保留=("support_needed", lambda s: int((s == "保留").sum())),
+                               支援要=("support_needed", lambda s: int((s == NEED_YES).sum())),
+                               新規に支援要=("新規に支援要", "sum"), 保留=("support_needed", lambda s: int((s == NEED_HOLD).sum())),
                                支援開始=("support_started_on", lambda s: int(s.notna().sum())))
     return t.rename(index=GROUP_LABEL).reset_index().rename(columns={"group": "グループ"})

@@ -319,6 +319,11 @@ class Run(_Section):
                                                          "steps still run beside them)")
 
 
+# 支援要否, the meeting's decision (要, 否, 保留): defined here, the lowest layer, for the params that name it;
+# :mod:`mimamori_lib.catalogue.vocabulary` gives it its names for the rest of the code
+NEEDS = ("要", "否", "保留")
+
+
 class Recipient(_Section):
     """Someone a paper goes to, and what they may see (こどもデータ連携ガイドライン: 必要最小限)."""
 
@@ -354,7 +359,7 @@ class Sharing(_Section):
     recipients: dict[str, Recipient] = Field(default_factory=_default_recipients,
                                              description="who receives papers and what each may see (by source or item)")
     school: str = Field("school", description="the recipient whose papers go to each school (hearing form, hand-over)")
-    hand_over: list[Literal["要", "否", "保留"]] = Field(["要", "保留"], description="decisions whose children are handed over")
+    hand_over: list[Literal[NEEDS]] = Field([NEEDS[0], NEEDS[2]], description="decisions whose children are handed over")
     reply_days: int = Field(14, ge=1, le=120, description="a school answers its hearing form within this many days of the "
                                                           "day it was written (the deadline printed on it)")
     contact: str = Field("こども家庭課 こども見守り担当", description="who the recipients of papers ask, and where hearing "

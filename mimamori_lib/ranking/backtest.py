@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..judgement.scoring import count_score as ordered_counts
 from ..judgement.scoring import extract, weighted_values
 from ..params import Params
 
@@ -60,7 +61,7 @@ def judge(weights: np.ndarray, y: np.ndarray, positives: int, population: int) -
 def count_score(frame: pd.DataFrame, catalogue: dict, p: Params) -> np.ndarray:
     """The count ranking as one number: basic value first, other value breaks ties (as the extraction orders)."""
     v = weighted_values(frame[["person_id", *[i for i in catalogue if i in frame]]], catalogue, p.indicators.weights)
-    return (v["basic_value"].to_numpy(float) * 1000 + v["other_value"].to_numpy(float))
+    return ordered_counts(v["basic_value"].to_numpy(float), v["other_value"].to_numpy(float))
 
 
 def rule_list(frame: pd.DataFrame, catalogue: dict, p: Params) -> np.ndarray:
