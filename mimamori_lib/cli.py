@@ -226,7 +226,7 @@ def cmd_kaiji(a: argparse.Namespace) -> int:
 
     p = load_params(a.params, {"raw_dir": _dir(a.raw_dir), "out_dir": _dir(a.out_dir)})
     try:
-        with run_lock(p.processed.parent, wait=a.wait):
+        with run_lock(datasets.path(p, "run_lock"), wait=a.wait):
             f = kaiji.write(p, a.atena)
     except kaiji.NotHeld as e:
         sys.stdout.write(f"{e}\n")
@@ -272,7 +272,7 @@ def cmd_purge(a: argparse.Namespace) -> int:
         log.info("削除するには --yes を付けて、もう一度実行してください (削除したものは %s に記録します)",
                  datasets.path(p, "purge_log"))
         return 0
-    with run_lock(p.processed.parent, wait=False):
+    with run_lock(datasets.path(p, "run_lock"), wait=False):
         done = retention.purge(p, today)
     log.info("削除しました: %s。記録: %s。エクスポート (%s) は市のフォルダのため削除していません。文書の保存期間に従って"
              "市の手順で削除してください", "・".join(f"FY{e.fy} の{e.kind}" for e in done), datasets.path(p, "purge_log"),

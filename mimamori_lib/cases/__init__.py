@@ -119,7 +119,7 @@ def run(p: Params, write: bool = True) -> CasesYear:
             note(f"FY{p.fiscal_year}: 公開可の事例 {len(failed)} 件に個人が分かる記述があるため公開資料に"
                                        f"載せません (理由は {datasets.path(p, 'cases_report')})", level="info")
     if len(q):
-        msgs.append(f"{q['row'].nunique()} 行は不備があるため隔離しました (cases_quarantine.csv に理由)。")
+        msgs.append(f"{q['row'].nunique()} 行は不備があるため隔離しました ({datasets.path(p, 'cases_quarantine').name} に理由)。")
         note(f"FY{p.fiscal_year}: 事例記録のうち {q['row'].nunique()} 行を隔離しました (理由は "
                                    f"{datasets.path(p, 'cases_quarantine')})")
     put("cases_quarantine", q)
@@ -133,7 +133,7 @@ def run(p: Params, write: bool = True) -> CasesYear:
         put("follow_up_xlsx", with_notes(wb, ["前の年度の会議で判断したこどもの、この年度のエクスポートに見える状況です (庁内用)。",
                                               PRIVATE_NOTE], PrintedAs("翌年度の状況", fy=p.fiscal_year)))
         msgs.append(f"FY{int(fu['fy_judged'].iloc[0])} に会議で判断した {len(fu)} 人の、FY{p.fiscal_year} の状況をまとめました "
-                    "(follow_up.xlsx: 庁内用)。")
+                    f"({datasets.path(p, 'follow_up_xlsx').name}: 庁内用)。")
     if write:
         write_internal_report(p, _all_cases(p, recs), fu)
     return CasesYear(n_template, recs, q, fu, "\n\n".join(msgs))

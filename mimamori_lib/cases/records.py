@@ -73,7 +73,7 @@ def write_template(p: Params, rows: pd.DataFrame, person_of: dict[str, str]) -> 
     ws.freeze_panes = "B2"
     f = datasets.write(p, "case_template", with_notes(wb, ["支援要と判断したこどもの事例記録です。黄色の列を記入し、このファイルを Excel の形式のまま",
                          f"{datasets.saved_place(p, 'cases', '.xlsx')} として保存してください (灰色の列はそのまま残して"
-                         "かまいません。CSV で保存するときは jirei.csv)。",
+                         f"かまいません。CSV で保存するときは {datasets.saved_target(p, 'cases', '.csv').name})。",
                          "判定前の状況: リストの前に分かっていたこと / 確認できた状況: 情報収集と支援で分かったこと /",
                          "状況の変化: こどもと家庭に起きた変化 / 効果・示唆: データを連携したことで可能になったこと。",
                          "公開可否: 可 = 個人が分からない形に確認したうえで成果報告会の資料に載せてよい / 否 = 載せない。",

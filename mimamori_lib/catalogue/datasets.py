@@ -40,6 +40,7 @@ class Dataset:
     optional: bool = False         # written only when there is data (absent otherwise)
     downstream: bool = True        # False: no later step reads it (only its own step's papers use it)
     per_year: bool = True          # False: one file for the out dir (<place>/<file>), kept across years
+    member: str = ""               # a folder: how its files are named (``{school}.xlsx``)
 
     def path(self, p: Params, fy: int | None = None) -> Path:
         """Its file in the params' year (or in year ``fy`` of the same run's folders)."""
@@ -80,14 +81,14 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("scores", "scores.parquet", "30_extract"),
     Dataset("extraction_xlsx", "extraction.xlsx", "30_extract", place="internal"),
     Dataset("extraction_csv", "extraction.csv", "30_extract", place="internal"),
-    Dataset("assessment", "assessment", "30_extract", place="internal"),
+    Dataset("assessment", "assessment", "30_extract", place="internal", member="{extract_id}.html"),
     Dataset("review_queue", "review_queue.xlsx", "30_extract", place="internal", optional=True),
-    Dataset("hearing_forms", "kikitori", "30_extract", place="internal"),
+    Dataset("hearing_forms", "kikitori", "30_extract", place="internal", member="{school}.xlsx"),
     Dataset("hearing_answers", "restricted/kikitori.parquet", "30_extract", optional=True, downstream=False),
     Dataset("hearing_quarantine", "kikitori_quarantine.csv", "30_extract", downstream=False),
     Dataset("decisions", "decisions.parquet", "35_meeting", optional=True),
     Dataset("decisions_quarantine", "decisions_quarantine.csv", "35_meeting"),
-    Dataset("handover", "teikyo", "35_meeting", place="internal"),
+    Dataset("handover", "teikyo", "35_meeting", place="internal", member="{recipient}.xlsx"),
     Dataset("survey_associations", "survey_associations.csv", "40_survey", optional=True),
     Dataset("survey_multivariable", "survey_multivariable.csv", "40_survey", optional=True),
     Dataset("cases_quarantine", "cases_quarantine.csv", "45_cases"),
@@ -99,14 +100,21 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("public_audit", "public_audit.json", "50_evaluation"),
     Dataset("hearing_comments", "hearing_comments.csv", "50_evaluation", place="internal", optional=True),
     Dataset("run_manifest", "run_manifest.json", RUNNER, place="reports"),
+    Dataset("notices", "notices.json", RUNNER),
+    Dataset("key_record", "key_id.json", RUNNER, per_year=False),
+    Dataset("run_lock", ".run.lock", RUNNER, per_year=False),
+    Dataset("run_logs", "logs", RUNNER, place="reports", per_year=False, member="run-{stamp}.log"),
+    Dataset("step_reports", "", RUNNER, place="reports", member="{step}.html"),
+    Dataset("executed_notebooks", "", RUNNER, place="reports", member="{step}.ipynb"),
     # the family's rights (issue 31): corrections and opinions applied at ingestion, and whom to tell
     Dataset("corrections", "restricted/teisei.parquet", "10_ingest", optional=True),
     Dataset("corrections_quarantine", "teisei_quarantine.csv", "10_ingest", downstream=False),
     Dataset("correction_notices", "teisei_tsuchi.xlsx", "10_ingest", place="internal", optional=True,
             downstream=False),
-    Dataset("disclosures", "kaiji", RIGHTS, place="internal", per_year=False),
+    Dataset("disclosures", "kaiji", RIGHTS, place="internal", per_year=False, member="{atena}_{day}.xlsx"),
     # the records a city keeps (issue 32): every paper that named children, the file register, what was purged
     Dataset("ledger", "restricted/teikyo_kiroku.parquet", RECORDS, per_year=False),
+    Dataset("ledger_lock", "restricted/.teikyo_kiroku.lock", RECORDS, per_year=False),
     Dataset("ledger_xlsx", "teikyo_kiroku.xlsx", RECORDS, place="internal", per_year=False),
     Dataset("file_register", "個人情報ファイル簿.xlsx", RECORDS, place="reports", per_year=False),
     Dataset("purged", "purged.json", RECORDS, per_year=False),
@@ -119,6 +127,16 @@ def dataset(name: str) -> Dataset:
     if name.startswith("table:"):
         return Dataset(name, SOURCE_TABLE.format(source=name[6:]), "10_ingest", optional=True)
     return DATASETS[name]
+
+
+def member(name: str, **parts: object) -> str:
+    """The name of one file of a folder dataset (``member("hearing_forms", school="北部中学校")``)."""
+    return dataset(name).member.format(**parts)
+
+
+def member_path(p: Params, name: str, fy: int | None = None, **parts: object) -> Path:
+    """Where one file of a folder dataset lives."""
+    return path(p, name, fy) / member(name, **parts)
 
 
 def path(p: Params, name: str, fy: int | None = None) -> Path:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from ..params import Params
 from ..privacy.restricted import private_file
+from . import datasets
 
 log = logging.getLogger(__name__)
-FILE = "notices.json"
 
 
 def _file(p: Params) -> Path:
-    return p.processed / FILE
+    return datasets.path(p, "notices")
 
 
 def read(p: Params) -> list[dict]:

@@ -84,7 +84,7 @@ def write_extraction_list(p: Params, table: pd.DataFrame, person_ids: list[str])
     ws.freeze_panes = "D2"
     xlsx = datasets.write(p, "extraction_xlsx", with_notes(wb, ["支援担当者会議の抽出リストです。黄色の列を会議で記入し、このファイルを Excel の形式のまま",
                                 f"{datasets.saved_place(p, 'decisions', '.xlsx')} として保存してください (ほかの列はそのまま"
-                                "残してかまいません。CSV で保存するときは kettei.csv)。",
+                                f"残してかまいません。CSV で保存するときは {datasets.saved_target(p, 'decisions', '.csv').name})。",
                          "既支援: 1 = 抽出前から支援につながっていた / 0 = いなかった。困難の類型は複数のとき ・ で区切ります。",
                          PRIVATE_NOTE], PrintedAs("支援担当者会議 抽出リスト", to=p.records.meeting, fy=p.fiscal_year,
                                                   contact=p.sharing.contact)))

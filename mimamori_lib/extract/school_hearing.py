@@ -102,11 +102,11 @@ def write_forms(p: Params, tables: dict[str, pd.DataFrame], catalogue: dict, per
     """``reports/internal/<fy>/kikitori/<学校名>.xlsx``: one form per school with listed pupils, each recorded in the
     提供記録 (``person_of``: 抽出ID → the child's pseudonym)."""
     note = sharing.left_out(p, p.sharing.school, catalogue)
-    files = {f"{sharing.file_name(s)}.xlsx": _workbook(p, s, t, note).save for s, t in tables.items()}
+    files = {datasets.member("hearing_forms", school=sharing.file_name(s)): _workbook(p, s, t, note).save for s, t in tables.items()}
     target = datasets.write(p, "hearing_forms", files)
     r = sharing.recipient(p, p.sharing.school)
     sources = [*load_registry(p)] if r.all_items else [role_source(p, "registry"), *r.sources]
-    ledger.record(p, [Paper("聞き取り票", target / f"{sharing.file_name(s)}.xlsx", f"{s} ({r.label})", r.basis,
+    ledger.record(p, [Paper("聞き取り票", target / datasets.member("hearing_forms", school=sharing.file_name(s)), f"{s} ({r.label})", r.basis,
                             [person_of[x] for x in t["抽出ID"]], [c for c in t.columns if c not in ANSWERS], sources,
                             t[[c for c in t.columns if c not in ANSWERS]])
                       for s, t in tables.items()])

@@ -97,7 +97,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
                           survey=survey_answers(p, pid, survey, sv_spec), history=history_of(history, pid),
                           hearing=(hearing or {}).get(pid),
                           difficulty_types=DIFFICULTY_TYPES)
-        sheets[f"{s['extract_id']}.html"] = html
+        sheets[datasets.member("assessment", extract_id=s["extract_id"])] = html
     target = datasets.write(p, "assessment", sheets)
     shown = {name: html.replace(today_label, "") for name, html in sheets.items()}  # the same sheets on another day
     ledger.record(p, [Paper("アセスメントシート", target, p.records.meeting, p.records.meeting_basis,

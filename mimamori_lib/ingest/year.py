@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalogue import datasets, notices
+from ..catalogue.keys import ensure_key
 from ..catalogue.registry import load_registry
 from ..params import Params
-from ..privacy.pseudonym import ensure_key
 from ..rights import requests
 from ..rights.apply import APPLIED, SET_ASIDE, YearRights
 from ..rights.notify import problem_table, write_correction_notices

@@ -44,7 +44,7 @@ def decision_files(p: Params) -> list[Path]:
 
 
 def _read_file(f: Path) -> pd.DataFrame:
-    t = read_saved(f, list(HEADERS), "名寄せの確認結果", "確認待ちリスト (review_queue.xlsx)")
+    t = read_saved(f, list(HEADERS), "名寄せの確認結果", f"確認待ちリスト ({datasets.dataset('review_queue').file})")
     d = pd.DataFrame([r + [""] * (len(t.header) - len(r)) for r in t.rows], columns=t.header, dtype="string")
     d = d.rename(columns=HEADERS)
     d.insert(0, "line", np.array(t.numbers, dtype=np.int64))

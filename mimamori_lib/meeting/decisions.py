@@ -32,7 +32,7 @@ from ..text.normalize import nfkc, parse_date
 
 log = logging.getLogger(__name__)
 REQUIRED = ["抽出ID", *DECISION_COLUMNS]
-TEMPLATE = "抽出リスト (extraction.xlsx)"
+TEMPLATE = "抽出リスト (" + datasets.dataset("extraction_xlsx").file + ")"
 
 
 def read_decisions(p: Params, scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
@@ -112,13 +112,14 @@ def read_year(p: Params, scores: pd.DataFrame) -> MeetingYear:
         notices.add(p, "35_meeting", str(e))
         return MeetingYear(None, pd.DataFrame(columns=QUARANTINE_COLUMNS), str(e))
     if dec is None:
-        msg = (f"会議の判断はまだありません ({p.raw_year / 'shien'} に kettei.xlsx も kettei.csv もありません)。会議で記入した"
+        xlsx, csv = (datasets.saved_target(p, "decisions", s) for s in (".xlsx", ".csv"))
+        msg = (f"会議の判断はまだありません ({xlsx.parent} に {xlsx.name} も {csv.name} もありません)。会議で記入した"
                f"抽出リストを {datasets.saved_target(p, 'decisions', '.xlsx')} として保存すると、次回の実行で反映されます。")
         notices.add(p, "35_meeting", f"FY{p.fiscal_year}: {msg}", level="info")
         return MeetingYear(None, q, msg)
     msg = f"会議の判断 {len(dec)} 行を読み込みました ({datasets.saved_files(p, 'decisions')[0].name})。"
     if len(q):
-        msg += f" {q['row'].nunique()} 行は不備があるため隔離しました (decisions_quarantine.csv に理由)。"
+        msg += f" {q['row'].nunique()} 行は不備があるため隔離しました ({datasets.path(p, 'decisions_quarantine').name} に理由)。"
         notices.add(p, "35_meeting", f"FY{p.fiscal_year}: 会議の判断のうち {q['row'].nunique()} 行を隔離しました (理由は "
                                      f"{datasets.path(p, 'decisions_quarantine')})")
     return MeetingYear(dec, q, msg)

@@ -51,10 +51,10 @@ def papers(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame,
         if r.per_school:
             school = handed["person_id"].map(at_school["school_short"])
             for s in sorted(school.dropna().unique()):
-                out[f"{sharing.file_name(s)}.xlsx"] = (rid, _rows(p, handed[(school == s).fillna(False).to_numpy(dtype=bool)], scores, ev, catalogue, rid,
+                out[datasets.member("handover", recipient=sharing.file_name(s))] = (rid, _rows(p, handed[(school == s).fillna(False).to_numpy(dtype=bool)], scores, ev, catalogue, rid,
                                                                   at_school))
         else:
-            out[f"{sharing.file_name(r.label)}.xlsx"] = (rid, _rows(p, handed, scores, ev, catalogue, rid, at_school))
+            out[datasets.member("handover", recipient=sharing.file_name(r.label))] = (rid, _rows(p, handed, scores, ev, catalogue, rid, at_school))
     return out
 
 

@@ -124,7 +124,7 @@ def fingerprint(inputs: dict) -> str:
 
 def report_path(p: Params, s: Step) -> Path:
     """The step's HTML report."""
-    return p.reports / p.fy / f"{s.name}.html"
+    return datasets.member_path(p, "step_reports", step=s.name)
 
 
 def output_hashes(p: Params, s: Step) -> dict[str, str]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
-LOCK_FILE = ".run.lock"
 
 
 class RunLockedError(UserError):
@@ -36,13 +35,13 @@ def _alive(pid: str) -> bool:
 
 
 @contextlib.contextmanager
-def run_lock(root: Path, wait: bool = False) -> Iterator[None]:
-    """Hold the out dir's lock for the block; another run holding it stops this one at once with one line (or, with
-    ``wait``, this one waits for it)."""
+def run_lock(f: Path, wait: bool = False) -> Iterator[None]:
+    """Hold the out dir's lock (the catalogue's ``run_lock`` file) for the block; another run holding it stops this
+    one at once with one line (or, with ``wait``, this one waits for it)."""
     import fcntl
 
+    root = f.parent
     root.mkdir(parents=True, exist_ok=True)
-    f = root / LOCK_FILE
     fd = os.open(f, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

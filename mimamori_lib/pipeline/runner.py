@@ -6,7 +6,7 @@ output is complete), its fingerprint — its code, the params it uses, the files
 outputs of the steps before it (:mod:`.fingerprint`) — is the one recorded then, and every output still has the hash
 recorded then. Otherwise it runs, and the log says why in one line. ``force`` re-runs everything; ``from_step``
 re-runs that step and the ones after it. One run per out dir at a time (:mod:`.lock`); the key must be the one the
-out dir's outputs were made with (:func:`mimamori_lib.privacy.pseudonym.ensure_key`).
+out dir's outputs were made with (:func:`mimamori_lib.catalogue.keys.ensure_key`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
-from ..catalogue import notices
+from ..catalogue import datasets, notices
+from ..catalogue.keys import ensure_key
 from ..catalogue.registry import load_registry
 from ..errors import USER_ERROR_NAMES, InputError
 from ..params import Params, run_years
-from ..privacy.pseudonym import KeyFileError, ensure_key, key_id, key_path
+from ..privacy.pseudonym import KeyFileError, key_id, key_path
 from ..privacy.restricted import atomic_file, audit, remove_temporary, work_folder
 from ..rights import kaiji
 from ..rights.stops import stopped
@@ -259,7 +260,7 @@ class _Runner:
         log.info("[%s] %s を実行中 (%s) ...", p.fy, n.name, why)
         manifest.forget_step(p, n.name)
         notices.clear(p, n.name)
-        executed = p.reports / p.fy / f"{n.name}.ipynb"
+        executed = datasets.member_path(p, "executed_notebooks", step=n.name)
         started = time.time()
         try:
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
@@ -341,7 +342,7 @@ def run_plan(plan: Plan) -> list[RunResult]:
             raise InputError(f"入力フォルダに CSV がありません: {p.raw_year} (各課のエクスポートを <部署>/<ファイル>.csv の形で"
                              "置いてください。デモは `mimamori report` が合成データを作ります)")
     root = first.processed.parent
-    with run_lock(root, wait=plan.wait):
+    with run_lock(datasets.path(first, "run_lock"), wait=plan.wait):
         key_ids = _keys(plan)
         for d in {root, first.reports}:
             n = remove_temporary(d)
@@ -354,7 +355,7 @@ def run_plan(plan: Plan) -> list[RunResult]:
         import nbconvert  # noqa: F401
         import papermill  # noqa: F401
 
-        log_file = first.reports / "logs" / f"run-{dt.datetime.now():%Y%m%d-%H%M%S-%f}.log"
+        log_file = datasets.member_path(first, "run_logs", stamp=f"{dt.datetime.now():%Y%m%d-%H%M%S-%f}")
         handler = _attach_log(log_file)
         try:
             with work_folder(root, root) as work:  # the kernels' connection files and sockets

@@ -33,7 +33,6 @@ COLUMNS = ["recorded_at", "fy", "paper", "file", "recipient", "children", "perso
            "author", "digest"]
 HEADERS = {"recorded_at": "作成日時", "fy": "年度", "paper": "書類", "file": "ファイル", "recipient": "提供先",
            "children": "人数", "items": "記載項目", "basis": "根拠", "author": "作成者"}
-LOCK = ".teikyo_kiroku.lock"
 
 
 @dataclass
@@ -79,9 +78,8 @@ def _relative(p: Params, f: Path) -> str:
 @contextlib.contextmanager
 def _locked(p: Params) -> Iterator[None]:
     """The ledger to oneself (steps of a run write papers side by side, in their own processes)."""
-    root = datasets.path(p, "ledger").parent
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = root / LOCK
+    lock = datasets.path(p, "ledger_lock")
+    lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(lock, "a") as fh:
         lock.chmod(0o600)
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -141,7 +139,8 @@ def write_workbook(p: Params, t: pd.DataFrame) -> Path:
     ws.freeze_panes = "A2"
     notes = ["提供記録: 児童の個人情報を記載した書類を作成するたびに、1 行ずつ記録しています (個人情報保護法 第69条・第97条)。",
              "同じ内容の書類を作り直したときは記録しません。内容が変わったときは新たな提供として記録します。",
-             "どのこどもを記載したかは制限付きの表 (teikyo_kiroku.parquet) にあり、開示請求 (mimamori kaiji) と訂正の通知に使います。",
+             f"どのこどもを記載したかは制限付きの表 ({datasets.path(p, 'ledger').name}) にあり、開示請求 (mimamori kaiji) と訂正の"
+             "通知に使います。",
              PRIVATE_NOTE]
     return datasets.write(p, "ledger_xlsx", with_notes(wb, notes, PrintedAs("提供記録")))
 

@@ -318,7 +318,7 @@ def write(p: Params, atena: str, today: dt.date | None = None) -> Path:
         for c in ws[1]:
             c.alignment = Alignment(wrap_text=False)
     day = (today or dt.date.today()).strftime("%Y%m%d")
-    f = datasets.write_member(p, "disclosures", f"{number}_{day}.xlsx", wb.save)
+    f = datasets.write_member(p, "disclosures", datasets.member("disclosures", atena=number, day=day), wb.save)
     ledger.record(p, [Paper("開示", f, RECIPIENT, p.records.disclosure_basis, [pid], [s.title for s in sheets],
                             list(load_registry(p)), {s.title: s.table for s in sheets})])
     return f

@@ -158,7 +158,7 @@ def _correction(name: str, n: int, v: dict, paths: set[str], problems: list[Prob
     line = parse_int(v["行"]) if v["行"] else None
     if not opinion:
         if not v["資料"]:
-            bad.append(("資料", "訂正する資料 (例: gakko/shusseki.csv) が空欄です"))
+            bad.append(("資料", f"訂正する資料 (例: {sorted(paths)[0]}) が空欄です"))
         if line is None or line < 2:
             bad.append(("行", "行はエクスポートの行番号 (見出しが 1 行目) です"))
         if not v["訂正後"] and not v["訂正前"]:
