@@ -102,6 +102,21 @@ def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str
     return round(time.perf_counter() - t0, 2), peak
 
 
+def split_seconds(executed: Path, total: float) -> dict[str, float]:
+    """Where a step's time went (what papermill records of each cell): the kernel's start and stop, its first code
+    cell after the parameters (the libraries imported and the params loaded — in some notebooks also the stage
+    itself), and the other cells."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    cells = [(c, float(c.metadata.get("papermill", {}).get("duration") or 0.0)) for c in nb.cells if c.cell_type == "code"]
+    tags = [set(c.metadata.get("tags", [])) for c, _ in cells]
+    body = [d for (c, d), t in zip(cells, tags, strict=True) if not t & {"parameters", "injected-parameters"}]
+    first, rest = (body[0], sum(body[1:])) if body else (0.0, 0.0)
+    kernel = max(total - sum(d for _, d in cells), 0.0)
+    return {"kernel": round(kernel, 2), "first_cell": round(first, 2), "cells": round(rest, 2)}
+
+
 def to_html(executed: Path, target: Path) -> Path:
     """Executed notebook → HTML without code cells, prompts or log lines (they stay in the executed notebook and the
     run's log), loading nothing from outside the file."""

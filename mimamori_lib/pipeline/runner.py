@@ -31,7 +31,7 @@ from ..rights import kaiji
 from ..rights.stops import stopped
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
-from .kernel import execute, to_html
+from .kernel import execute, split_seconds, to_html
 from .lock import run_lock
 from .steps import STEPS, Step, step
 
@@ -272,14 +272,16 @@ class _Runner:
                 raise StepFailed(f"{p.fy} のステップ {n.name} を中止しました: {e.evalue}", user_error=True) from e
             raise StepFailed(f"{p.fy} のステップ {n.name} がセル {e.cell_index} (実行番号 {e.exec_count}) で失敗しました: "
                              f"{e.ename}: {e.evalue}\n途中までの結果: {executed}") from e
+        t_report = time.perf_counter()
         try:
             to_html(executed, html)
         except BaseException as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{type(e).__name__}: {e}"})
             raise
         s = step(n.name)
+        timing = {**split_seconds(executed, secs), "report": round(time.perf_counter() - t_report, 2)}
         manifest.record_step(p, n.name, {"fingerprint": fp, "outcome": "ran", "seconds": secs, "peak_mb": peak,
-                                         "outputs": output_hashes(p, s), "inputs": inputs})
+                                         "timing": timing, "outputs": output_hashes(p, s), "inputs": inputs})
         log.info("[%s] %s 完了 (%.1f 秒%s) → %s", p.fy, n.name, secs, f", 最大メモリ {peak:,.0f} MB" if peak else "", html)
         self.results[n.fy].steps.append({"step": n.name, "outcome": "ran", "seconds": secs, "peak_mb": peak, "html": str(html),
                                          "started": started, "ended": time.time()})
