@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from mimamori_lib import cli, paths, pipeline
+from mimamori_lib.catalogue.datasets import dataset
 from mimamori_lib.params import load_params, year_params
-from mimamori_lib.pipeline.lock import LOCK_FILE, run_lock
-from mimamori_lib.privacy.pseudonym import KEY_RECORD
+from mimamori_lib.pipeline.lock import run_lock
 
 
 @pytest.fixture
@@ -113,14 +113,14 @@ def test_review_answers_under_any_name_are_read(city: Path) -> None:
 
 def test_two_runs_at_once_stop_the_second(city: Path, capsys) -> None:
     root = city / "out" / "processed"
-    with run_lock(root):
+    with run_lock(root / dataset("run_lock").file):
         code = cli.main(_cli(city))
     err = capsys.readouterr().err
     assert code == 2 and "別の実行が進行中です" in err and str(os.getpid()) in err and "Traceback" not in err
 
 
 def test_a_lock_left_by_a_dead_run_is_taken_over(city: Path, caplog) -> None:
-    (city / "out" / "processed" / LOCK_FILE).write_text("999999999")
+    (city / "out" / "processed" / dataset("run_lock").file).write_text("999999999")
     with caplog.at_level("WARNING"):
         assert _run(city) == set()
     assert any("引き継ぎました" in r.message for r in caplog.records)
@@ -134,7 +134,7 @@ def test_a_run_waits_with_wait(city: Path) -> None:
     released = threading.Event()
 
     def hold() -> None:
-        with run_lock(root):
+        with run_lock(root / dataset("run_lock").file):
             released.wait(10)
 
     t = threading.Thread(target=hold)
@@ -189,7 +189,7 @@ def test_a_new_key_with_force_remakes_every_year(city: Path, tmp_path: Path, mon
     years = {fy: year_params(base, fy) for fy in (2024, 2025)}
     results = pipeline.run_plan(pipeline.Plan(years, {fy: ["10_ingest"] for fy in years}, force=True))
     assert [s["outcome"] for r in results for s in r.steps] == ["ran", "ran"]
-    assert str(key) in (city / "out" / "processed" / KEY_RECORD).read_text(encoding="utf-8")
+    assert str(key) in (city / "out" / "processed" / dataset("key_record").file).read_text(encoding="utf-8")
 
 
 def test_a_failed_linkage_leaves_nothing_in_the_temporary_folder(city: Path, tmp_path: Path) -> None:
