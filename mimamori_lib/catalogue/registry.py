@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import UserError
 from ..params import Params, ParamsError, error_message, read_yaml_file
+from ..params.loading import chain
 
 TYPES = ("key", "text", "name", "kana", "int", "code", "wareki", "date", "address")
 ROLES = ("registry", "attendance", "survey", "hearing")
@@ -224,7 +225,7 @@ def load_registry(p: Params) -> dict[str, dict]:
 
 def registry_files(p: Params) -> list[Path]:
     """The registry named in params and every file it extends (what a run's fingerprint hashes)."""
-    return [Path(f) for f, _ in _versions(Path(p.ingest.registry).resolve())]
+    return chain(Path(p.ingest.registry))
 
 
 def columns_read(spec: dict) -> dict[str, dict]:
@@ -235,18 +236,7 @@ def columns_read(spec: dict) -> dict[str, dict]:
 
 def _versions(f: Path) -> tuple:
     """(file, modification time) of a registry and every file it extends: the cache key."""
-    out, seen = [], set()
-    while f.is_file() and f not in seen:
-        seen.add(f)
-        out.append((str(f), f.stat().st_mtime))
-        try:
-            parent = read_yaml_file(f).get("extends")
-        except ParamsError:
-            break
-        if not parent:
-            break
-        f = (Path(parent) if Path(parent).is_absolute() else f.parent / str(parent)).resolve()
-    return tuple(out)
+    return tuple((str(x), x.stat().st_mtime) for x in chain(f))
 
 
 @functools.lru_cache(maxsize=16)

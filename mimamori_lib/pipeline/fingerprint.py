@@ -64,9 +64,20 @@ def _dotted(p: Params, name: str):
     return v
 
 
+# params that name files: their content is what a step reads (``data_files``, the years' own outputs), not where
+# they lie — a city folder moved or copied re-runs nothing
+LOCATIONS = ("ingest.registry", "ingest.gaiji", "indicators.catalogue", "evaluation.narrative")
+
+
 def params_subset(p: Params, s: Step) -> dict:
-    """The params a step reads (a section, or one value of it: ``extraction.top_basic``), as JSON-ready values."""
+    """The params a step reads (a section, or one value of it: ``extraction.top_basic``), as JSON-ready values; a
+    file's place is left out (its content is hashed), and the run's years count by their numbers."""
     dump = p.model_dump(mode="json")
+    for k in LOCATIONS:
+        section, name = k.split(".")
+        if isinstance(dump.get(section), dict) and name in dump[section]:
+            dump[section][name] = "(内容で照合)" if dump[section][name] is not None else None
+    dump["years"] = sorted(int(y) for y in dump.get("years") or {})
     out = {}
     for k in s.params:
         v = dump

@@ -124,6 +124,8 @@ def to_html(executed: Path, target: Path) -> Path:
 
     nb = nbformat.read(executed, as_version=4)
     for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id: the same run, the same report
         if cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     title = next((m[1].strip() for c in nb.cells if c.cell_type == "markdown" for m in [re.search(r"^# (.+)$", c.source, re.M)]
