@@ -115,3 +115,23 @@ def test_cli_prints_user_errors_without_traceback(tmp_path: Path, capsys) -> Non
     assert "auto_threshold: 0.95" in capsys.readouterr().out
     assert cli.main(["params", "--reference"]) == 0
     assert "extraction.tier_band: 0" in capsys.readouterr().out
+
+
+def test_a_notebook_gets_its_years_parameters_back(tmp_path: Path) -> None:
+    """A notebook is given the params file and ``overrides()``: for a year written inline in a one-file city that
+    must give that year (its own settings), not the file's latest year."""
+    from mimamori_lib.params import run_years, year_params
+
+    f = tmp_path / "city.yaml"
+    f.write_text(f"extends: {Path('params/common.yaml').resolve()}\nyears:\n  2024: {{extraction: {{top_basic: 15}}}}\n"
+                 "  2025: {}\n", encoding="utf-8")
+    base = load_params(f, {"out_dir": str(tmp_path / "out")})
+    for fy in run_years(base):
+        p = year_params(base, fy)
+        again = load_params(p.params_path, p.overrides())
+        assert again.fiscal_year == fy and again.processed == p.processed
+        assert again.model_dump() == p.model_dump()
+    assert year_params(base, 2024).extraction.top_basic == 15 and base.extraction.top_basic != 15
+    for fy in (2024, 2025):   # a year with its own file, as in params/
+        p = year_params(load_params("params/fy2025.yaml"), fy)
+        assert load_params(p.params_path, p.overrides()).model_dump() == p.model_dump()

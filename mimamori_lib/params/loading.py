@@ -134,12 +134,15 @@ def read_data_file(path: Path) -> dict:
 
 def load_params(params_path: str | os.PathLike = "params/fy2025.yaml", overrides: dict | None = None) -> Params:
     """Load a run's parameters (a file, the files it extends, then ``overrides`` such as the CLI's folders) and
-    validate them. Relative paths in ``overrides`` resolve against the repository root."""
+    validate them. Relative paths in ``overrides`` resolve against the repository root. A ``fiscal_year`` override
+    names one of the file's ``years`` and gives that year's parameters (its own file, or its inline entry)."""
     path = paths.resolve_existing(params_path)
     data, origin = read_yaml(path)
-    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    over = {k: v for k, v in (overrides or {}).items() if v is not None and k != "fiscal_year"}
     over = _resolve_paths(copy.deepcopy(over), paths.ROOT)
-    return build(merge(data, over), path, {**origin, **dict.fromkeys(_leaves(over), Path("(上書き指定)"))})
+    p = build(merge(data, over), path, {**origin, **dict.fromkeys(_leaves(over), Path("(上書き指定)"))})
+    fy = (overrides or {}).get("fiscal_year")
+    return p if fy is None else year_params(p, int(fy))
 
 
 def year_params(p: Params, fy: int) -> Params:
@@ -152,7 +155,7 @@ def year_params(p: Params, fy: int) -> Params:
         raise ParamsError(f"年度 {fy} のパラメータファイルが years にありません (あるのは {known}): {p.params_path}")
     f = p.years[int(fy)]
     if isinstance(f, Path):
-        return load_params(f, p.overrides())
+        return load_params(f, {**p.overrides(), "fiscal_year": None})
     # a year written in the same file: the file's settings, the year's own on top (its reference date, …)
     data = {k: v for k, v in p._data.items() if k not in ("fiscal_year", "reference_date")}
     return build(merge(data, {**(f or {}), "fiscal_year": int(fy)}), p.params_path, p._origin)

@@ -130,8 +130,10 @@ class Params(_Section):
         return self.internal_root / self.fy
 
     def overrides(self) -> dict:
-        """The folder overrides to pass on to another year or a notebook of the same run."""
-        return {"raw_dir": str(self.raw_dir), "out_dir": None if self.out_dir is None else str(self.out_dir)}
+        """What a notebook of this run passes to ``load_params`` with ``params_path`` to get these parameters back:
+        the folders, and the fiscal year (a year written inline in a city file is not the file's default year)."""
+        return {"raw_dir": str(self.raw_dir), "out_dir": None if self.out_dir is None else str(self.out_dir),
+                "fiscal_year": self.fiscal_year}
 
     def with_overrides(self, changes: dict) -> Params:
         """The same run's parameters with some values changed (validated again)."""

@@ -77,7 +77,7 @@ def params_subset(p: Params, s: Step) -> dict:
         section, name = k.split(".")
         if isinstance(dump.get(section), dict) and name in dump[section]:
             dump[section][name] = "(内容で照合)" if dump[section][name] is not None else None
-    dump["years"] = sorted(int(y) for y in dump.get("years") or {})
+    dump["years"] = sorted(p.years)
     out = {}
     for k in s.params:
         v = dump
