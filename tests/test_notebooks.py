@@ -121,6 +121,7 @@ def test_public_report_leaks_no_one(smoke_run) -> None:
 
 def test_every_html_works_offline(smoke_run) -> None:
     """Notebook reports, the public report, assessment sheets and the Splink chart load nothing from outside."""
+    from mimamori_lib.linkage.review import CHART_ID, NO_ACTIONS
     from mimamori_lib.output.offline import external_loads, web_addresses
 
     pages = sorted((smoke_run / "out").rglob("*.html"))
@@ -134,7 +135,8 @@ def test_every_html_works_offline(smoke_run) -> None:
              if p.name != "linkage_match_weights.html"}
     assert not {k: v for k, v in named.items() if v}
     chart = (smoke_run / "out" / "reports" / "fy2025" / "linkage_match_weights.html").read_text(encoding="utf-8")
-    assert '"embedOptions": {"actions": false}' in chart
+    assert NO_ACTIONS in chart and 'id="splink-chart-match-weights"' in chart, "no menu; a fixed id (same run, same page)"
+    assert not CHART_ID.search(chart)
     assert external_loads('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//c.example/a.css">'
                           '<script type="module">import("https://e.example/m.mjs")</script>') == [
         "//c.example/a.css", "https://cdn.example/x.js", "https://e.example/m.mjs"], "the check itself sees loads"

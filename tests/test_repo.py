@@ -93,6 +93,14 @@ def test_no_private_api_of_another_package() -> None:
     found = [f"{f.relative_to(paths.ROOT)}:{i}" for f in paths.PACKAGE.rglob("*.py")
              for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1) if bad.search(line)]
     assert not found, found
+    # nor a module another package keeps for itself (splink.internals, pandas._libs, …)
+    inner = [f"{f.relative_to(paths.ROOT)}: {name}" for f in [*paths.PACKAGE.rglob("*.py"), *paths.ROOT.glob("benchmarks/*.py")]
+             for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
+             for name in ([a.name for a in n.names] if isinstance(n, ast.Import) else
+                          [n.module] if isinstance(n, ast.ImportFrom) and n.module and not n.level else [])
+             if not name.startswith("mimamori") and any(part == "internals" or part.startswith("_")
+                                                         for part in name.split(".")[1:])]
+    assert not inner, inner
 
 
 # the only file names written outside the catalogue, and why

@@ -9,6 +9,7 @@ refused, and why, is reported; a blank 判定 is simply not decided yet.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -163,15 +164,20 @@ def write_review_queue(p: Params, review: pd.DataFrame, links: pd.DataFrame, ide
     return f
 
 
-def match_weights_chart(linker) -> str:
-    """Splink's match-weights chart as a self-contained HTML page: libraries inline (the city network is closed) and
-    no action menu (its 'Open in Vega Editor' goes to the internet). The libraries' own code still names web
-    addresses (SVG namespaces, help texts); nothing is loaded from them."""
-    from splink.internals.html_utils import chart_html  # what chart.save(inline=True) writes (splink pinned)
+CHART_ID = re.compile(r"splink-chart-[0-9a-f]{32}")
+CHART_TITLE = "名寄せ: 項目ごとの一致の重み (Splink)"
+NO_ACTIONS = "<style>.vega-embed details, .vega-embed .vega-actions {display: none !important}</style>"
 
-    spec = linker.visualisations.match_weights_chart().chart_dict
-    spec.setdefault("usermeta", {})["embedOptions"] = {"actions": False}   # vega-embed reads its options here
-    html = chart_html(spec, inline=True, fullhtml=True)
+
+def match_weights_chart(linker) -> str:
+    """Splink's match-weights chart as a self-contained HTML page (its public ``to_html(inline=True)``: libraries
+    inline, as the city network is closed), with no action menu (its 'Open in Vega Editor' goes to the internet), a
+    Japanese title and a fixed element id (Splink draws a random one), so the same model writes the same page. The
+    libraries' own code still names web addresses (SVG namespaces, help texts); nothing is loaded from them."""
+    html = linker.visualisations.match_weights_chart().to_html(inline=True)
+    html = CHART_ID.sub("splink-chart-match-weights", html)
+    html = html.replace('<html lang="en">', '<html lang="ja">').replace("<title>Splink chart</title>",
+                                                                      f"<title>{CHART_TITLE}</title>{NO_ACTIONS}")
     if external_loads(html):
         raise RuntimeError(f"the match-weights chart loads from outside the page: {external_loads(html)[:3]}")
     return html

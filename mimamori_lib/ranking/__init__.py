@@ -168,6 +168,7 @@ def run(p: Params, write: bool = True) -> RankResult:
         res.frame[f"reasons_{kid}"] = model.reasons(fitted, now, p.ranking.reasons).to_numpy() if fitted else ""
     res.seconds = {"items": round(t_items, 2), "backtest": round(t_backtest, 2),
                    "total": round(time.perf_counter() - t0, 2)}
+    log.info("順位付けの所要時間 (秒): 項目 %.1f, 検証 %.1f, 全体 %.1f", *res.seconds.values())
     if write:
         _write(p, res)
     return res
