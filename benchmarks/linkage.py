@@ -8,6 +8,9 @@ peak memory, precision, recall and F1 against the truth side by side, and mimamo
     python benchmarks/linkage.py --data DIR            # reuse a city generated earlier (DIR/raw, DIR/synthetic_truth)
     python benchmarks/linkage.py --backend spark       # mimamori on DuckDB beside mimamori scoring on local Spark
                                                        # (pip install -e .[spark], Java 17+)
+    python benchmarks/linkage.py --keys 2 --only mimamori --children 500000
+                                                       # both years with two pseudonym keys: the review queue and
+                                                       # accuracy must not depend on the key (issue 37: within 2%)
 
 Targets (issue 13): at Beppu scale the link step takes at most recordlinkage's time with a higher F1; precision
 ≥ 0.9995, recall ≥ 0.997, no twin merged, ≥ 99.5% of registry-absent children unmatched, review queue ≤ 0.5%.
@@ -73,6 +76,43 @@ def run(method: str, setup: str, repeat: int) -> dict:
             "accuracy": acc["accuracy"], "cases": acc["cases"], "split": runs[0].get("split")}
 
 
+KEYED = """
+import os
+os.environ["MIMAMORI_KEY_FILE"] = {key!r}
+from mimamori_lib import ingest, linkage
+from mimamori_lib.catalogue.tables import read_identity
+from mimamori_lib.params import load_params
+from mimamori_lib.synth.evaluate import linkage_accuracy, truth_dir
+p = load_params("params/fy{fy}.yaml", {over})
+if not (p.processed / "ingest_summary.csv").exists():
+    ingest.run(p)
+res = linkage.run(p)
+acc = linkage_accuracy(res.links, read_identity(p), truth_dir(p))
+result.update(review=len(res.review), precision=acc["precision"], recall=acc["recall"])
+"""
+
+
+def with_keys(d: Path, keys: int) -> None:
+    """Both years linked with each of ``keys`` new pseudonym keys, each in its own out dir (issue 37)."""
+    from mimamori_lib.privacy.pseudonym import new_key
+
+    rows = []
+    for k in range(keys):
+        key = d / f"key{k + 1}.key"
+        if not key.exists():
+            new_key(key)
+        for fy in (2024, 2025):
+            over = json.dumps({"raw_dir": str(d / "raw"), "out_dir": str(d / f"out_key{k + 1}")})
+            r = measure(KEYED.format(key=str(key), fy=fy, over=over))
+            rows.append((k + 1, fy, r))
+            print(f"key {k + 1} FY{fy}: review pairs {r['review']:,}, precision {r['precision']:.4f}, "
+                  f"recall {r['recall']:.4f} ({r['seconds']:.0f} s, peak {r['peak_mb']:,.0f} MB)", flush=True)
+    for fy in (2024, 2025):
+        counts = [r["review"] for _, y, r in rows if y == fy]
+        spread = (max(counts) - min(counts)) / max(max(counts), 1)
+        print(f"FY{fy}: review pairs across keys {counts}, spread {spread:.1%} (target ≤ 2%)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--children", type=int, default=16696)
@@ -81,6 +121,7 @@ def main() -> None:
     ap.add_argument("--only", choices=["mimamori"], default=None, help="skip the peers (e.g. at 30x)")
     ap.add_argument("--backend", choices=["duckdb", "spark"], default="duckdb",
                     help="spark: mimamori on DuckDB beside mimamori scoring on local Spark (no peers)")
+    ap.add_argument("--keys", type=int, default=0, help="link both years with this many keys instead (issue 37)")
     a = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     d = Path(a.data) if a.data else Path(tmp.name)
@@ -92,6 +133,9 @@ from mimamori_lib.synth.generate import generate
 generate(Path({str(d)!r}) / "raw", Path({str(d)!r}) / "synthetic_truth", children={a.children}, seed=7, years=[2024, 2025])
 """)
         print(f"generated {a.children:,} children in {g['seconds']:.0f} s")
+    if a.keys:
+        with_keys(d, a.keys)
+        return
     over = json.dumps({"raw_dir": str(d / "raw"), "out_dir": str(d / "out")})
     setup = SETUP.format(bench=str(Path(__file__).resolve().parent), over=over)
     if not (d / "out" / "processed" / "fy2025" / "ingest_summary.csv").exists():

@@ -212,3 +212,15 @@ def test_a_hook_that_changes_its_steps_inputs_runs_the_step_again_once(city: Pat
     assert calls == [1] and ran == ["30_extract"], "run again once; nothing after it changed"
     assert [s["step"] for s in steps].count("30_extract") == 1
     assert _run(city) == set()
+
+
+def test_notices_are_kept_in_step_order(tmp_path: Path) -> None:
+    """Steps of a year run side by side: the notices file lists them by step, not by which finished first, so the
+    same run writes the same file."""
+    from mimamori_lib.catalogue import notices
+
+    p = load_params("params/fy2025.yaml", {"out_dir": str(tmp_path / "out")})
+    for step, message in (("45_cases", "事例"), ("30_extract", "名寄せ"), ("45_cases", "事例 2"), ("10_ingest", "取込")):
+        notices.add(p, step, message)
+    assert [(n["step"], n["message"]) for n in notices.read(p)] == [
+        ("10_ingest", "取込"), ("30_extract", "名寄せ"), ("45_cases", "事例"), ("45_cases", "事例 2")]

@@ -24,7 +24,7 @@ def _file(p: Params) -> Path:
 
 
 def read(p: Params) -> list[dict]:
-    """Every notice of the year, in the order they were added."""
+    """Every notice of the year, in the order of the steps (each step's in the order it added them)."""
     f = _file(p)
     if not f.exists():
         return []
@@ -35,7 +35,6 @@ def read(p: Params) -> list[dict]:
 
 
 def _write(p: Params, items: list[dict]) -> None:
-
     with private_file(_file(p), p.processed.parent) as f:
         f.write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
 
@@ -44,7 +43,8 @@ def add(p: Params, step: str, message: str, level: str = "warning") -> None:
     """Record a notice for the end of the run (and log it now)."""
     items = [n for n in read(p) if not (n["step"] == step and n["message"] == message)]
     items.append({"step": step, "level": level, "message": message})
-    _write(p, items)
+    # by step, not by when each finished: steps of a year run side by side, and the same run writes the same file
+    _write(p, sorted(items, key=lambda n: n["step"]))
     log.log(logging.WARNING if level == "warning" else logging.INFO, "%s", message)
 
 

@@ -183,6 +183,7 @@ def _spark_api(lk: LinkageParams, work: Path):
         builder = builder.config(k, str(v))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)   # its connection chatter, logged even at interpreter exit
     spark.sparkContext.setCheckpointDir(str(work / "checkpoints"))
     return SparkAPI(spark_session=spark), spark
 
