@@ -106,6 +106,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=23)
     ap.add_argument("--only", nargs="+", choices=list(CHANGES), default=None)
     ap.add_argument("--work", default=None, help="a folder to keep the runs in (default: a temporary one)")
+    ap.add_argument("--compare", action="store_true", help="compare the runs already in --work, run nothing")
     a = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     w = Path(a.work) if a.work else Path(tmp.name)
@@ -115,27 +116,32 @@ def main() -> None:
     if not (base / "raw").exists():
         subprocess.run([*CLI, "synth", "--out", str(base / "raw"), "--children", str(a.children), "--seed", str(a.seed)],
                        check=True, cwd=ROOT, capture_output=True)
-    (base / "gaiji.csv").write_text("コード,文字,読み\nU+E001,髙,たか\n", encoding="utf-8-sig")
-    if not (base / "out").exists():
+    if not a.compare:
+        (base / "gaiji.csv").write_text("コード,文字,読み\nU+E001,髙,たか\n", encoding="utf-8-sig")
+    if not (base / "out").exists() and not a.compare:
         run(city_file(base, None, "base"), base / "raw", base / "out")
-    failed = 0
+    failed, results = 0, {}
     for name in a.only or CHANGES:
-        case = w / re.sub(r"\W", "_", name)
-        shutil.rmtree(case, ignore_errors=True)
-        shutil.copytree(base, case, symlinks=True)
-        params = city_file(case, CHANGES[name], name)
-        log = run(params, case / "raw", case / "out")
-        ran = sorted(set(re.findall(r"\[(fy\d+)\] (\d\d_\w+) を実行中", log)))
-        clean = w / (case.name + "_clean")
-        shutil.rmtree(clean, ignore_errors=True)
-        run(params, case / "raw", clean)
+        case, clean = w / re.sub(r"\W", "_", name), w / (re.sub(r"\W", "_", name) + "_clean")
+        ran = []
+        if not a.compare:
+            shutil.rmtree(case, ignore_errors=True)
+            shutil.copytree(base, case, symlinks=True)
+            params = city_file(case, CHANGES[name], name)
+            log = run(params, case / "raw", case / "out")
+            ran = sorted(set(re.findall(r"\[(fy\d+)\] (\d\d_\w+) を実行中", log)))
+            shutil.rmtree(clean, ignore_errors=True)
+            run(params, case / "raw", clean)
         inc, ref = snapshot(case / "out", case / "out"), snapshot(clean, clean)
-        inc = {k: v.replace(str(base / "out"), "<OUT>") for k, v in inc.items()}   # messages of steps not re-run
+        # what steps not re-run wrote names the folder the case was copied from
+        inc = {k: v.replace(str(base / "out"), "<OUT>").replace(str(base), str(case)) for k, v in inc.items()}
         differ = sorted(k for k in set(inc) | set(ref) if inc.get(k) != ref.get(k))
         failed += bool(differ)
-        print(f"{name:<24} re-ran {len(ran):>2} of 16 steps; {len(ref)} files compared; differ: {len(differ)} "
+        reran = "" if a.compare else f"re-ran {len(ran):>2} of 16 steps; "
+        print(f"{name:<24} {reran}{len(ref)} files compared; differ: {len(differ)} "
               f"{differ[:4]}", flush=True)
-        (w / "results.json").write_text(json.dumps({"case": name, "ran": ran, "differ": differ}, ensure_ascii=False))
+        results[name] = {"differ": differ} if a.compare else {"ran": [" ".join(r) for r in ran], "differ": differ}
+        (w / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     raise SystemExit(1 if failed else 0)
 
 
