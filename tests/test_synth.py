@@ -132,9 +132,9 @@ def test_calibration_targets(beppu: Path) -> None:
     futoko = nonill >= 30
     assert futoko[grade.between(2, 6)].mean() == pytest.approx(0.021, abs=0.007)
     assert futoko[grade.between(8, 9)].mean() == pytest.approx(0.067, abs=0.018)
-    rows = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "rows.csv")
+    rows = pd.read_csv(beppu / "synthetic_truth" / "fy2025" / "rows.csv", low_memory=False)
     uid = rows.loc[rows["source"] == "gakko/shusseki.csv", "uid"].to_numpy()
-    enjo = pd.Series(uid).map(kids.set_index("uid")["recorded_enjo"]).fillna(False).astype(bool).to_numpy()
+    enjo = pd.Series(uid).map(kids.set_index("uid")["recorded_enjo"]).eq(True).to_numpy()
     assert enjo[futoko.to_numpy()].mean() == pytest.approx(0.29, abs=0.07)
     assert enjo[futoko.to_numpy()].mean() > 1.8 * enjo[~futoko.to_numpy()].mean()
 
@@ -146,7 +146,7 @@ def test_calibration_targets(beppu: Path) -> None:
 
     sv = read(beppu, "fy2025", "survey/seikatsu.csv")
     suid = rows.loc[rows["source"] == "survey/seikatsu.csv", "uid"].to_numpy()
-    pov = pd.Series(suid).map(kids.set_index("uid")["low_income"]).fillna(False).astype(bool).to_numpy()
+    pov = pd.Series(suid).map(kids.set_index("uid")["low_income"]).eq(True).to_numpy()
     daily = (sv["Q1_朝食"] == "1").to_numpy()
     assert daily[pov].mean() == pytest.approx(0.69, abs=0.07)
     assert daily[~pov].mean() == pytest.approx(0.84, abs=0.04)

@@ -186,7 +186,7 @@ def build_timeline(city: City) -> Timeline:
         wk = np.clip(np.round(rng.normal(9.5, 2.5, len(pick))), 5, 30).astype(int)
         when = ref - pd.to_timedelta(rng.integers(1, 150, len(pick)), unit="D")
         rows.append(pd.DataFrame({"mother": pick["uid"].to_numpy(), "_child": -1, "date": when.floor("D"),
-                                  "weeks": wk, "birth": pd.NaT}))
+                                  "weeks": wk, "birth": np.full(len(pick), np.datetime64("NaT"), dtype=n["birth"].dtype)}))
     ev["ninshin"] = pd.concat(rows, ignore_index=True)
 
     # 障害者手帳: children with developmental disability (療育), some physical; parents; outside adults
@@ -424,7 +424,8 @@ def year_records(city: City, tl: Timeline, fy: int) -> dict[str, pd.DataFrame]:
     preg = preg[(preg["_child"] < 0) & (preg["date"] <= ref)]
     risk_m = preg[np.isin(preg["mother"], m.loc[m["neglect_risk"] | m["low_income"] & (m["age"] < 22), "uid"])]
     tok = pd.DataFrame({"_uid": risk_m["mother"].to_numpy(), "kind": "特定妊婦", "type": "養育困難",
-                        "start": risk_m["date"].to_numpy() + np.timedelta64(20, "D"), "end": pd.NaT})
+                        "start": risk_m["date"].to_numpy() + np.timedelta64(20, "D"),
+                        "end": np.full(len(risk_m), np.datetime64("NaT"), dtype=yt["end"].dtype)})
     tok = tok[tok["start"] <= ref]
     yt = pd.concat([yt, tok], ignore_index=True).sort_values("start", kind="stable")
     out["kodomokatei/yotaikyo.csv"] = pd.DataFrame({
