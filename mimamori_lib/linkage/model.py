@@ -113,8 +113,9 @@ def model_settings(lk: LinkageParams, link_type: str = "link_only", dialect: str
             cll.CustomLevel("school_r IS NULL OR (district_elem_l IS NULL AND district_jhs_l IS NULL)", "欠損").configure(
                 is_null_level=True),
             cll.CustomLevel("school_r = district_elem_l OR school_r = district_jhs_l", "学区内"),
+            # a recent move is already weighed by the address: outside the district after one is no evidence twice
             cll.CustomLevel("moved_recently_l = '1' OR moved_recently_r = '1'", "学区外 (1 年以内に転居)").configure(
-                m_probability=0.01),
+                is_null_level=True),
             # pupils may attend outside their district (指定校変更, a move mid-year): never let EM call it impossible
             cll.ElseLevel().configure(label_for_charts="学区外", m_probability=lk.out_of_district_m, fix_m_probability=True),
         ], output_column_name="school_district", comparison_description="通学区域の整合"),
