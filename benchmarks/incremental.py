@@ -92,7 +92,7 @@ def city_file(case: Path, change: str | None, name: str) -> Path:
         f = case / "raw" / "fy2024" / "gakko" / "shusseki.csv"
         lines = f.read_text(encoding="utf-8-sig").splitlines(keepends=True)
         cells = lines[5].split(",")
-        cells[9] = "45"
+        cells[lines[0].split(",").index("前年度欠席日数")] = "45"   # a pupil's absence last year, as the school exported it
         lines[5] = ",".join(cells)
         f.write_text("".join(lines), encoding="utf-8-sig")
     f = case / "city.yaml"

@@ -81,6 +81,16 @@ def test_a_paper_written_again_with_the_same_content_is_not_a_second_provision(t
     assert (tmp_path / "out" / "reports" / "internal" / "teikyo_kiroku.xlsx").exists()
 
 
+def test_a_run_that_writes_the_same_papers_again_records_no_provision(city: Path) -> None:
+    """End to end: the list's steps run again on the same inputs write the same papers, and the ledger keeps its
+    rows (the unit test above shows a changed paper is recorded)."""
+    p = _p(city)
+    before = ledger.read(p)
+    pipeline.run_year("params/fy2025.yaml", str(city / "raw"), str(city / "out"), from_step="30_extract")
+    after = ledger.read(p)
+    assert len(after) == len(before) and len(before) > 0
+
+
 def test_the_file_register_lists_every_column_read_and_none_refused(city: Path) -> None:
     """個人情報ファイル簿: the 記録項目 equal the columns the ingestion reads; a column the run refuses is not listed;
     nothing personal (it may be published); written again only when it would say something else."""

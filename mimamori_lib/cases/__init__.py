@@ -73,7 +73,6 @@ def _check(p: Params, recs: pd.DataFrame, scores: pd.DataFrame, dec: pd.DataFram
 def run(p: Params, write: bool = True) -> CasesYear:
     """Template, read-back and check of the year's cases; the follow-up of the previous year's judged children
     (written to the catalogue's files with ``write``)."""
-
     def put(name: str, obj) -> None:
         if write:
             datasets.write(p, name, obj)
@@ -206,6 +205,5 @@ def public_cases(p: Params, years: list[int]) -> list[pd.DataFrame]:
 def side_by_side(cases: list[pd.DataFrame], per_table: int = 2) -> list[pd.DataFrame]:
     """The public cases set side by side as in the 成果報告会's case table (ケース1 | ケース2), ``per_table`` to a table
     so that each fits an A4 landscape page."""
-
     groups = [cases[i:i + per_table] for i in range(0, len(cases), per_table)]
     return [mark_safe(pd.concat(g, axis=1), "cases that passed the de-identification check, side by side") for g in groups]

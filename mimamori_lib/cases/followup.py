@@ -117,7 +117,6 @@ def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
 def follow_up_year(p: Params) -> pd.DataFrame | None:
     """The follow-up seen in this year's exports: the previous year's judged children (``None``: no earlier year
     in the run, or it has no decisions)."""
-
     earlier = [y for y in run_years(p) if y < p.fiscal_year]
     if not earlier:
         return None

@@ -181,7 +181,6 @@ def read(p: Params, name: str, columns: list[str] | None = None, filters: list |
     if f.suffix == ".parquet":
         return read_parquet(f, columns=columns, filters=filters)
     if f.suffix == ".csv":
-
         return read_csv(f)
     if f.suffix == ".json":
         return json.loads(f.read_text(encoding="utf-8"))
@@ -193,7 +192,6 @@ def _writer(f: Path, obj: Any) -> Callable[[Path], None]:
         if f.suffix == ".parquet":
             return lambda t: obj.to_parquet(t, index=False)
         if f.suffix == ".csv":
-
             return lambda t: write_csv(obj, t)
     if isinstance(obj, dict | list) and f.suffix == ".json":
         return lambda t: t.write_text(json.dumps(obj, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -35,7 +35,6 @@ def years_with_outputs(p: Params) -> list[int]:
 
 
 def _write_record(p: Params, kid: str, path: Path) -> None:
-
     with private_file(_record_file(p), p.processed.parent) as f:
         f.write_text(json.dumps({"key_id": kid, "key_file": str(path)}, ensure_ascii=False), encoding="utf-8")
 

@@ -29,7 +29,6 @@ PHASE_KEYS = ("段階", "課題", "対応策", "効果")
 
 def figures(p: Params, e: EvaluationResult) -> dict[str, str]:
     """Every name a narrative may use, with this year's published value (a hidden count reads ``HIDDEN``)."""
-
     fy = p.fiscal_year
     f = next((x for x in e.funnels if x["fy"] == fy), {})
     pr = next((x for x in e.process if x["fy"] == fy), {})

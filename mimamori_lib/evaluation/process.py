@@ -17,7 +17,6 @@ def process_indicators(p: Params) -> dict:
     r = datasets.read(p, "linkage_rates")
     out = {"fy": p.fiscal_year}
     if s is not None:
-
         paths = {spec["path"]: spec.get("department") for spec in load_registry(p).values()}
         loaded = s.loc[s["status"] == "loaded", "source"]
         out["departments"] = len({paths.get(x) for x in loaded} - {None})

@@ -19,7 +19,6 @@ LIKERT = {"q1_shared_view": "対象者認識の一致", "q2_understanding": "こ
 
 def hearing(ps: list[Params]) -> pd.DataFrame:
     """The staff hearing of every year (one row per respondent)."""
-
     frames = []
     for p in ps:
         t = read_table(p, role_source(p, "hearing"))

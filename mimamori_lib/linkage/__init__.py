@@ -78,7 +78,7 @@ def run(p: Params, write: bool = True) -> LinkResult:
     # (unless staff decided about the copy itself)
     decided = set(zip(decisions["source"], decisions["row"].astype(int), strict=True))
     copies = {(reg[s]["path"], r) for s in lk.inherit_from_train if s in sources and base_path
-              for r in _exact(ident, base_path, reg[s]["path"])} - decided
+              for r in exact_pupils(ident, base_path, reg[s]["path"])} - decided
     is_copy = pd.Series([(a, b) in copies for a, b in zip(records["source"], records["row"], strict=True)], index=records.index)
     scored = records[~is_copy.to_numpy()].reset_index(drop=True)
     registry = add_districts(registry_side(ident, p), scored[(scored["source"] == base_path).to_numpy()])
@@ -118,11 +118,6 @@ def run(p: Params, write: bool = True) -> LinkResult:
         write_outputs(p, res, chart)
     res.seconds = round(time.perf_counter() - t0, 2)
     return res
-
-
-def _exact(ident: pd.DataFrame, base_path: str, path: str) -> set[int]:
-
-    return exact_pupils(ident, base_path, path)
 
 
 def unmatched_by_school(ident: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:

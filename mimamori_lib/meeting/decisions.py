@@ -143,7 +143,6 @@ def quarantine_reasons(quarantine: pd.DataFrame) -> pd.DataFrame | str:
 
 def decision_summary(dec: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Decisions by extraction group: already supported, judged to need support (新規 = not already supported)."""
-
     m = dec.merge(scores[["person_id", "group"]], on="person_id", how="left")
     m["新規に支援要"] = (m["support_needed"] == NEED_YES) & ~m["already_supported"]
     t = m.groupby("group").agg(判断件数=("person_id", "size"), 既支援=("already_supported", "sum"),

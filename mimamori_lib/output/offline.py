@@ -82,6 +82,5 @@ _FY = re.compile(r"(?<![\w/.-])FY(\d{4})(?![\w.])")
 def wareki_years(html: str) -> str:
     """Fiscal years as a city writes them, wherever a person reads a report (FY2025 → 令和7年度); never inside a
     style sheet or script."""
-
     parts = re.split(r"(<(?:style|script)\b.*?</(?:style|script)>)", html, flags=re.S | re.I)
     return "".join(x if i % 2 else _FY.sub(lambda m: wareki_fy(int(m[1])), x) for i, x in enumerate(parts))

@@ -1,5 +1,6 @@
-"""Plot helpers: Japanese labels (matplotlib-fontja) and the house style. Imported inside the functions that draw
-(matplotlib and its Japanese font take about 0.5 s to import): a step that draws nothing does not wait for them."""
+"""Plot helpers: Japanese labels (matplotlib-fontja) and the house style. The library imports this module only inside
+the functions that draw (matplotlib and its Japanese font take about 0.5 s to import): a step that draws nothing does
+not wait for them."""
 
 from __future__ import annotations
 

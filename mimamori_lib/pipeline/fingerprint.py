@@ -148,7 +148,6 @@ def output_hashes(p: Params, s: Step) -> dict[str, str]:
 def outputs_differ(p: Params, s: Step, recorded: dict[str, str] | None) -> list[str]:
     """What is no longer as the step left it: an output missing, replaced or changed since it was recorded, or a
     report that does not work offline (one written by an older version). Empty when all is as recorded."""
-
     if not recorded:
         return ["(記録なし)"]
     now = output_hashes(p, s)

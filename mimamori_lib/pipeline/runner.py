@@ -378,6 +378,5 @@ def run_plan(plan: Plan) -> list[RunResult]:
 def check_permissions(p: Params) -> list[Path]:
     """Warn about (and, with ``privacy.fix_permissions``, fix) the processed tables, internal reports and the key
     left readable by other accounts."""
-
     roots = [p.reports / "internal", p.processed.parent, key_path(p)]
     return audit(roots, fix=p.privacy.fix_permissions)

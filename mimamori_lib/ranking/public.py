@@ -104,7 +104,6 @@ def public_strata(p: Params) -> tuple[dict[str, pd.DataFrame], list[str], AuditR
     the backtest of the previous year — how many children with the kind's outcome the band by strata found and did not
     find. The three count tables are protected and audited as one system; a recall is shown only where both of its
     counts are published."""
-
     scores = datasets.read(p, "scores")
     kinds = p.ranking.kinds
     bands = [label for _lo, _hi, label in AGE_BANDS]

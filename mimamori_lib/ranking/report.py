@@ -171,7 +171,6 @@ def kinds_table(kinds: dict) -> pd.DataFrame:
 
 def kinds_fairness(t: pd.DataFrame | None) -> pd.DataFrame | str:
     """The fairness audit per kind of need, each ordering's band named with its kind."""
-
     if t is None or t.empty:
         return "前の年度がないため、監査はできません。"
     return flags(t.assign(ranking=t["kind"] + ": " + t["ranking"].map(STRATA_ORDERINGS).fillna(t["ranking"])))

@@ -229,7 +229,6 @@ def plain_reading(p: Params, assoc: pd.DataFrame, multi: pd.DataFrame) -> list[s
 def public_distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Answer distributions by school level and sex, disclosure-controlled for publication. Every question counts
     the same respondents, so a row's total is one quantity in all the tables: they are protected as one system."""
-
     tables = {}
     for q, t in distributions(p, df).items():
         t.index = [f"{a}・{b}" for a, b in t.index]
@@ -246,7 +245,6 @@ def _two_by_two(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.Data
 
 def public_crosstab(p: Params, df: pd.DataFrame, item: str, outcome: str) -> pd.DataFrame:
     """Item × difficulty among linked respondents, disclosure-controlled."""
-
     return protect(_two_by_two(p, df, item, outcome), threshold=p.disclosure.threshold,
                    protection=p.disclosure.protection, name=f"{item}×{outcome}")
 

@@ -33,7 +33,6 @@ def load_table(path: Path | None) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> tuple[tuple[str, str], ...]:
-
     f = Path(path)
     if not f.is_file():
         raise InputError(f"外字の対応表が見つかりません: {f} (params の ingest.gaiji を確認してください)")
