@@ -6,6 +6,7 @@ import ast
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -70,6 +71,16 @@ def test_lock_file_pins_every_dependency() -> None:
         assert name in pins, f"{req.name} is not in requirements.lock (make lock)"
         assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}=={pins[name]} does not satisfy {req.specifier}"
 
+
+
+def test_running_a_notebook_does_not_compile_iri_grammars() -> None:
+    """The runner's libraries load without rfc3987-syntax (left out of the lock: 1.4 s on every run and every test
+    that runs a notebook, for an IRI check mimamori never makes)."""
+    lock = (paths.ROOT / "requirements.lock").read_text()
+    assert not re.search(r"^(rfc3987-syntax|lark)==", lock, re.M)
+    code = "import sys, papermill, nbconvert, jupyter_client; print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "rfc3987-syntax is installed: make install removes it"
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_valid_nbformat(nb) -> None:
