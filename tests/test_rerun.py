@@ -51,18 +51,21 @@ def test_an_unrelated_params_value_reruns_nothing(city: Path) -> None:
 
 
 def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
-    """The tier band changes the list: extraction, the meeting read-back and the report, and the ranking's judgement
-    of the band by strata (of the list's size); not ingestion, 名寄せ or the survey (which reads the items)."""
-    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"25_ranking", "30_extract", "35_meeting",
-                                                                                "45_cases", "50_evaluation"}
+    """The tier band changes the list and its judgement by strata (30_extract, on the scores 25_ranking saved), the
+    meeting read-back and the report; not ingestion, 名寄せ, the models or the survey (which reads the items)."""
+    assert _run(city, _params(city, "extraction:\n  tier_band: 10\n")) == {"30_extract", "35_meeting", "45_cases",
+                                                                                "50_evaluation"}
 
 
-def test_a_strata_value_reruns_the_ranking(city: Path) -> None:
-    """Issue 35: extraction.strata.by_children was read by 25_ranking but not declared, so its strata table kept the
-    old setting."""
-    p = _params(city, "extraction:\n  strata: {by_children: 0.3}\n")
-    r = pipeline.run_year(p, str(city / "raw"), str(city / "out"), stop="30_extract")
-    assert {s["step"] for s in r.steps if s["outcome"] == "ran"} == {"25_ranking"}
+def test_a_strata_value_reruns_the_band_judgement(city: Path) -> None:
+    """Issue 35: extraction.strata.by_children was read but not declared, so its strata table kept the old setting.
+    Issue 34: it is read where the band is judged (30_extract), not by the models."""
+    before = pd.read_csv(city / "out" / "processed" / "fy2025" / "ranking_strata.csv")
+    p = _params(city, "extraction:\n  tier_band: 40\n  strata: {by_children: 0.9}\n")
+    r = pipeline.run_year(p, str(city / "raw"), str(city / "out"), stop="35_meeting")
+    assert {s["step"] for s in r.steps if s["outcome"] == "ran"} == {"30_extract"}
+    after = pd.read_csv(city / "out" / "processed" / "fy2025" / "ranking_strata.csv")
+    assert not after.equals(before), "the band judged again at the new setting"
 
 
 def test_a_line_of_the_gaiji_table_reruns_ingestion(city: Path) -> None:

@@ -76,9 +76,8 @@ def _expand(p: Params, name: str) -> list[datasets.Dataset]:
 
 
 COMMON = ("fiscal_year", "reference_date")
-# what 25_ranking judges the strata with: the band by kind and age band, of the size the list will have
-BAND = ("extraction.exclude_supported", "extraction.tier_band", "extraction.strata")
-# what Beppu's rule needs (25_ranking judges it): not the tier band or the ordering of the list
+# what Beppu's rule needs (25_ranking judges it): not the tier band or the ordering of the list (30_extract judges the
+# band by strata, on the pair and scores 25_ranking saved)
 RULE = ("extraction.top_basic", "extraction.top_other", "extraction.ties", "extraction.min_count",
         "extraction.supported_items")
 STEPS: dict[str, Step] = {s.name: s for s in (
@@ -86,11 +85,11 @@ STEPS: dict[str, Step] = {s.name: s for s in (
          earlier=("10_ingest",), heavy=True, state=year_state),
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",), raw=_saved("review"), after=("10_ingest",),
          heavy=True, state=stops_state),
-    Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE, *BAND),
+    Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE),
          ("ingest.registry", "indicators.catalogue"), after=("10_ingest", "20_link"),
          earlier=("10_ingest", "20_link", "25_ranking"), older=("35_meeting",)),
     Step("30_extract", (*COMMON, "city", "ingest", "indicators", "extraction", "ranking.reasons", "ranking.kinds",
-                        "linkage.sources", "sharing", "records.meeting"),
+                        "ranking.fairness_k", "linkage.sources", "sharing", "records.meeting"),
          ("ingest.registry", "indicators.catalogue"), uses_key=True, raw=_saved("hearing"),
          after=("10_ingest", "20_link", "25_ranking"),
          earlier=("10_ingest", "20_link", "30_extract", "35_meeting"), state=stops_state),

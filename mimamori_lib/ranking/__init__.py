@@ -8,6 +8,9 @@ earlier pairs, or cross-fitted by household where there is only one pair), the c
 The model for this year's list is then fitted on every pair and applied to this year's children. Without an earlier
 year there is nothing to learn from: the list keeps the count ranking and the report says so.
 
+The latest judged pair is saved with its out-of-sample scores (``ranking_judged``): 30_extract judges the band of the
+list's size by strata on it (:func:`.kinds.judge_band`), so that a change of the band re-runs the list, not the models.
+
 A ranking orders a list for a meeting of people; it decides nothing. The outcomes measure who later reached
 services, not need itself.
 """
@@ -48,8 +51,8 @@ class RankResult:
     calibration: pd.DataFrame | None = None
     brier: float | None = None
     outcome_counts: pd.DataFrame | None = None
-    strata: pd.DataFrame | None = None       # the band by kind × age band against the single model and the counts
-    fairness_kinds: pd.DataFrame | None = None
+    judged: pd.DataFrame | None = None       # the latest pair with each ordering's out-of-sample scores (30_extract
+                                             # judges the band on it)
     kinds: dict = field(default_factory=dict)  # kind → {"model": fitted or not, "message": ...}
     message: str = ""
     seconds: dict = field(default_factory=dict)
@@ -133,10 +136,7 @@ def run(p: Params, write: bool = True) -> RankResult:
         if i == len(pairs) - 1:
             kind_scores = {kid: _model_scores(nk.with_kind(pair, kd.outcomes), [nk.with_kind(e, kd.outcomes) for e in earlier],
                                               labels, p, p.ranking.model) for kid, kd in need.items()}
-            band = p.extraction.tier_band or p.ranking.fairness_k
-            band_lists, strata_of = nk.lists_for(pair, scores, kind_scores, counting, p, band)
-            res.strata = nk.backtest(pair, band_lists, strata_of, p)
-            res.fairness_kinds = nk.fairness_by_kind(pair, band_lists, p)
+            res.judged = nk.judged_with_scores(pair, scores, kind_scores)
             res.backtest = t
             k = p.ranking.fairness_k
             lists = {"rule": rule.astype(float)} | {n: bt.list_weights(s, elig, k) for n, s in scores.items()}
@@ -186,8 +186,7 @@ def _write(p: Params, res: RankResult) -> None:
     datasets.write(p, "ranking_model", d)
     optional = {"ranking_backtest": res.backtest, "ranking_backtest_by_year": res.backtest_by_year,
                 "ranking_fairness": None if res.fairness is None else res.fairness[fairness.COLUMNS],
-                "ranking_calibration": res.calibration, "ranking_strata": res.strata,
-                "ranking_fairness_kinds": None if res.fairness_kinds is None else res.fairness_kinds[[*fairness.COLUMNS, "kind"]]}
+                "ranking_calibration": res.calibration, "ranking_judged": res.judged}
     for name, t in optional.items():
         datasets.write(p, name, t)
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..judgement.scoring import count_score as ordered_counts
 from ..judgement.scoring import extract, weighted_values
-from ..params import Params
+from ..params import Extraction, Params
 
 COLUMNS = ["ranking", "k", "listed", "hits", "precision", "ci_low", "ci_high", "recall", "base_rate"]
 RANKING_LABEL = {"rule": "別府市の件数ルール (グループ1・2)", "count": "件数順 (未支援のこども)",
@@ -72,8 +72,9 @@ def rule_list(frame: pd.DataFrame, catalogue: dict, p: Params) -> np.ndarray:
     m["basic_count"], m["other_count"] = m[basic].sum(axis=1), m[other].sum(axis=1)
     m = weighted_values(m, catalogue, p.indicators.weights)
     m["supported"] = frame["supported"].to_numpy()
-    ex = p.extraction.model_copy(update={"exclude_supported": False, "tier_band": 0})
-    return (extract(m, ex)["group"] != "").to_numpy()
+    ex = p.extraction  # the rule's own values only (nobody excluded, no tier: the defaults), not the list's
+    rule = Extraction(top_basic=ex.top_basic, top_other=ex.top_other, ties=ex.ties, min_count=ex.min_count)
+    return (extract(m, rule)["group"] != "").to_numpy()
 
 
 def backtest(pair: pd.DataFrame, scores: dict[str, np.ndarray], rule: np.ndarray | None, ks: list[int]) -> pd.DataFrame:

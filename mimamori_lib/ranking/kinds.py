@@ -1,15 +1,23 @@
 """Kinds of need in the backtest: each kind's own outcomes (params ``ranking.kinds``), its own model, and the band
 composed from strata (:mod:`mimamori_lib.judgement.strata`) judged against today's single model and the count ranking of the
 same length — per stratum (kind × age band), per kind, per age band and for the whole band, with Wilson intervals;
-and the fairness audit per kind."""
+and the fairness audit per kind.
+
+25_ranking fits the models and saves the latest judged pair with their out-of-sample scores; the band is judged from
+those by 30_extract (:func:`judge_band`), which reads the band's size (``extraction.tier_band``): changing it re-runs
+the list and this judgement, not the models."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..catalogue import datasets
 from ..catalogue.ages import AGE_BANDS, age_band
-from ..judgement.scoring import weighted_values
+from ..judgement.indicators import load_catalogue
+from ..judgement.scoring import active_catalogue, weighted_values
 from ..judgement.strata import kind_counts, select
 from ..params import Params
 from . import fairness
@@ -112,3 +120,45 @@ def lists_for(pair: pd.DataFrame, scores: dict[str, np.ndarray], kind_scores: di
     elig = ~pair["supported"].to_numpy(bool)
     w, strata_of = band_list(pair, kind_scores, catalogue, p, k)
     return {"strata": w, "model": list_weights(scores["model"], elig, k), "count": list_weights(scores["count"], elig, k)}, strata_of
+
+
+SCORE, KIND = "score_", "kind_"  # the saved pair's columns: each ordering's score, each kind's model score
+
+
+def judged_with_scores(pair: pd.DataFrame, scores: dict[str, np.ndarray], kind_scores: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The judged pair with each ordering's and each kind's out-of-sample score beside its children (what
+    :func:`judge_band` reads)."""
+    extra = {f"{SCORE}{n}": s for n, s in scores.items()} | {f"{KIND}{k}": s for k, s in kind_scores.items()}
+    return pair.assign(**extra)
+
+
+@dataclass
+class BandJudgement:
+    """The band of the list's size by strata, today's single model and the count ranking, judged on the latest pair
+    of years (``None`` without an earlier year)."""
+
+    band: int
+    strata: pd.DataFrame | None = None
+    fairness_kinds: pd.DataFrame | None = None
+
+
+def judge_band(p: Params, write: bool = True) -> BandJudgement:
+    """Judge the band of ``extraction.tier_band`` places (``ranking.fairness_k`` without a tier band) on the pair
+    25_ranking saved; writes ``ranking_strata`` and ``ranking_fairness_kinds`` (removed when there is no pair)."""
+    band = p.extraction.tier_band or p.ranking.fairness_k
+    saved = datasets.read(p, "ranking_judged")
+    res = BandJudgement(band)
+    if saved is not None and len(saved):
+        own = [c for c in saved.columns if c.startswith((SCORE, KIND))]
+        pair = saved.drop(columns=own)
+        scores = {c.removeprefix(SCORE): saved[c].to_numpy(float) for c in own if c.startswith(SCORE)}
+        kind_scores = {kid: saved[f"{KIND}{kid}"].to_numpy(float) for kid in p.ranking.kinds if f"{KIND}{kid}" in saved}
+        counting = active_catalogue(load_catalogue(p, every_item=True), p)
+        lists, strata_of = lists_for(pair, scores, kind_scores, counting, p, band)
+        res.strata = backtest(pair, lists, strata_of, p)
+        res.fairness_kinds = fairness_by_kind(pair, lists, p)
+    if write:
+        datasets.write(p, "ranking_strata", res.strata)
+        datasets.write(p, "ranking_fairness_kinds",
+                       None if res.fairness_kinds is None else res.fairness_kinds[[*fairness.COLUMNS, "kind"]])
+    return res
