@@ -31,7 +31,7 @@ from ..rights import kaiji
 from ..rights.stops import stopped
 from . import manifest
 from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
-from .kernel import execute, split_seconds, to_html
+from .kernel import execute, load_libraries, split_seconds, to_html
 from .lock import run_lock
 from .steps import STEPS, Step, step
 
@@ -255,6 +255,7 @@ class _Runner:
         return None
 
     def _execute(self, n: Node, p: Params, fp: str | None, inputs: dict | None, html: Path, why: str) -> None:
+        load_libraries()
         import papermill as pm
 
         log.info("[%s] %s を実行中 (%s) ...", p.fy, n.name, why)
@@ -353,10 +354,6 @@ def run_plan(plan: Plan) -> list[RunResult]:
         n = kaiji.remove_for_stopped(first, stopped(first).atena)  # before any step: a stopped child is in no file
         if n:
             log.info("利用停止になったこどもの開示の資料 %d 件を削除しました", n)
-        import jupyter_client.manager  # noqa: F401 - imported once here, not by two step threads at a time
-        import nbconvert  # noqa: F401
-        import papermill  # noqa: F401
-
         log_file = datasets.member_path(first, "run_logs", stamp=f"{dt.datetime.now():%Y%m%d-%H%M%S-%f}")
         handler = _attach_log(log_file)
         try:
