@@ -117,9 +117,13 @@ def select(cand: pd.DataFrame, kinds: dict[str, NeedKind], strata: Strata, k: in
     weighted = pd.Series(vals.to_numpy()[at_main], index=cand.index)  # the order within an age band
     bands = age_band(cand["age"])
     chosen: dict = {}
+    # plain dicts for the orderings below (a pandas lookup per comparison took most of the step's time)
+    pid, main_of, weight_of = cand["person_id"].to_dict(), main.to_dict(), weighted.to_dict()
+    value_of = {kid: vals[kid].to_dict() for kid in kinds}
 
     def take(pool, kid: str, label: str, n: int) -> None:
-        for i in sorted((i for i in pool if i not in chosen), key=lambda i: (-vals.at[i, kid], cand.at[i, "person_id"]))[:n]:
+        v = value_of[kid]
+        for i in sorted((i for i in pool if i not in chosen), key=lambda i: (-v[i], pid[i]))[:n]:
             chosen[i] = (kid, label)
 
     for sid, n in fixed.items():  # strata whose places params set
@@ -131,10 +135,10 @@ def select(cand: pd.DataFrame, kinds: dict[str, NeedKind], strata: Strata, k: in
         start = len(chosen)
         for kid in kinds:  # every kind a few places of its own, by its own ranking
             if stratum_id(kid, label) not in fixed:
-                take([i for i in in_band if main[i] == kid], kid, label, min(strata.min_places, n - (len(chosen) - start)))
-        rest = sorted((i for i in in_band if i not in chosen), key=lambda i: (-weighted[i], cand.at[i, "person_id"]))
+                take([i for i in in_band if main_of[i] == kid], kid, label, min(strata.min_places, n - (len(chosen) - start)))
+        rest = sorted((i for i in in_band if i not in chosen), key=lambda i: (-weight_of[i], pid[i]))
         for i in rest[: max(n - (len(chosen) - start), 0)]:
-            chosen[i] = (main[i], label)
+            chosen[i] = (main_of[i], label)
     idx = list(chosen)
     out = pd.DataFrame({"main_need": [chosen[i][0] for i in idx], "stratum": [stratum_id(*chosen[i]) for i in idx],
                         "relative_risk": rr.max(axis=1)[idx].to_numpy(), "_p": weighted[idx].to_numpy()}, index=idx)
