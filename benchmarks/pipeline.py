@@ -4,9 +4,9 @@ manifests.
 
     python benchmarks/pipeline.py [--children 16696] [--workers 2] [--data DIR]
 
-Targets: both years plus evaluation at Beppu scale, installed, data present, from nothing, within 50 s on two cores
-(issue 23: each step on a fresh kernel, no private-API speed layer); the re-run after changing the tier band;
-500,000 children both years under 8 minutes and 6 GB peak (issue 14).
+Targets (issue 34; each step on a fresh kernel, public APIs only): both years plus evaluation at Beppu scale,
+installed, data present, from nothing, within 50 s on two cores; the re-run after changing the tier band within 10 s;
+500,000 children both years within 300 s and 4 GB for every process together.
 """
 
 from __future__ import annotations
