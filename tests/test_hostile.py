@@ -21,7 +21,8 @@ from mimamori_lib import cli
 from mimamori_lib.catalogue.readback import read_saved
 from mimamori_lib.output.spreadsheet import append_row, read_csv, write_csv
 from mimamori_lib.params import load_params
-from mimamori_lib.text.reading import read_rows
+from mimamori_lib.text.cells import cell_table
+from mimamori_lib.text.reading import entries, read_rows
 
 FORMULAS = ("=HYPERLINK(\"http://x.example/\")", "+1+1", "-2+3", "@SUM(1)", "=1+1")
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?(e[+-]?\d+)?$", re.I)
@@ -161,6 +162,26 @@ def test_a_multi_line_value_is_read_where_the_registry_allows_it() -> None:
     assert t.rows == [["1", "two\nlines"], ["2", "x"]] and t.numbers == [2, 3] and not t.broken
     t = read_rows('a,b\n1,"two\nlines"\n2,x\n', row_lines=1)
     assert t.broken[0][0] == 2 and ["2", "x"] in t.rows
+
+
+def test_a_quote_left_open_at_the_end_breaks_only_its_own_row() -> None:
+    # the rows after a quote that never closed are read again from the next line, each on its own
+    t = read_rows('a,b\n1,"x\n2,y\n', row_lines=3)
+    assert [line for line, _ in t.broken] == [2] and t.rows == [["2", "y"]] and t.numbers == [3]
+
+
+def test_the_columns_hold_the_rows_as_entries_number_them() -> None:
+    text = ('a,b,c\n1,x,p\n,,\n2,"y\nz",q\n3,w\n4,"v,t\n5,u,r\n5,u,r\n' + "".join(f"{i},s{i},o\n" for i in range(9, 40)))
+    for row_lines in (1, 2):
+        e = entries(text, row_lines)
+        t = cell_table(text, row_lines, chunk_rows=4)
+        assert t.header == e.header and list(t.lines) == e.lines
+        assert {int(t.lines[i]): why for i, why in t.broken.items()} == e.broken
+        assert [t.row(i) for i in range(len(t))] == e.rows
+        assert set(t.odd) == {i for i, r in enumerate(e.rows) if r is not None and len(r) != 3}
+        assert [t.index_of_line(x) for x in e.lines] == list(range(len(e.lines))) and t.index_of_line(3) is None
+        t.set_cell(0, 1, "changed")
+        assert t.row(0) == ["1", "changed", "p"] and t.row(1) == e.rows[1]
 
 
 def test_csv_and_workbook_writers_keep_text_as_text(tmp_path: Path) -> None:

@@ -18,6 +18,9 @@ from ..text.gaiji import apply as apply_gaiji
 from ..text.gaiji import fold_selectors
 from ..text.normalize import (
     map_unique,
+    map_unique_text,
+    arrow_text,
+    text_series,
     nfkc_column,
     normalize_address,
     normalize_atena_column,
@@ -27,7 +30,8 @@ from ..text.normalize import (
     split_name,
     to_katakana,
 )
-from ..text.reading import SourceError, decode, delimiter, entries
+from ..text.cells import CellTable, cell_table
+from ..text.reading import SourceError, decode, delimiter
 from .validation import WHOLE_ROW, code_map, validate
 
 log = logging.getLogger(__name__)
@@ -73,15 +77,14 @@ def convert(kind: str, s: pd.Series, col: dict, city: City | None = None) -> pd.
         return map_unique(s, lambda v: parse_int(v) if isinstance(v, str) else None).astype("Int64")
     if kind == "code":  # the export's own values mapped to the canonical codes
         canonical = code_map(col)
-        return s.map(lambda v: canonical.get(v) if isinstance(v, str) else None).astype("string")
+        return map_unique_text(s, lambda v: canonical.get(v) if isinstance(v, str) else None)
     if kind == "name":
-        return map_unique(s, lambda v: normalize_name(v) if isinstance(v, str) else None).astype("string")
+        return map_unique_text(s, lambda v: normalize_name(v) if isinstance(v, str) else None)
     if kind == "kana":
-        return map_unique(s, lambda v: to_katakana(v) if isinstance(v, str) else None).astype("string")
+        return map_unique_text(s, lambda v: to_katakana(v) if isinstance(v, str) else None)
     if kind == "address":
         city = city or City()
-        return map_unique(s, lambda v: normalize_address(v, city.name, city.prefecture)
-                          if isinstance(v, str) else None).astype("string")
+        return map_unique_text(s, lambda v: normalize_address(v, city.name, city.prefecture) if isinstance(v, str) else None)
     return s.astype("string")
 
 
@@ -120,7 +123,8 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     text, res.encoding, note = decode(data, spec["encoding"])
     if delimiter(text) == "\t":
         note = "; ".join(x for x in (note, "タブ区切りとして読みました") if x)
-    table = entries(text, int(spec.get("row_lines", 1)))
+    table = cell_table(text, int(spec.get("row_lines", 1)))
+    del text
     header = table.header
     cols = spec["columns"]
     unknown = [h for h in header if h not in cols]
@@ -136,37 +140,34 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
         log.info("  %s: 読み込まない列 %s", spec["path"], "・".join(res.columns_refused))
     keep = [i for i, h in enumerate(header) if h in cols and h not in disallowed]
     keep_headers = [header[i] for i in keep]
-    # every row in file order, a row that could not be read (a quote that never closed) as None
-    rows = list(table.rows)
-    line_of = np.array(table.lines, dtype=np.int64)
+    line_of = table.lines
     stopped: set[int] = set()
     if rights is not None:  # 利用停止 first (a stopped child's row is not corrected either), then 訂正
         if spec.get("role") == "registry":
-            rights.learn_registry(spec, header, rows)
-        stopped = rights.drop(spec, header, rows)
-        rights.correct(spec, header, rows, list(line_of), skip=stopped)
-    res.rows_read = len(rows) - len(stopped)
+            rights.learn_registry(spec, table)
+        stopped = rights.drop(spec, table)
+        rights.correct(spec, table, skip=stopped)
+    res.rows_read = len(table) - len(stopped)
     width = len(header)
-    why_broken = table.broken
-    q_lines = [(i + 1, WHOLE_ROW, "", why_broken[line_of[i]]) if r is None else
-               (i + 1, WHOLE_ROW, f"{len(r)} 列", f"列数がヘッダー ({width} 列) と一致しません")
-               for i, r in enumerate(rows) if (r is None or len(r) != width) and i not in stopped]
-    good = [i for i, r in enumerate(rows) if r is not None and len(r) == width and i not in stopped]
-    raw_tuples = [tuple(rows[i]) for i in good]
-    import pyarrow as pa
-
-    columns = list(zip(*(rows[i] for i in good), strict=True)) if good else [() for _ in header]
-    df = pd.DataFrame({h: pd.arrays.ArrowStringArray(pa.array(columns[j], type=pa.string()))
+    q_lines = sorted([(i + 1, WHOLE_ROW, "", why) for i, why in table.broken.items() if i not in stopped]
+                     + [(i + 1, WHOLE_ROW, f"{len(r)} 列", f"列数がヘッダー ({width} 列) と一致しません")
+                        for i, r in table.odd.items() if i not in stopped])
+    irregular = np.zeros(len(table), dtype=bool)
+    irregular[[*table.broken, *table.odd, *stopped]] = True
+    good = np.flatnonzero(~irregular)
+    first_of = {} if spec.get("duplicates_allowed") else repeated_rows(table, good)
+    df = pd.DataFrame({h: pd.arrays.ArrowStringArray(table.columns[j].take(good))
                        for h, j in zip(keep_headers, keep, strict=True)}, index=good)
-    df = df.astype("string")
-    lengths = df.apply(lambda c: c.str.len()) if len(df) else df  # as exported: checked against max_length
+    del table
+    limited = [h for h in keep_headers if cols[h].get("max_length") is not None]
+    lengths = df[limited].apply(lambda c: c.str.len()) if len(df) else df[limited]  # as exported
     if len(df):
         df = df.apply(nfkc_column)
         df = df.mask(df == "")
         for h in keep_headers:
             if cols[h]["type"] == "key":  # 10-digit form, so 1234567 and 0001234567 are one key
                 df[h] = normalize_atena_column(df[h], keep_invalid=True)
-    ok, q = validate(spec, df, raw_tuples, lengths, reference, line_of) if len(df) else (pd.Series(dtype=bool), pd.DataFrame())
+    ok, q = validate(spec, df, first_of, lengths, reference, line_of) if len(df) else (pd.Series(dtype=bool), pd.DataFrame())
     quarantine = pd.concat([pd.DataFrame(q_lines, columns=["row", "column", "value", "reason"]), q], ignore_index=True)
     quarantine.insert(0, "source", spec["path"])
     quarantine.insert(2, "line", line_of[quarantine["row"].to_numpy(dtype=np.int64) - 1] if len(quarantine) else [])
@@ -179,7 +180,23 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
             valid[h], left = apply_gaiji(valid[h], gaiji)
             res.gaiji_unmapped += left
     res.table, res.identity, res.missing = _tables(spec, valid, key, known, city)
-    res.message = "; ".join(x for x in [note, "データ行がありません (ヘッダーのみ)" if not rows else ""] if x)
+    res.message = "; ".join(x for x in [note, "データ行がありません (ヘッダーのみ)" if not len(line_of) else ""] if x)
+
+
+def repeated_rows(table: CellTable, rows: np.ndarray) -> dict[int, int]:
+    """Among ``rows`` (indexes in file order), each row that repeats an earlier one cell for cell as exported (every
+    column, read or not) → the first of them."""
+    if len(rows) < 2:
+        return {}
+    cells = pd.DataFrame({j: pd.arrays.ArrowStringArray(c.take(rows)) for j, c in enumerate(table.columns)})
+    involved = cells.duplicated(keep=False).to_numpy()
+    if not involved.any():
+        return {}
+    cells, rows = cells[involved], rows[involved]
+    repeats = cells.duplicated(keep="first").to_numpy()
+    group = cells.groupby(list(cells.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(rows).groupby(group).transform("first").to_numpy()
+    return {int(i): int(f) for i, f in zip(rows[repeats], first[repeats], strict=True)}
 
 
 def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
@@ -197,23 +214,29 @@ def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
         missing[h] = int(values.isna().sum())
         if kind == "key" and c.get("pseudonym"):
             domain = "household" if c["pseudonym"] == "household_id" else "person"
-            table[c["pseudonym"]] = pseudonym_series(key, values, domain).to_numpy()
-            ident[c["pseudonym"]] = table[c["pseudonym"]].to_numpy()
+            table[c["pseudonym"]] = ident[c["pseudonym"]] = pseudonym_series(key, values, domain).array
         if c.get("identity"):
-            ident[name] = values.to_numpy()
+            ident[name] = _held(values)
             if kind not in ("key",):
                 has_identity = True
         else:
-            table[name] = values.to_numpy()
+            table[name] = _held(values)
             if name in LINK_FIELDS:
-                ident[name] = values.to_numpy()
+                ident[name] = _held(values)
         if kind == "name":  # the parts compared in 名寄せ: variation selectors folded (the name keeps them)
-            ident["family_name"], ident["given_name"] = _split(ident[name].map(fold_selectors), known.get("family", set()))
-            ident["name_raw"] = df[h].to_numpy()
+            ident["family_name"], ident["given_name"] = _split(map_unique_text(ident[name], fold_selectors),
+                                                               known.get("family", set()))
+            ident["name_raw"] = df[h].array
         if kind == "kana":
-            ident["family_kana"], ident["given_kana"] = _split(ident[name].map(fold_selectors),
+            ident["family_kana"], ident["given_kana"] = _split(map_unique_text(ident[name], fold_selectors),
                                                                known.get("family_kana", set()))
     return table, (ident if has_identity else None), missing
+
+
+def _held(values: pd.Series):
+    """A converted column as the tables hold it: text stays Arrow-backed (a million names as Python strings would
+    take a gigabyte); other types as NumPy values."""
+    return values.array if values.dtype == "string[pyarrow]" else values.to_numpy()
 
 
 def _split(names: pd.Series, known: set[str]) -> tuple[pd.Series, pd.Series]:
@@ -222,19 +245,18 @@ def _split(names: pd.Series, known: set[str]) -> tuple[pd.Series, pd.Series]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(pd.Series(names, dtype="string").to_numpy(dtype=object, na_value=None), type=pa.string())
+    arr = arrow_text(names)
     parts = pc.extract_regex(arr, r"^(?P<f>[^ ]*) (?P<g>.*)$")
-    fam = pd.Series(pd.arrays.ArrowStringArray(pc.struct_field(parts, "f")), dtype="string")
-    given = pd.Series(pd.arrays.ArrowStringArray(pc.replace_substring(pc.struct_field(parts, "g"), " ", "")),
-                      dtype="string")
-    rest = fam.isna().to_numpy() & ~pd.isna(arr.to_numpy(zero_copy_only=False))
+    fam = text_series(pc.struct_field(parts, "f"))
+    given = text_series(pc.replace_substring(pc.struct_field(parts, "g"), " ", ""))
+    rest = fam.isna().to_numpy() & ~names.isna().to_numpy()
     if rest.any():
         fams = known | _spaced(names)
         sub = map_unique(pd.Series(arr.filter(pa.array(rest)).to_pylist(), dtype="string"),
                          lambda v: split_name(v, fams) if isinstance(v, str) else (None, None))
         fam[rest] = [x[0] for x in sub]
         given[rest] = [x[1] for x in sub]
-    return fam.to_numpy(), given.to_numpy()
+    return fam.array, given.array
 
 
 def _spaced(names: pd.Series) -> set[str]:
@@ -242,8 +264,7 @@ def _spaced(names: pd.Series) -> set[str]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(pd.Series(names, dtype="string").to_numpy(dtype=object, na_value=None), type=pa.string())
-    fam = pc.struct_field(pc.extract_regex(arr, r"^(?P<f>[^ ]*) "), "f")
+    fam = pc.struct_field(pc.extract_regex(arrow_text(names), r"^(?P<f>[^ ]*) "), "f")
     return set(pc.unique(fam.drop_null()).to_pylist())
 
 

@@ -133,22 +133,13 @@ def too_long(spec: dict, lengths: pd.DataFrame) -> list[tuple[int, str, str, str
     return out
 
 
-def validate(spec: dict, df: pd.DataFrame, raw_rows: list[tuple], lengths: pd.DataFrame | None = None,
+def validate(spec: dict, df: pd.DataFrame, first_of: dict[int, int], lengths: pd.DataFrame | None = None,
              reference: dt.date | None = None, line_of=None) -> tuple[pd.Series, pd.DataFrame]:
-    """Validate one source's cells (``df``, indexed by row index; ``raw_rows`` the same rows as exported; ``line_of``:
-    each row index's line in the file, for messages). Returns (ok mask, quarantine lines with 1-based ``row``)."""
+    """Validate one source's cells (``df``, indexed by row index; ``first_of``: each row that repeats an earlier one
+    as exported → that row; ``line_of``: each row index's line in the file, for messages). Returns (ok mask,
+    quarantine lines with 1-based ``row``)."""
     line = (lambda i: int(line_of[i])) if line_of is not None else (lambda i: i + 1)
-    labels = list(df.index)
-    exact = pd.Series(False, index=df.index)
-    first_of: dict[int, int] = {}  # a repeated row → the row it repeats (both by row index)
-    if not spec.get("duplicates_allowed"):
-        seen: dict[tuple, int] = {}
-        for label, r in zip(labels, raw_rows, strict=True):
-            if r in seen:
-                exact[label] = True
-                first_of[label] = seen[r]
-            else:
-                seen[r] = label
+    exact = pd.Series(df.index.isin(list(first_of)), index=df.index)
     long_lines = too_long(spec, lengths) if lengths is not None and len(lengths) else []
     checked = df.drop(index=sorted({x[0] for x in long_lines}))  # a value too long is not shown or checked further
     schema = build_schema(spec, list(df.columns), exact, reference)

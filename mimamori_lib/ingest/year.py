@@ -125,7 +125,7 @@ def write_outputs(p: Params, res: IngestResult) -> Path:
         ident = pd.concat(idents, ignore_index=True)
         for c in ident.columns:
             if ident[c].dtype == object:
-                ident[c] = ident[c].astype("string")
+                ident[c] = ident[c].astype("string[pyarrow]")
         datasets.write(p, "identity", ident)
     datasets.write(p, "quarantine", res.quarantine())
     datasets.write(p, "ingest_summary", res.summary())

@@ -19,7 +19,7 @@ import pandas as pd
 from .. import paths
 from ..errors import UserError
 from ..params import Params
-from ..text.normalize import map_unique
+from ..text.normalize import map_unique_text
 
 log = logging.getLogger(__name__)
 DEFAULT_KEY_FILE = paths.DATA / "mimamori.key"
@@ -90,7 +90,7 @@ def pseudonym(key: bytes, value: str | None, domain: str = "person") -> str | No
 
 def pseudonym_series(key: bytes, values: pd.Series, domain: str = "person") -> pd.Series:
     """Pseudonyms for a Series of normalised identifiers (each distinct value hashed once)."""
-    return map_unique(values, lambda v: pseudonym(key, v, domain)).astype("string")
+    return map_unique_text(values, lambda v: pseudonym(key, v, domain))
 
 
 def extract_id(key: bytes, fy: int, person_id: str) -> str:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ..privacy.pseudonym import pseudonym
-from ..text.normalize import nfkc, normalize_atena, normalize_name, parse_date, to_katakana
+from ..text.cells import CellTable
+from ..text.normalize import map_unique, nfkc, normalize_atena, normalize_name, parse_date, to_katakana
 from .requests import Correction, Problem, Requests, Stop
 
 APPLIED, SET_ASIDE, RECORDED = "適用", "隔離", "記録"
@@ -91,6 +93,20 @@ class Columns:
         return reading(self.cell(row, self.kana)), parse_date(self.cell(row, self.birth), self.serial)
 
 
+def _rows_of(table: CellTable, cols: Columns, atenas: set[str], kanas: set[str]) -> list[int]:
+    """The rows that may be about one of these children, for the exact test row by row: by 宛名番号 where the source
+    has it, else by reading where it has no household number; and every row of another width (its cells are held
+    apart from the columns). Each distinct value is tested with the same functions as the exact test."""
+    found = np.zeros(len(table), dtype=bool)
+    if cols.person is not None:
+        keys = map_unique(table.column(cols.person), lambda v: normalize_atena(v) if isinstance(v, str) else None)
+        found = keys.isin(atenas).to_numpy(dtype=bool)
+    elif cols.household is None and cols.kana is not None and kanas:
+        seen = map_unique(table.column(cols.kana), lambda v: reading(v) if isinstance(v, str) else None)
+        found = seen.isin(kanas).to_numpy(dtype=bool)
+    return sorted({int(i) for i in np.flatnonzero(found)} | set(table.odd))
+
+
 def reading(kana: str) -> str:
     """A reading as compared here: katakana, no spaces."""
     return to_katakana(nfkc(kana)).replace(" ", "")
@@ -125,11 +141,14 @@ class YearRights:
         """The 宛名番号 of every child under a stop of everything (全部)."""
         return {s.atena for s in self.stops if s.paths is None}
 
-    def learn_registry(self, spec: dict, header: list[str], rows: list[list[str] | None]) -> None:
+    def learn_registry(self, spec: dict, table: CellTable) -> None:
         """The requested children as the registry holds them (their household, reading and birth date)."""
-        cols = Columns.of(spec, header)
         wanted = self.wanted
-        for r in rows:
+        if not wanted:
+            return
+        cols = Columns.of(spec, table.header)
+        for i in _rows_of(table, cols, wanted, set()):
+            r = table.row(i)
             if r is None:
                 continue
             a = cols.atena(r)
@@ -154,47 +173,45 @@ class YearRights:
         seen = cols.reading(row)
         return seen is not None and bool(person.kana) and seen == (person.kana, person.birth)
 
-    def drop(self, spec: dict, header: list[str], rows: list[list[str] | None]) -> set[int]:
+    def drop(self, spec: dict, table: CellTable) -> set[int]:
         """Indexes of the rows of children under a stop that covers this source (left out like broken rows)."""
         stops = [s for s in self.stops if s.covers(spec["path"])]
         if not stops:
             return set()
-        cols = Columns.of(spec, header)
+        cols = Columns.of(spec, table.header)
         people = [self.people.get(s.atena) or Person(s.atena, None, "", None) for s in stops]
-        out = {i for i, r in enumerate(rows) if r is not None and any(self._is_childs(cols, r, x) for x in people)}
+        near = _rows_of(table, cols, {x.atena for x in people}, {x.kana for x in people if x.kana})
+        out = {i for i in near if (r := table.row(i)) is not None and any(self._is_childs(cols, r, x) for x in people)}
         self.stopped_rows += len(out)
         return out
 
-    def correct(self, spec: dict, header: list[str], rows: list[list[str] | None], lines: list[int],
-                skip: set[int] = frozenset()) -> None:
-        """Apply the year's corrections of this source to the rows (in place), or set them aside with the reason
-        (``skip``: rows left out under a stop)."""
+    def correct(self, spec: dict, table: CellTable, skip: set[int] = frozenset()) -> None:
+        """Apply the year's corrections of this source to its cells, or set them aside with the reason (``skip``:
+        rows left out under a stop)."""
         mine = [c for c in self.corrections if c.path == spec["path"]]
         if not mine:
             return
-        cols = Columns.of(spec, header)
-        where = {line: i for i, line in enumerate(lines)}
+        cols = Columns.of(spec, table.header)
         read = {h for h, c in spec["columns"].items() if c.get("allowed", True)}
         for c in mine:
-            why = self._why_not(c, cols, header, rows, where, read, skip)
+            i = table.index_of_line(c.line)
+            why = self._why_not(c, cols, table, i, read, skip)
             if why:
                 self._set_aside(c, why)
                 continue
-            i, j = where[c.line], header.index(c.item)
-            rows[i] = list(rows[i])
-            rows[i][j] = c.after
+            table.set_cell(i, table.header.index(c.item), c.after)
             self.applied.append(self._row(c, APPLIED, ""))
 
-    def _why_not(self, c: Correction, cols: Columns, header: list[str], rows: list, where: dict, read: set,
-                 skip: set[int]) -> str:
+    def _why_not(self, c: Correction, cols: Columns, table: CellTable, i: int | None, read: set, skip: set[int]) -> str:
         person = self.people.get(c.atena)
-        if c.line in where and where[c.line] in skip:
+        if i is not None and i in skip:
             return "利用停止中の記録のため、読み込んでいません"
         if person is None:
             return "宛名番号がこの年度の住民基本台帳にありません"
-        if c.line not in where:
+        if i is None:
             return "その行がエクスポートにありません (行番号は見出しを 1 行目として数えます)"
-        row = rows[where[c.line]]
+        row = table.row(i)
+        header = table.header
         if row is None:
             return "その行は読めない行として隔離されています"
         if c.item not in header:

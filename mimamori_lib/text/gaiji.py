@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from .normalize import map_unique, map_unique_text
 from .reading import SourceError, decode, read_rows
 
 PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
@@ -57,12 +58,13 @@ def _load(path: str, mtime: float) -> tuple[tuple[str, str], ...]:
 
 
 def apply(values: pd.Series, table: dict[str, str]) -> tuple[pd.Series, int]:
-    """Names or addresses with the table's characters replaced; also the number of private-use characters left."""
-    s = values.astype("string")
+    """Names or addresses with the table's characters replaced; also the number of private-use characters left
+    (each distinct value looked at once; text stays Arrow-backed)."""
+    s = values if values.dtype == "string[pyarrow]" else values.astype("string[pyarrow]")
     if table:
         trans = str.maketrans(table)
-        s = s.map(lambda v: v.translate(trans) if isinstance(v, str) else v).astype("string")
-    left = int(s.str.count(PRIVATE_USE.pattern).fillna(0).sum()) if len(s) else 0
+        s = map_unique_text(s, lambda v: v.translate(trans) if isinstance(v, str) else None)
+    left = int(map_unique(s, lambda v: len(PRIVATE_USE.findall(v)) if isinstance(v, str) else 0).sum()) if len(s) else 0
     return s, left
 
 

@@ -82,13 +82,42 @@ csv.field_size_limit(sys.maxsize)  # no fixed 128 KB limit: a value's length is 
 def split_rows(text: str, delim: str, row_lines: int = 1) -> Iterator[tuple[int, list[str] | None, str]]:
     """(line, cells, problem) for each row of CSV text. A quote that does not close within ``row_lines`` lines makes
     that one row broken (cells ``None``), and reading resumes on the next line, so a stray quote never swallows the
-    rows after it."""
+    rows after it.
+
+    One reader runs over the lines while every row keeps within its lines; the row where that fails (or the reader
+    errs), and the last row (which may end inside a quote at the end of the text), are read again one at a time."""
     if '"' not in text:  # nothing can span lines
         for i, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delim), 1):
             yield i, row, ""
         return
     lines = list(io.StringIO(text, newline=""))
-    n, start, pos, open_at_end = len(lines), 0, 0, False
+    n, start = len(lines), 0
+    while start < n:
+        reader = csv.reader(map(lines.__getitem__, range(start, n)), delimiter=delim)
+        end, pending = 0, None  # where the last row read ends (lines after start); that row, not yet sure
+        done = 0                # where the sure rows end
+        try:
+            for row in reader:
+                if reader.line_num - end > row_lines:
+                    break
+                if pending is not None:
+                    yield pending
+                    done = end
+                pending, end = (start + end + 1, row, ""), reader.line_num
+            else:  # the end of the text: the last row is read again, alone
+                pending = None
+        except csv.Error:
+            pass
+        if pending is not None:
+            yield pending
+            done = end
+        start = yield from _one_row(lines, start + done, delim, row_lines)
+
+
+def _one_row(lines: list[str], start: int, delim: str, row_lines: int) -> Iterator[tuple[int, list[str] | None, str]]:
+    """The row that starts at ``lines[start]``, read alone: yields it (or why it is broken) and returns where the
+    next row starts."""
+    n, pos, open_at_end = len(lines), start, False
 
     def feed() -> Iterator[str]:
         nonlocal pos, open_at_end
@@ -101,20 +130,17 @@ def split_rows(text: str, delim: str, row_lines: int = 1) -> Iterator[tuple[int,
             pos += 1
             yield lines[pos - 1]
 
-    while start < n:
-        pos = start
-        try:
-            for row in csv.reader(feed(), delimiter=delim):
-                if open_at_end:
-                    raise _RowTooLong
-                yield start + 1, row, ""
-                start = pos
-            break
-        except _RowTooLong:
-            yield start + 1, None, UNCLOSED
-        except csv.Error as e:
-            yield start + 1, None, f"CSV として読めません ({e})"
-        start += 1
+    try:
+        for row in csv.reader(feed(), delimiter=delim):
+            if open_at_end:
+                raise _RowTooLong
+            yield start + 1, row, ""
+            return pos
+    except _RowTooLong:
+        yield start + 1, None, UNCLOSED
+    except csv.Error as e:
+        yield start + 1, None, f"CSV として読めません ({e})"
+    return start + 1
 
 
 def _blank(row: list[str]) -> bool:
