@@ -49,7 +49,7 @@ def form_tables(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: di
     if at_school.empty:
         return {}
     items = sharing.allowed_items(p, p.sharing.school, catalogue)
-    words = sharing.matched_words(ev, items, catalogue)
+    words = sharing.matched_words(ev, items, catalogue, at_school.index)
     who = sharing.names(p, at_school.index)
     x = listed[listed["person_id"].isin(at_school.index)]
     t = pd.DataFrame({"抽出ID": x["extract_id"].to_numpy(), "氏名": x["person_id"].map(who["name"]).to_numpy(),

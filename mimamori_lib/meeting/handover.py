@@ -25,7 +25,7 @@ TYPES_SHOWN = "、"
 def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str,
           at_school: pd.DataFrame) -> pd.DataFrame:
     who = sharing.names(p, dec["person_id"])
-    words = sharing.matched_words(ev, sharing.allowed_items(p, rid, catalogue), catalogue)
+    words = sharing.matched_words(ev, sharing.allowed_items(p, rid, catalogue), catalogue, dec["person_id"])
     t = pd.DataFrame({"抽出ID": dec["extract_id"].to_numpy(), "氏名": dec["person_id"].map(who["name"]).to_numpy(),
                       "ふりがな": dec["person_id"].map(who["name_kana"]).to_numpy()})
     if sharing.recipient(p, rid).per_school:

@@ -63,7 +63,10 @@ def cell(v):
 def append_row(ws, values: Iterable) -> None:
     """Append a row to an openpyxl worksheet: missing values empty, numpy numbers as numbers, and text stored as text
     even when it starts with ``=`` (openpyxl would otherwise write it as a formula)."""
-    ws.append([cell(v) for v in values])
-    for c in ws[ws.max_row]:
+    from openpyxl.cell.cell import Cell
+
+    cells = [Cell(ws, value=cell(v)) for v in values]
+    for c in cells:
         if c.data_type == "f":
             c.data_type = "s"
+    ws.append(cells)  # (cells made here, not looked up after: finding the last row counts every cell of the sheet)

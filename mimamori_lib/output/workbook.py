@@ -89,19 +89,20 @@ def fit_columns(ws, header_row: int = 1, write_in: tuple[str, ...] = (), row_hei
     from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
-    headers = [c.value for c in ws[header_row]]
-    for j, name in enumerate(headers, 1):
-        letter = get_column_letter(j)
-        values = [ws.cell(row=i, column=j).value for i in range(header_row, ws.max_row + 1)]
-        longest = max((_width(v) for v in values), default=0)
+    # the sheet's extent once: openpyxl counts every cell for ws.max_row, ws.max_column and ws[i]
+    rows = list(ws.iter_rows(min_row=header_row, max_row=max(ws.max_row, header_row), max_col=ws.max_column))
+    aligned = {wrap: Alignment(wrap_text=wrap, vertical="top") for wrap in (False, True)}  # one style, many cells
+    for j, name in enumerate(c.value for c in rows[0]):
+        letter = get_column_letter(j + 1)
+        cells = [row[j] for row in rows]
+        longest = max((_width(c.value) for c in cells), default=0)
         width = WRITE_IN_WIDTH if name in write_in else min(max(longest + 2, MIN_WIDTH), MAX_WIDTH)
         ws.column_dimensions[letter].width = width
         wrap = name in write_in or longest + 2 > MAX_WIDTH
-        for i in range(header_row, ws.max_row + 1):
-            c = ws.cell(row=i, column=j)
+        for i, c in enumerate(cells):
             if isinstance(c.value, dt.date | dt.datetime):
                 c.number_format = DATE_FORMAT
-            c.alignment = Alignment(wrap_text=wrap or i == header_row, vertical="top")
+            c.alignment = aligned[wrap or i == 0]
     fit_rows(ws, header_row, row_height or 0)
 
 
@@ -110,10 +111,11 @@ def fit_rows(ws, first: int = 1, at_least: float = 0) -> None:
     at least ``at_least`` points (room to write by hand)."""
     from openpyxl.utils import get_column_letter
 
-    widths = {j: (ws.column_dimensions[get_column_letter(j)].width or 10) for j in range(1, ws.max_column + 1)}
-    for i in range(max(first, 1), ws.max_row + 1):
+    last_column = ws.max_column
+    widths = {j: (ws.column_dimensions[get_column_letter(j)].width or 10) for j in range(1, last_column + 1)}
+    for i, row in enumerate(ws.iter_rows(min_row=max(first, 1), max_row=ws.max_row, max_col=last_column), max(first, 1)):
         lines = 1
-        for c in ws[i]:
+        for c in row:
             if c.value is not None and c.alignment is not None and c.alignment.wrap_text:
                 per_line = max(int(widths.get(c.column, 10)) - 1, 1)
                 lines = max(lines, sum(-(-_width(part) // per_line) or 1 for part in str(c.value).split("\n")))

@@ -22,18 +22,27 @@ def _order(group: str) -> tuple:
 COLUMNS = ["ranking", "attribute", "group", "population", "listed", "hits", "precision", "recall"]
 
 
-def audit(pair: pd.DataFrame, lists: dict[str, np.ndarray]) -> pd.DataFrame:
+def attribute_groups(pair: pd.DataFrame) -> list[tuple[str, list[tuple[object, np.ndarray]]]]:
+    """Each attribute's groups among the not-yet-supported children, in order, with each group's children (a mask
+    of ``pair``'s rows)."""
+    eligible = ~pair["supported"].to_numpy(bool)
+    out = []
+    for attr in ATTRIBUTES:
+        g = pair[attr].to_numpy()
+        out.append((attr, [(group, eligible & (g == group)) for group in sorted(pd.unique(g[eligible]), key=_order)]))
+    return out
+
+
+def audit(pair: pd.DataFrame, lists: dict[str, np.ndarray], groups: list | None = None) -> pd.DataFrame:
     """``lists``: ranking → list weight per row of ``pair`` (1 listed, a fraction at a shared tie). Counts are among
     the not-yet-supported children of the judged year; ``positives`` (the group's children with an outcome) is kept
-    for the intervals."""
-    eligible = ~pair["supported"].to_numpy(bool)
+    for the intervals. ``groups``: :func:`attribute_groups` of ``pair``, when the caller has them already."""
     y = pair["y"].to_numpy(int)
+    groups = groups if groups is not None else attribute_groups(pair)
     rows = []
     for name, w in lists.items():
-        for attr in ATTRIBUTES:
-            g = pair[attr].to_numpy()
-            for group in sorted(pd.unique(g[eligible]), key=_order):
-                m = eligible & (g == group)
+        for attr, members in groups:
+            for group, m in members:
                 listed, hits, pos = float(w[m].sum()), float((w[m] * y[m]).sum()), int(y[m].sum())
                 rows.append({"ranking": name, "attribute": attr, "group": group, "population": int(m.sum()),
                              "listed": round(listed, 2), "hits": round(hits, 2),

@@ -108,8 +108,9 @@ def backtest(pair: pd.DataFrame, lists: dict[str, np.ndarray], strata_of: pd.Ser
 def fairness_by_kind(pair: pd.DataFrame, lists: dict[str, np.ndarray], p: Params) -> pd.DataFrame:
     """The fairness audit of each ordering's band, once per kind of need (its outcome as the hit)."""
     frames = []
+    groups = fairness.attribute_groups(pair)
     for kind in p.ranking.kinds.values():
-        t = fairness.audit(with_kind(pair, kind.outcomes), lists)
+        t = fairness.audit(with_kind(pair, kind.outcomes), lists, groups)
         frames.append(t.assign(kind=kind.label))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -43,9 +43,13 @@ def left_out(p: Params, rid: str, catalogue: dict) -> str:
     return r.note + (f" (記載していない項目: {n} 項目)" if n else "")
 
 
-def matched_words(ev: pd.DataFrame, items: list[str], catalogue: dict) -> pd.Series:
-    """Per child (person_id), the matched items among ``items`` in words: ``B03 就学援助…、N07 保健室来室…``."""
-    m = ev[(ev["kind"] == "match").to_numpy() & isin(ev["item"], items)].drop_duplicates(["item", "person_id"])
+def matched_words(ev: pd.DataFrame, items: list[str], catalogue: dict, person_ids=None) -> pd.Series:
+    """Per child (person_id; only those of ``person_ids`` when given), the matched items among ``items`` in words:
+    ``B03 就学援助…、N07 保健室来室…``."""
+    keep = (ev["kind"] == "match").to_numpy() & isin(ev["item"], items)
+    if person_ids is not None:
+        keep &= isin(ev["person_id"], list(person_ids))
+    m = ev[keep].drop_duplicates(["item", "person_id"])
     if m.empty:
         return pd.Series(dtype="object")
     words = m["item"] + " " + m["item"].map(lambda i: catalogue[i]["label"])

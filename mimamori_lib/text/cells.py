@@ -97,7 +97,7 @@ def cell_table(text: str, row_lines: int = 1, chunk_rows: int = CHUNK_ROWS) -> C
         if cells is None:
             broken[len(lines)] = problem
             chunk.append(empty)
-        elif _blank(cells):
+        elif not (cells and cells[0] and not cells[0].isspace()) and _blank(cells):  # (the first cell tells, mostly)
             continue
         elif len(cells) != width:
             odd[len(lines)] = cells
