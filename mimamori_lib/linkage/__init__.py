@@ -64,13 +64,13 @@ def run(p: Params, write: bool = True) -> LinkResult:
     """Link every school-network source of the year; write links, the model and the review queue."""
     t0 = time.perf_counter()
     lk = p.linkage
+    reg = load_registry(p)
+    train_on = lk.train_on or role_source(p, "attendance")
     ident = read_identity(p, columns=IDENTITY_COLUMNS)
-    reg_all = registry_people(p, ident)
+    reg_all = registry_people(p, ident[["source", "person_id", "household_id", "atena_no"]])
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
-    reg = load_registry(p)
     sources = [s for s in lk.sources if s in reg and (ident["source"] == reg[s]["path"]).any()]
-    train_on = lk.train_on or role_source(p, "attendance")
     base_path = reg[train_on]["path"] if train_on in reg else None
     records = records_side(ident, p, sources, households)
     decisions, decision_report = read_decisions(p, records, person_to_atena)

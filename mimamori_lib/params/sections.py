@@ -314,9 +314,9 @@ class Run(_Section):
     workers: int = Field(2, ge=1, le=16, description="notebooks run side by side when they do not depend on each other "
                                                      "(1: one at a time, the lowest memory)")
     heavy_parallel_mb: int = Field(100, ge=0, description="ingestion and 名寄せ (whose memory grows with the city) run "
-                                                         "side by side only while a year's exports are smaller than "
-                                                         "this many MB; larger cities run them one at a time (other "
-                                                         "steps still run beside them)")
+                                                         "beside other steps only while a year's exports are smaller "
+                                                         "than this many MB; in a larger city each runs alone, so the "
+                                                         "run's memory is one of them at a time")
 
 
 # 支援要否, the meeting's decision (要, 否, 保留): defined here, the lowest layer, for the params that name it;

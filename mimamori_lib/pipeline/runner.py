@@ -139,13 +139,14 @@ class _Runner:
         self.heavy_alone = self._heavy_alone()
 
     def _heavy_alone(self) -> bool:
-        """Whether ingestion and 名寄せ must not overlap: a year's exports larger than ``run.heavy_parallel_mb``."""
+        """Whether ingestion and 名寄せ must run alone (no other step beside them, their memory grows with the city):
+        a year's exports larger than ``run.heavy_parallel_mb``."""
         limit = min(p.run.heavy_parallel_mb for p in self.plan.params.values())
         sizes = [sum(f.stat().st_size for f in p.raw_year.rglob("*") if f.is_file()) if p.raw_year.is_dir() else 0
                  for p in self.plan.params.values()]
         alone = max(sizes, default=0) / 1e6 > limit
         if alone and self.workers > 1:
-            log.info("エクスポートが大きい (最大 %.0f MB) ため、取込と名寄せは 1 つずつ実行します (run.heavy_parallel_mb: %d)",
+            log.info("エクスポートが大きい (最大 %.0f MB) ため、取込と名寄せは他の処理と重ねずに実行します (run.heavy_parallel_mb: %d)",
                      max(sizes) / 1e6, limit)
         return alone
 
@@ -175,8 +176,9 @@ class _Runner:
                     for n in ready:
                         if len(running) >= self.workers:
                             break
-                        if self.heavy_alone and step(n.name).heavy and any(step(r.name).heavy for r in running.values()):
-                            continue
+                        if self.heavy_alone and running and (step(n.name).heavy
+                                                             or any(step(r.name).heavy for r in running.values())):
+                            continue  # a large city: ingestion and 名寄せ run with no other step beside them
                         del pending[n]
                         running[pool.submit(self._node, n)] = n
                 elif not running:
