@@ -88,7 +88,10 @@ def fit(train: pd.DataFrame, labels: dict[str, str], r: Ranking, kind: str = "lo
     """Fit on the rows of ``train`` (features and ``y``); ``None`` when there is nothing to learn (no outcome or
     every child had one)."""
     names = list(labels)
-    x, y = design(train, names), train["y"].to_numpy(int)
+    return _fit(design(train, names), train["y"].to_numpy(int), names, labels, r, kind)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, names: list[str], labels: dict[str, str], r: Ranking, kind: str) -> Fitted | None:
     if len(y) == 0 or y.min() == y.max():
         return None
     est = _estimator(kind, r).fit(x, y)
@@ -96,21 +99,33 @@ def fit(train: pd.DataFrame, labels: dict[str, str], r: Ranking, kind: str = "lo
 
 
 def fold_of(households: pd.Series, folds: int) -> np.ndarray:
-    """A fold per household from a hash of its (pseudonymous) id: deterministic, and a household never split."""
-    return np.array([int(hashlib.sha256(str(h).encode()).hexdigest()[:8], 16) % folds for h in households])
+    """A fold per household from a hash of its (pseudonymous) id: deterministic, and a household never split (each
+    household hashed once)."""
+    def of(h) -> int:
+        return int(hashlib.sha256(str(h).encode()).hexdigest()[:8], 16) % folds
+
+    values = pd.Series(households)
+    codes, uniques = pd.factorize(values)
+    out = np.array([of(h) for h in uniques.tolist()] + [0], dtype=np.int64)[codes]
+    missing = codes < 0
+    if missing.any():  # a missing id is hashed as it reads
+        out[missing] = [of(h) for h in values[missing]]
+    return out
 
 
 def crossfit(train: pd.DataFrame, labels: dict[str, str], r: Ranking, kind: str = "logistic") -> np.ndarray:
     """Out-of-sample scores for every row of ``train``: each from a model fitted on the other folds' households."""
     folds = fold_of(train["household_id"], r.folds)
+    names = list(labels)
+    x, y = design(train, names), train["y"].to_numpy(int)  # once, each fold a slice of it
     out = np.full(len(train), np.nan)
     base = float(train["y"].mean()) if len(train) else 0.0
     for k in range(r.folds):
         test = folds == k
         if not test.any():
             continue
-        m = fit(train[~test], labels, r, kind)
-        out[test] = m.predict(train[test]) if m is not None else base
+        m = _fit(x[~test], y[~test], names, labels, r, kind)
+        out[test] = m.estimator.predict_proba(x[test])[:, 1] if m is not None else base
     return out
 
 
@@ -128,14 +143,23 @@ def reasons(m: Fitted, frame: pd.DataFrame, n: int) -> pd.Series:
     if m.kind != "logistic" or frame.empty:
         return pd.Series("", index=frame.index)
     coef = m.estimator.coef_[0]
-    contrib = design(frame, m.names) * coef
+    patterns, which = _patterns(design(frame, m.names))
+    contrib = patterns * coef
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :n]
     labels = np.array([m.labels[x] for x in m.names], dtype=object)
-    out = []
-    for i in range(len(frame)):
-        picked = [labels[j] for j in order[i] if contrib[i, j] >= MIN_REASON]
-        out.append("、".join(picked))
-    return pd.Series(out, index=frame.index)
+    words = np.array(["、".join(labels[j] for j in order[i] if contrib[i, j] >= MIN_REASON) for i in range(len(patterns))],
+                     dtype=object)
+    return pd.Series(words[np.ravel(which)], index=frame.index)
+
+
+def _patterns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 0/1 feature matrix and each row's pattern (children with the same features have the
+    same reasons, worked out once per pattern); any other matrix row by row."""
+    if x.shape[1] > 62 or not ((x == 0) | (x == 1)).all():
+        return x, np.arange(len(x))
+    codes, _ = pd.factorize((x.astype(np.int64) << np.arange(x.shape[1], dtype=np.int64)).sum(axis=1))
+    _, first = np.unique(codes, return_index=True)
+    return x[first], codes
 
 
 def to_json(m: Fitted, trained_on: list[tuple[int, int]], extra: dict | None = None) -> dict:

@@ -96,6 +96,10 @@ def distributions(p: Params, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def _fit(formula: str, data: pd.DataFrame):
     import statsmodels.formula.api as smf
 
+    # text columns as categories: patsy reads a category's codes, but looks at every value of text one by one
+    # (140,000 respondents: 2 s per model)
+    data = data.assign(**{c: data[c].astype("category") for c in data.columns
+                          if isinstance(data[c].dtype, pd.StringDtype) or data[c].dtype == object})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return smf.logit(formula, data=data).fit(disp=0, maxiter=100)
