@@ -9,6 +9,7 @@ Every function takes one value and returns the normalised value, or ``None`` whe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -83,6 +84,7 @@ def _make_date(y: int, m: int, d: int) -> dt.date | None:
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 (its day 60, 29 February 1900, never existed)
 
 
+@functools.lru_cache(maxsize=1 << 17)  # ingestion reads a column's dates three times: its type, its range, its value
 def parse_date(s: str | None, serial: bool = False) -> dt.date | None:
     """Any municipal date form → date: ``R7.4.1``, ``R07.04.01``, ``令和7年4月1日``, ``H30.12.5``, ``令和元年5月1日``,
     ``2025/04/01``, ``2025-04-01``, ``2025.4.1``, ``20250401``, ``2025年4月1日``; with ``serial``, an Excel serial
@@ -127,6 +129,7 @@ def normalize_atena_column(values: pd.Series, keep_invalid: bool = False) -> pd.
     return text_series(out, values.index)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_int(s: str | None) -> int | None:
     """An integer cell (full-width digits allowed, thousands separators dropped); ``None`` if not one."""
     t = nfkc(s).replace(",", "")
