@@ -14,13 +14,13 @@ import pandas as pd
 from ..params import City
 from ..privacy.pseudonym import pseudonym_series
 from ..rights.apply import YearRights
+from ..text.cells import CellTable, cell_table
 from ..text.gaiji import apply as apply_gaiji
 from ..text.gaiji import fold_selectors
 from ..text.normalize import (
+    arrow_text,
     map_unique,
     map_unique_text,
-    arrow_text,
-    text_series,
     nfkc_column,
     normalize_address,
     normalize_atena_column,
@@ -28,9 +28,9 @@ from ..text.normalize import (
     parse_date,
     parse_int,
     split_name,
+    text_series,
     to_katakana,
 )
-from ..text.cells import CellTable, cell_table
 from ..text.reading import SourceError, decode, delimiter
 from .validation import WHOLE_ROW, code_map, validate
 
@@ -261,7 +261,6 @@ def _split(names: pd.Series, known: set[str]) -> tuple[pd.Series, pd.Series]:
 
 def _spaced(names: pd.Series) -> set[str]:
     """Family names a column itself shows with a space."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     fam = pc.struct_field(pc.extract_regex(arrow_text(names), r"^(?P<f>[^ ]*) "), "f")

@@ -68,10 +68,7 @@ class CellTable:
 
 
 def _blank(cells: list[str]) -> bool:
-    for c in cells:
-        if c and not c.isspace():
-            return False
-    return True
+    return not any(c.strip() for c in cells)
 
 
 def cell_table(text: str, row_lines: int = 1, chunk_rows: int = CHUNK_ROWS) -> CellTable:
