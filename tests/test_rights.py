@@ -3,6 +3,7 @@ every run honours — on a copy of the small city after its demo run, asserting 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
 import zipfile
@@ -259,3 +260,19 @@ def test_the_request_files_are_checked_row_by_row(tmp_path: Path) -> None:
     assert [c.receipt for c in r.corrections] == ["C"] and r.corrections[0].atena == "0000000123"
     assert [s.receipt for s in r.stops] == ["T"] and not r.stops[0].active(pd.Timestamp("2025-03-01").date())
     assert pseudonym(b"k" * 32, "0000000123")  # the same 10-digit form the exports get
+
+
+def test_a_correction_of_a_row_with_missing_cells_is_set_aside() -> None:
+    # the row is quarantined for its width: the correction says why instead of stopping ingestion
+    from mimamori_lib.rights.apply import SET_ASIDE, Person, YearRights
+    from mimamori_lib.rights.requests import Correction
+    from mimamori_lib.text.cells import cell_table
+
+    spec = {"path": "a.csv", "columns": {"宛名番号": {"name": "atena_no", "type": "key", "pseudonym": "person_id"},
+                                         "日数": {"name": "days", "type": "int"}, "備考": {"name": "note", "type": "text"}}}
+    table = cell_table("宛名番号,日数,備考\n0000000001,3\n0000000002,4,x\n")
+    fix = Correction("R1", "0000000001", 2025, "a.csv", 2, "備考", "", "y", "r", dt.date(2025, 5, 1), 2)
+    rights = YearRights(2025, b"k" * 32, [fix], [], [], [], people={"0000000001": Person("0000000001", None, "", None)})
+    rights.correct(spec, table)
+    assert [(a["status"], a["why"]) for a in rights.applied] == [(SET_ASIDE, "その行は列数がヘッダーと一致しないため隔離されています")]
+    assert table.row(0) == ["0000000001", "3"] and table.row(1) == ["0000000002", "4", "x"]

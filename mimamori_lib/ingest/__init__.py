@@ -10,7 +10,8 @@ identity table. ``rows_read = rows_loaded + rows_quarantined`` is checked per so
 Modules: :mod:`.source` (one export), :mod:`.validation` (pandera schema, quarantine lines), :mod:`.year` (a fiscal
 year and its outputs), :mod:`.completeness` (required sources, shrinking files), :mod:`.check` (``mimamori sources
 check``), :mod:`.quality` (the data quality report). Reading bytes into rows is :mod:`mimamori_lib.text.reading`;
-an export's rows are held as Arrow columns (:mod:`mimamori_lib.text.cells`), read in chunks, so a big city's cells are never all Python strings.
+an export's rows are held as Arrow columns (:mod:`mimamori_lib.text.cells`), read in chunks, so a big city's cells
+are never all Python strings.
 """
 
 from __future__ import annotations

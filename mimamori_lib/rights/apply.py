@@ -214,6 +214,8 @@ class YearRights:
         header = table.header
         if row is None:
             return "その行は読めない行として隔離されています"
+        if len(row) != len(header):
+            return "その行は列数がヘッダーと一致しないため隔離されています"
         if c.item not in header:
             return "項目がエクスポートの見出しにありません"
         if c.item not in read:

@@ -17,8 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .normalize import nfkc
-from .reading import SourceError, delimiter, split_rows
+from .reading import blank_row, delimiter, header_of, split_rows
 
 CHUNK_ROWS = 65_536
 
@@ -58,23 +57,18 @@ class CellTable:
         return i if i < len(self.lines) and self.lines[i] == line else None
 
     def set_cell(self, i: int, j: int, value: str) -> None:
-        """Replace one cell (a family's correction), keeping the row's place."""
-        if i in self.odd:
-            self.odd[i] = [*self.odd[i][:j], value, *self.odd[i][j + 1:]]
-            return
+        """Replace one cell of a regular row (a family's correction), keeping the row's place."""
+        if i in self.broken or i in self.odd:
+            raise ValueError(f"row {i + 1} is not a regular row")
         mask = np.zeros(len(self.lines), dtype=bool)
         mask[i] = True
         self.columns[j] = pc.replace_with_mask(self.columns[j], pa.array(mask), pa.array([value], pa.large_string()))
 
 
-def _blank(cells: list[str]) -> bool:
-    return not any(c.strip() for c in cells)
-
-
 def cell_table(text: str, row_lines: int = 1, chunk_rows: int = CHUNK_ROWS) -> CellTable:
     """CSV (or tab-separated) text → :class:`CellTable` (blank and comma-only rows left out, as everywhere)."""
     rows: Iterator = split_rows(text, delimiter(text), row_lines)
-    header = _header(rows)
+    header = header_of(rows)
     width = len(header)
     empty = [None] * width
     chunks: list[list[pa.Array]] = [[] for _ in header]
@@ -94,7 +88,7 @@ def cell_table(text: str, row_lines: int = 1, chunk_rows: int = CHUNK_ROWS) -> C
         if cells is None:
             broken[len(lines)] = problem
             chunk.append(empty)
-        elif not (cells and cells[0] and not cells[0].isspace()) and _blank(cells):  # (the first cell tells, mostly)
+        elif not (cells and cells[0] and not cells[0].isspace()) and blank_row(cells):  # (the first cell tells, mostly)
             continue
         elif len(cells) != width:
             odd[len(lines)] = cells
@@ -108,12 +102,3 @@ def cell_table(text: str, row_lines: int = 1, chunk_rows: int = CHUNK_ROWS) -> C
     columns = [pa.concat_arrays(c) if c else pa.array([], pa.large_string()) for c in chunks]
     return CellTable(header, columns, np.asarray(lines, dtype=np.int64), broken, odd)
 
-
-def _header(rows: Iterator) -> list[str]:
-    for _line, cells, problem in rows:
-        if cells is None:
-            raise SourceError("error", f"ヘッダー行を読めません: {problem}")
-        if _blank(cells):
-            raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
-        return [nfkc(h) for h in cells]
-    raise SourceError("error", "空のファイルです (ヘッダー行がありません)")

@@ -143,28 +143,35 @@ def _one_row(lines: list[str], start: int, delim: str, row_lines: int) -> Iterat
     return start + 1
 
 
-def _blank(row: list[str]) -> bool:
+def blank_row(row: list[str]) -> bool:
+    """A row with nothing but spaces (a blank or comma-only line): left out everywhere."""
     return not any(c.strip() for c in row)
+
+
+def header_of(rows: Iterator[tuple[int, list[str] | None, str]]) -> list[str]:
+    """The header: the first row of :func:`split_rows`, NFKC'd (a file without one, or whose first row cannot be
+    read, cannot be loaded)."""
+    for _line, cells, problem in rows:
+        if cells is None:
+            raise SourceError("error", f"ヘッダー行を読めません: {problem}")
+        if blank_row(cells):
+            break
+        return [nfkc(h) for h in cells]
+    raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
 
 
 def read_rows(text: str, row_lines: int = 1) -> Rows:
     """CSV (or tab-separated) text → header and rows (CRLF/LF, quoted fields; damage kept to the row it is in)."""
-    header: list[str] | None = None
+    split = split_rows(text, delimiter(text), row_lines)
+    header = header_of(split)
     rows, lines, broken, numbers = [], [], [], []
-    for number, (line, cells, problem) in enumerate(split_rows(text, delimiter(text), row_lines), 1):
-        if header is None:
-            if cells is None or _blank(cells):
-                raise SourceError("error", "空のファイルです (ヘッダー行がありません)" if cells is not None
-                                  else f"ヘッダー行を読めません: {problem}")
-            header = [nfkc(h) for h in cells]
-        elif cells is None:
+    for number, (line, cells, problem) in enumerate(split, 2):
+        if cells is None:
             broken.append((line, problem))
-        elif not _blank(cells):
+        elif not blank_row(cells):
             rows.append(cells)
             lines.append(line)
             numbers.append(number)
-    if header is None:
-        raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
     return Rows(header, rows, lines, broken, numbers)
 
 
