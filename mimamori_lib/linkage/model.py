@@ -20,14 +20,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import splink.comparison_level_library as cll
-import splink.comparison_library as cl
 
 from ..params import Linkage as LinkageParams
 from .inputs import COLUMNS, RECORDS, REGISTRY
+
+if TYPE_CHECKING:  # Splink is imported where a model is built: the steps that only read links never load it
+    import splink.comparison_library as cl
 
 log = logging.getLogger(__name__)
 # EM training blocks: birth date, then full reading. Never address: address blocks hold households, and EM would
@@ -42,6 +44,9 @@ COMPARISON_LABELS = {"family_name": "姓", "given_name": "名", "birth_date": "�
 
 def _name(part: str, kana: str, fixed_else_m: float | None, guard_kana_typo: bool) -> cl.CustomComparison:
     """Kanji and reading compared together; name parts in another order; a one-kana slip in the reading."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
     typo = cll.CustomLevel(f"levenshtein({kana}_l, {kana}_r) <= 1", "読み 1 文字違い").configure(**RARE)
     if guard_kana_typo:
         # both written in kanji, the kanji differ and the readings are one kana apart: twins (蓮 レン / 蘭 ラン),
@@ -79,6 +84,9 @@ def _one_field_off() -> str:
 def model_settings(lk: LinkageParams, link_type: str = "link_only", dialect: str = "duckdb") -> dict:
     """Splink settings (a dict, as saved with the model) in a backend's SQL dialect: comparisons, prediction blocking
     rules, training."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
     comparisons = [
         _name("family_name", "family_kana", None, guard_kana_typo=False),
         _name("given_name", "given_kana", lk.different_given_name_m, guard_kana_typo=True),
