@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .. import paths
 from ..catalogue import datasets
-from ..output.offline import works_offline
 from ..params import Params, year_params
 from ..params.loading import chain
 from .steps import STEPS, Step
@@ -106,13 +105,16 @@ def _relative(p: Params, f: Path) -> str:
         return str(f)
 
 
+def own_inputs(p: Params, s: Step) -> dict:
+    """The part of a step's inputs that no other step writes (its code, notebook, params and data files): quick to
+    hash, and when it differs from the last run's the step is bound to run."""
+    return {"step": s.name, "code": code_hash(), "notebook": file_hash(paths.NOTEBOOKS / f"{s.name}.ipynb"),
+            "params": params_subset(p, s), "data_files": {d: data_file_hash(p, d) for d in s.data_files}}
+
+
 def step_inputs(p: Params, s: Step, earlier_years: list[int], key_id: str | None = None) -> dict:
     """Everything a step reads, hashed."""
-    out = {
-        "step": s.name, "code": code_hash(), "notebook": file_hash(paths.NOTEBOOKS / f"{s.name}.ipynb"),
-        "params": params_subset(p, s), "data_files": {d: data_file_hash(p, d) for d in s.data_files},
-        "raw": {_relative(p, f): file_hash(f) for f in s.raw_files(p)},
-    }
+    out = {**own_inputs(p, s), "raw": {_relative(p, f): file_hash(f) for f in s.raw_files(p)}}
     if s.uses_key:
         out["key"] = key_id or ABSENT
     if s.state is not None:
@@ -146,13 +148,11 @@ def output_hashes(p: Params, s: Step) -> dict[str, str]:
 
 
 def outputs_differ(p: Params, s: Step, recorded: dict[str, str] | None) -> list[str]:
-    """What is no longer as the step left it: an output missing, replaced or changed since it was recorded, or a
-    report that does not work offline (one written by an older version). Empty when all is as recorded."""
+    """What is no longer as the step left it: an output missing, replaced or changed since it was recorded. Empty
+    when all is as recorded. (A report with its recorded hash is the one this code wrote, checked to work offline
+    when it was written: the fingerprint holds the code.)"""
     if not recorded:
         return ["(記録なし)"]
     now = output_hashes(p, s)
-    bad = [datasets.dataset(n).file if n != "report" else report_path(p, s).name
-           for n in sorted(set(now) | set(recorded)) if now.get(n) != recorded.get(n)]
-    if not bad and not works_offline(report_path(p, s)):
-        bad.append(f"{report_path(p, s).name} (オフラインで開けない)")
-    return bad
+    return [datasets.dataset(n).file if n != "report" else report_path(p, s).name
+            for n in sorted(set(now) | set(recorded)) if now.get(n) != recorded.get(n)]
