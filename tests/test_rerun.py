@@ -57,6 +57,43 @@ def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
                                                                                 "50_evaluation"}
 
 
+def _kernels_running() -> list[int]:
+    """This process's children that are kernels still running (another test may have left a JVM)."""
+    out = []
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(int(pid))
+    return out
+
+
+def test_the_steps_that_run_start_on_kernels_started_ahead(city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 34: a run with nothing to do starts no kernel; a run after a change starts the kernels of the steps
+    that will run while the steps before them run, with their libraries imported, and each step runs on its own;
+    no kernel is left when the run ends."""
+    started, used = [], []
+    real_start, real_execute = runner.start_ahead, runner.execute
+
+    def start_ahead(pool, notebook, env, tag, work, libraries=()):
+        started.append(tag)
+        return real_start(pool, notebook, env, tag, work, libraries)
+
+    def execute(notebook, executed, parameters, env, tag, work=None, ahead=None):
+        used.append((tag, ahead is not None and ahead.tag == tag))
+        return real_execute(notebook, executed, parameters, env, tag, work, ahead)
+
+    monkeypatch.setattr(runner, "start_ahead", start_ahead)
+    monkeypatch.setattr(runner, "execute", execute)
+    assert _run(city) == set() and started == [] and used == []
+    ran = _run(city, _params(city, "extraction:\n  tier_band: 10\n"))
+    assert sorted(started) == sorted(f"2025:{s}" for s in ran)
+    assert sorted(used) == sorted((f"2025:{s}", True) for s in ran)
+    assert _kernels_running() == []
+    m = json.loads((city / "out" / "reports" / "fy2025" / "run_manifest.json").read_text(encoding="utf-8"))
+    assert all(m["steps"][s]["peak_mb"] > 50 for s in ran), "each kernel's peak memory is still read"
+
+
 def test_a_strata_value_reruns_the_band_judgement(city: Path) -> None:
     """Issue 35: extraction.strata.by_children was read but not declared, so its strata table kept the old setting.
     Issue 34: it is read where the band is judged (30_extract), not by the models."""

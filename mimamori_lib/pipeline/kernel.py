@@ -7,12 +7,17 @@ system's temporary folder); where that folder's path is too long for a socket, o
 
 from __future__ import annotations
 
+import ast
+import concurrent.futures as cf
 import functools
+import json
+import logging
 import os
 import re
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
@@ -20,8 +25,7 @@ from ..output.offline import check_file, html_exporter, wareki_years, without_cs
 from ..params.reads import STEP_ENV
 from ..privacy.restricted import atomic_file
 
-_peaks: dict[str, float] = {}
-_peaks_lock = threading.Lock()
+log = logging.getLogger(__name__)
 _libraries_lock = threading.Lock()
 
 
@@ -45,18 +49,18 @@ def _peak_mb(pid: int) -> float | None:
 
 
 SOCKET_PATH_MAX = 100  # a Unix socket's path holds at most 107 bytes; the kernel adds "-<port>"
+HISTORY_IN_MEMORY = "--HistoryManager.hist_file=:memory:"  # what nbclient gives a kernel it starts: no history file
 
 
 @functools.cache
 def _manager_class():
     """jupyter_client's kernel manager, with the run's environment and working folder given to the kernel, its
-    connection file and sockets in the run's work folder, and its peak memory kept under its ``tag`` when it shuts
-    down."""
+    connection file and sockets in the run's work folder, and the clients made for it remembered (the runner
+    starts and stops its kernels itself; nbclient only uses them)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
         extra_env: dict[str, str] = {}
-        tag = ""
         work: Path | None = None
 
         def __init__(self, **kw):
@@ -67,48 +71,168 @@ def _manager_class():
                     kw.setdefault("transport", "ipc")
                     kw.setdefault("ip", str(name))
             super().__init__(**kw)
+            self.made_clients: list = []
+
+        def client(self, **kw):
+            kc = super().client(**kw)
+            self.made_clients.append(kc)
+            return kc
 
         async def start_kernel(self, **kw) -> None:
             kw["env"] = {**os.environ, **(kw.get("env") or {}), **self.extra_env}
             kw.setdefault("cwd", str(paths.NOTEBOOKS))
             await super().start_kernel(**kw)
 
-        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        def peak_mb(self) -> float | None:
+            """The kernel process's peak memory so far."""
             pid = getattr(self.provisioner, "pid", None) if self.provisioner else None
-            peak = _peak_mb(pid) if pid else None
-            if peak is not None and self.tag:
-                with _peaks_lock:
-                    _peaks[self.tag] = peak
-            await super().shutdown_kernel(now=now, restart=restart)
+            return _peak_mb(pid) if pid else None
 
     return RunKernelManager
 
 
 def _manager(env: dict[str, str], tag: str, work: Path | None):
-    """A kernel manager class papermill instantiates for one notebook."""
+    """The kernel manager class for one step's kernel."""
     base = _manager_class()
-    return type("StepKernelManager", (base,), {"extra_env": {**env, STEP_ENV: tag}, "tag": tag, "work": work})
+    return type("StepKernelManager", (base,), {"extra_env": {**env, STEP_ENV: tag}, "work": work})
+
+
+def notebook_imports(notebook: Path) -> str:
+    """The import statements of a notebook's code cells (not its parameters cell), in order, each once: what a kernel
+    started ahead of its step runs while the step before it is still working."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    seen: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "".join(cell.get("source", []))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython syntax (a magic): its imports are left to the notebook
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                line = ast.unparse(node)
+                if line not in seen:
+                    seen.append(line)
+    return "\n".join(seen)
+
+
+async def _start(manager, imports: str):
+    """A started kernel, with ``imports`` run in it by an ordinary execute request (nothing else)."""
+    km = manager(kernel_name="python3")
+    await km.start_kernel(extra_arguments=[HISTORY_IN_MEMORY])
+    if not imports:
+        return km
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=120)
+        reply = await kc.execute_interactive(imports, store_history=False, allow_stdin=False, timeout=300,
+                                             output_hook=lambda msg: None)
+    except BaseException:
+        await _stop(km)
+        raise
+    finally:
+        kc.stop_channels()
+    if reply["content"]["status"] != "ok":  # the notebook meets the same error itself, on a kernel of its own
+        await _stop(km)
+        raise RuntimeError(f"imports failed: {reply['content'].get('ename')}")
+    return km
+
+
+async def _stop(km) -> None:
+    for kc in km.made_clients:
+        kc.stop_channels()
+    if await km.is_alive():
+        await km.shutdown_kernel(now=True)
+    await km.cleanup_resources()
+
+
+_stopping: list[cf.Future] = []
+_stopping_lock = threading.Lock()
+_stopper = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-kernel-stop")
+
+
+def stop(km) -> None:
+    """Stop a kernel and close the clients made for it (in the background: :func:`wait_stopped` waits for it)."""
+    from jupyter_core.utils import run_sync
+
+    with _stopping_lock:
+        _stopping.append(_stopper.submit(run_sync(_stop), km))
+
+
+def wait_stopped() -> None:
+    """Wait until every kernel stopped with :func:`stop` has stopped (before the run's work folder goes)."""
+    with _stopping_lock:
+        futures, _stopping[:] = list(_stopping), []
+    for fut in futures:
+        try:
+            fut.result()
+        except Exception as e:  # noqa: BLE001 - a kernel that stopped on its own
+            log.debug("kernel stop: %s", e)
+
+
+@dataclass
+class KernelAhead:
+    """A kernel started for a step before the step can run, with the notebook's libraries imported in it (the step
+    before it still working)."""
+
+    tag: str
+    future: cf.Future
+
+    def take(self):
+        """The started kernel's manager, or ``None`` where it could not start (the step then starts its own)."""
+        try:
+            return self.future.result()
+        except Exception as e:  # noqa: BLE001 - a kernel started ahead is only a head start
+            log.debug("kernel started ahead for %s not used: %s", self.tag, e)
+            return None
+
+    def close(self) -> None:
+        """Stop the kernel (a step that did not need to run, or a run that ended), without waiting for it to be
+        ready: one not started yet never starts, one still starting is stopped when it is ready."""
+        if not self.future.cancel():
+            self.future.add_done_callback(_stop_when_ready)
+
+
+def _stop_when_ready(future: cf.Future) -> None:
+    if not future.cancelled() and future.exception() is None:
+        stop(future.result())
+
+
+def start_ahead(pool: cf.Executor, notebook: Path, env: dict[str, str], tag: str, work: Path | None,
+                libraries: tuple[str, ...] = ()) -> KernelAhead:
+    """Start the kernel a step will run on, in the background, and import there its notebook's imports and the
+    ``libraries`` its stage imports as it works."""
+    from jupyter_core.utils import run_sync
+
+    imports = "\n".join([notebook_imports(notebook), *(f"import {m}" for m in libraries)]).strip()
+    return KernelAhead(tag, pool.submit(run_sync(_start), _manager(env, tag, work), imports))
 
 
 def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str], tag: str,
-            work: Path | None = None) -> tuple[float, float | None]:
-    """Run a notebook with papermill on a fresh kernel; returns (seconds, the kernel's peak MB). The executed
-    notebook is renamed into place when papermill is done, also when a cell failed (it shows where). Raises
-    papermill's execution error."""
+            work: Path | None = None, ahead: KernelAhead | None = None) -> tuple[float, float | None]:
+    """Run a notebook with papermill on a fresh kernel (``ahead``'s where it was started before the step); returns
+    (seconds, the kernel's peak MB). The executed notebook is written when papermill is done, also when a cell
+    failed (it shows where). Raises papermill's execution error."""
     import papermill as pm
+    from jupyter_core.utils import run_sync
 
     t0 = time.perf_counter()
-    with atomic_file(executed) as tmp:
-        try:
-            pm.execute_notebook(str(notebook.resolve()), str(tmp.resolve()), parameters=parameters, progress_bar=False,
-                                log_output=False, kernel_name="python3", kernel_manager_class=_manager(env, tag, work),
-                                shutdown_kernel="immediate")  # its peak memory is read first
-        except pm.PapermillExecutionError:
-            if tmp.exists():
-                os.replace(tmp, executed)
-            raise
-    with _peaks_lock:
-        peak = _peaks.pop(tag, None)
+    km = (ahead.take() if ahead is not None else None) or run_sync(_start)(_manager(env, tag, work), "")
+    try:
+        with atomic_file(executed) as tmp:
+            try:
+                pm.execute_notebook(str(notebook.resolve()), str(tmp.resolve()), parameters=parameters, km=km,
+                                    kernel_name="python3", progress_bar=False, log_output=False, request_save_on_cell_execute=False)
+            except pm.PapermillExecutionError:
+                if tmp.exists():
+                    os.replace(tmp, executed)
+                raise
+    finally:
+        peak = km.peak_mb()
+        stop(km)  # nbclient leaves a kernel it did not start running
     return round(time.perf_counter() - t0, 2), peak
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +31,8 @@ from ..privacy.restricted import atomic_file, audit, remove_temporary, work_fold
 from ..rights import kaiji
 from ..rights.stops import stopped
 from . import manifest
-from .fingerprint import fingerprint, output_hashes, outputs_differ, report_path, step_inputs
-from .kernel import execute, load_libraries, split_seconds, to_html
+from .fingerprint import fingerprint, output_hashes, outputs_differ, own_inputs, report_path, step_inputs
+from .kernel import KernelAhead, execute, load_libraries, split_seconds, start_ahead, to_html, wait_stopped
 from .lock import run_lock
 from .steps import STEPS, Step, step
 
@@ -137,6 +138,12 @@ class _Runner:
         last = {fy: manifest.read(p).get("steps", {}) for fy, p in plan.params.items()}
         self.priority = _work_after(self.deps, lambda n: float(last[n.fy].get(n.name, {}).get("seconds") or 1.0))
         self.heavy_alone = self._heavy_alone()
+        self.pending: dict[Node, set[Node]] = dict(self.deps)
+        self.done: set[Node] = set()
+        self.likely: dict[Node, int] = {}
+        self.ahead: dict[Node, KernelAhead] = {}
+        self.ahead_limit = 1 if self.heavy_alone else self.workers
+        self.lock = threading.Lock()
 
     def _heavy_alone(self) -> bool:
         """Whether ingestion and 名寄せ must run alone (no other step beside them, their memory grows with the city):
@@ -164,8 +171,24 @@ class _Runner:
         return [self.results[fy] for fy in sorted(self.results)]
 
     def _loop(self) -> None:
-        """Start every step whose steps before it are done, up to ``workers`` at a time; stop at a failure."""
-        pending, done = dict(self.deps), set()
+        """Start every step whose steps before it are done, up to ``workers`` at a time; stop at a failure. Kernels
+        started ahead and not used are stopped however the loop ends."""
+        try:
+            with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-ahead") as self.starter:
+                try:
+                    self.likely = self._likely_to_run()
+                    self._start_ahead()
+                    self._steps()
+                finally:
+                    with self.lock:
+                        left, self.ahead = list(self.ahead.values()), {}
+                    for k in left:
+                        k.close()
+        finally:
+            wait_stopped()  # the kernels still starting were stopped as they became ready (the pool waited for them)
+
+    def _steps(self) -> None:
+        pending, done = self.pending, self.done
         failure: BaseException | None = None
         with cf.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mimamori-step") as pool:
             running: dict[cf.Future, Node] = {}
@@ -179,7 +202,8 @@ class _Runner:
                         if self.heavy_alone and running and (step(n.name).heavy
                                                              or any(step(r.name).heavy for r in running.values())):
                             continue  # a large city: ingestion and 名寄せ run with no other step beside them
-                        del pending[n]
+                        with self.lock:
+                            del pending[n]
                         running[pool.submit(self._node, n)] = n
                 elif not running:
                     break
@@ -190,11 +214,57 @@ class _Runner:
                     n = running.pop(fut)
                     try:
                         fut.result()
-                        done.add(n)
+                        with self.lock:
+                            done.add(n)
                     except BaseException as e:  # noqa: BLE001 - re-raised once the running steps are done
                         failure = failure or e
+                        with self.lock:
+                            pending.clear()  # no step starts after a failure: no kernel is started for one
         if failure is not None:
             raise failure
+
+    def _start_ahead(self) -> None:
+        """Keep kernels started for the steps likely to run next (at most ``workers`` waiting; one for a large city),
+        each with its libraries imported, so that a step starts on a ready kernel while the steps before it run. A
+        run with nothing to do starts none."""
+        with self.lock:
+            waiting = sorted((n for n in self.pending if n in self.likely and n not in self.ahead),
+                             key=lambda n: (self.likely[n], -self.priority[n], n.fy, n.name))
+            for n in waiting[:max(self.ahead_limit - len(self.ahead), 0)]:
+                self.ahead[n] = start_ahead(self.starter, paths.NOTEBOOKS / f"{n.name}.ipynb", self.env,
+                                            f"{n.fy}:{n.name}", self.work, step(n.name).libraries)
+
+    def _likely_to_run(self) -> dict[Node, int]:
+        """The steps likely to run, each with its place among them (how many of them it waits for, in a chain): the
+        steps bound to run, and every step after one of them."""
+        bound = {n for n in self.deps if n.name in STEPS and self._bound_to_run(n)}
+        place: dict[Node, int] = {}
+
+        def chain(n: Node) -> int | None:
+            if n not in place:
+                before = [c for c in (chain(d) for d in self.deps[n]) if c is not None]
+                place[n] = (max(before) + 1 if before else 0) if before or n in bound else -1
+            return None if place[n] < 0 else place[n]
+
+        for n in self.deps:
+            chain(n)
+        return {n: k for n, k in place.items() if k >= 0 and n.name in STEPS}
+
+    def _bound_to_run(self, n: Node) -> bool:
+        """Whether a step will run whatever the steps before it do: forced, not finished last time, or its code,
+        notebook, params or data files changed since."""
+        if self._forced(n):
+            return True
+        p, s = self.plan.params[n.fy], step(n.name)
+        prev = manifest.step_record(p, n.name)
+        if prev.get("outcome") not in ("ran", "skipped") or not prev.get("fingerprint"):
+            return True
+        before = prev.get("inputs") or {}
+        return any(before.get(k) != v for k, v in own_inputs(p, s).items())
+
+    def _kernel_ahead(self, n: Node) -> KernelAhead | None:
+        with self.lock:
+            return self.ahead.pop(n, None)
 
     def _forced(self, n: Node) -> bool:
         return self.plan.force or (self.plan.from_step is not None and n.name >= self.plan.from_step)
@@ -210,6 +280,10 @@ class _Runner:
         html = report_path(p, s)
         if why is None:
             log.info("[%s] %s: 最新のためスキップしました (入力・パラメータ・コード・出力に変更なし)", p.fy, n.name)
+            ahead = self._kernel_ahead(n)
+            if ahead is not None:
+                ahead.close()
+                self._start_ahead()
             manifest.record_step(p, n.name, {**prev, "outcome": "skipped"})
             self.results[n.fy].steps.append({"step": n.name, "outcome": "skipped", "seconds": 0.0, "html": str(html)})
             self._publish(n, p, html)
@@ -265,10 +339,12 @@ class _Runner:
         notices.clear(p, n.name)
         executed = datasets.member_path(p, "executed_notebooks", step=n.name)
         started = time.time()
+        ahead = self._kernel_ahead(n)
+        self._start_ahead()
         try:
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
                                  {"params_path": str(p.params_path), "overrides": p.overrides()}, self.env,
-                                 tag=f"{n.fy}:{n.name}", work=self.work)
+                                 tag=f"{n.fy}:{n.name}", work=self.work, ahead=ahead)
         except pm.PapermillExecutionError as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{e.ename}: {e.evalue}"})
             if e.ename in USER_ERROR_NAMES:

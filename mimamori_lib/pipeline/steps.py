@@ -43,6 +43,9 @@ class Step:
     heavy: bool = False                                  # peak memory grows with the city (run.heavy_parallel_mb)
     state: Callable[[Params], object] | None = None      # what else decides its outputs, by the day (a 利用停止 that
                                                          # starts or is lifted with no file changed)
+    libraries: tuple[str, ...] = ()                      # what its stage imports only as it works: imported ahead,
+                                                         # with the notebook's own imports, in a kernel started for
+                                                         # it while the steps before it run
 
     def reads_of(self, earlier_fy: int, years: list[int], fy: int) -> tuple[str, ...]:
         """The steps of ``earlier_fy`` (one of the run's ``years``) whose outputs this step of ``fy`` reads."""
@@ -82,31 +85,37 @@ RULE = ("extraction.top_basic", "extraction.top_other", "extraction.ties", "extr
         "extraction.supported_items")
 STEPS: dict[str, Step] = {s.name: s for s in (
     Step("10_ingest", (*COMMON, "city", "ingest"), ("ingest.registry", "ingest.gaiji"), uses_key=True, raw=_sources,
-         earlier=("10_ingest",), heavy=True, state=year_state),
+         earlier=("10_ingest",), heavy=True, state=year_state, libraries=("pandera.pandas",)),
     Step("20_link", (*COMMON, "ingest", "linkage"), ("ingest.registry",), raw=_saved("review"), after=("10_ingest",),
-         heavy=True, state=stops_state),
+         heavy=True, state=stops_state, libraries=("splink.comparison_level_library", "splink.comparison_library")),
     Step("25_ranking", (*COMMON, "years", "ingest", "indicators", "ranking", *RULE),
          ("ingest.registry", "indicators.catalogue"), after=("10_ingest", "20_link"),
-         earlier=("10_ingest", "20_link", "25_ranking"), older=("35_meeting",)),
+         earlier=("10_ingest", "20_link", "25_ranking"), older=("35_meeting",),
+         libraries=("sklearn.linear_model", "sklearn.ensemble", "sklearn.calibration", "scipy.stats", "matplotlib.pyplot")),
     Step("30_extract", (*COMMON, "city", "ingest", "indicators", "extraction", "ranking.reasons", "ranking.kinds",
                         "ranking.fairness_k", "linkage.sources", "sharing", "records.meeting"),
          ("ingest.registry", "indicators.catalogue"), uses_key=True, raw=_saved("hearing"),
          after=("10_ingest", "20_link", "25_ranking"),
-         earlier=("10_ingest", "20_link", "30_extract", "35_meeting"), state=stops_state),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting"), state=stops_state,
+         libraries=("openpyxl", "jinja2", "matplotlib.pyplot")),
     Step("35_meeting", (*COMMON, "city", "ingest", "indicators", "sharing"), ("ingest.registry", "indicators.catalogue"),
          raw=_saved("decisions"), after=("10_ingest", "20_link", "25_ranking", "30_extract"),
-         reads=("identity", "tables", "links", "items", "evidence", "scores"), state=stops_state),
+         reads=("identity", "tables", "links", "items", "evidence", "scores"), state=stops_state,
+         libraries=("openpyxl", "matplotlib.pyplot")),
     Step("40_survey", (*COMMON, "ingest", "survey", "disclosure"), ("ingest.registry",),
          after=("10_ingest", "20_link", "25_ranking"),
-         reads=("identity", "quarantine", "ingest_summary", "tables", "links", "items")),
+         reads=("identity", "quarantine", "ingest_summary", "tables", "links", "items"),
+         libraries=("statsmodels.formula.api", "scipy.stats", "matplotlib.pyplot")),
     Step("45_cases", (*COMMON, "years", "ingest", "indicators", "cases"), ("ingest.registry", "indicators.catalogue"),
          raw=_saved("cases"), after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting"),
-         earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases"), state=stops_state),
+         earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases"), state=stops_state,
+         libraries=("openpyxl", "matplotlib.pyplot")),
     Step("50_evaluation", (*COMMON, "city", "evaluation", "disclosure", "survey", "years", "ranking", "cases",
                            "extraction.ranking", "ingest.refuse", "records.department"),
          ("ingest.registry", "evaluation.narrative"),
          after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases"),
-         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "45_cases")),
+         earlier=("10_ingest", "20_link", "30_extract", "35_meeting", "40_survey", "45_cases"),
+         libraries=("scipy.stats", "scipy.optimize", "statsmodels.stats.proportion", "highspy", "matplotlib.pyplot")),
 )}
 
 
