@@ -114,7 +114,8 @@ def _bench(d: Path, env: dict, workers: int | None) -> None:
         t = s.get("timing") or {}
         print(f"  {name:<26} {s.get('seconds') or 0:>8.1f} {s.get('peak_mb') or 0:>8,.0f} {t.get('kernel', 0):>7.1f} "
               f"{t.get('first_cell', 0):>8.1f} {t.get('cells', 0):>7.1f} {t.get('report', 0):>7.1f}")
-    print("  (kernel: its start and stop; 1st cell: imports and params, in some notebooks the stage too; report: the HTML)")
+    print("  (kernel: its start, or the wait for one started ahead, and papermill's setup; 1st cell: imports and params, "
+          "in some notebooks the stage too; report: the HTML)")
     params.write_text(params.read_text(encoding="utf-8") + "extraction:\n  tier_band: 30\n", encoding="utf-8")
     secs2, peak2 = _run(report, env)
     ran = [name for name, s in _steps(d / "out") if s.get("outcome") == "ran"]

@@ -1,5 +1,6 @@
-"""Running one notebook: papermill on a fresh kernel (the run's environment added, its peak memory read before it
-stops), and the executed notebook converted to offline HTML without code. Both files are written to a temporary name
+"""Running one notebook: papermill on a fresh kernel — started by the runner, often ahead of the step with the
+notebook's libraries imported (:func:`start_ahead`), its peak memory read before it stops — and the executed notebook
+converted to offline HTML without code. Both files are written to a temporary name
 and renamed into place, so a run that is stopped never leaves a half-written report that looks finished.
 
 The kernel talks to the runner over Unix sockets in the run's private work folder (no TCP port, nothing in the
@@ -237,9 +238,9 @@ def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str
 
 
 def split_seconds(executed: Path, total: float) -> dict[str, float]:
-    """Where a step's time went (what papermill records of each cell): the kernel's start and stop, its first code
-    cell after the parameters (the libraries imported and the params loaded — in some notebooks also the stage
-    itself), and the other cells."""
+    """Where a step's time went (what papermill records of each cell): the kernel's start (or the wait for one
+    started ahead) and papermill's setup, its first code cell after the parameters (the libraries imported and the
+    params loaded — in some notebooks also the stage itself), and the other cells."""
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
