@@ -46,7 +46,8 @@ def test_what_a_step_imports_ahead_can_be_imported(name: str) -> None:
 
 def test_a_kernel_closed_while_it_starts_is_stopped_when_ready(tmp_path: Path) -> None:
     """A step found up to date while its kernel is still starting: the kernel is stopped once ready, nothing
-    waits for it, and its connection file goes; one queued behind it never starts."""
+    waits for it, and its connection file goes; one queued behind it never starts, and a step whose kernel is still
+    queued starts its own at once."""
     import concurrent.futures as cf
 
     from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, wait_stopped
@@ -58,6 +59,8 @@ def test_a_kernel_closed_while_it_starts_is_stopped_when_ready(tmp_path: Path) -
     with cf.ThreadPoolExecutor(max_workers=1) as pool:
         first = start_ahead(pool, nb, {}, "2025:35_meeting", tmp_path)
         queued = start_ahead(pool, nb, {}, "2025:45_cases", tmp_path)
+        waiting = start_ahead(pool, nb, {}, "2025:50_evaluation", tmp_path)
+        assert waiting.take() is None and waiting.future.cancelled(), "a step does not wait behind another's kernel"
         queued.close()
         first.close()
         assert queued.future.cancelled()

@@ -183,7 +183,10 @@ class KernelAhead:
     future: cf.Future
 
     def take(self):
-        """The started kernel's manager, or ``None`` where it could not start (the step then starts its own)."""
+        """The started kernel's manager, or ``None`` where it has not begun to start (still queued behind others) or
+        could not start: the step then starts its own."""
+        if self.future.cancel():
+            return None
         try:
             return self.future.result()
         except Exception as e:  # noqa: BLE001 - a kernel started ahead is only a head start

@@ -174,7 +174,7 @@ class _Runner:
         """Start every step whose steps before it are done, up to ``workers`` at a time; stop at a failure. Kernels
         started ahead and not used are stopped however the loop ends."""
         try:
-            with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-ahead") as self.starter:
+            with cf.ThreadPoolExecutor(max_workers=self.ahead_limit, thread_name_prefix="mimamori-ahead") as self.starter:
                 try:
                     self.likely = self._likely_to_run()
                     self._start_ahead()
