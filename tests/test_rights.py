@@ -73,8 +73,13 @@ def rights_city(smoke_run: Path, tmp_path_factory) -> dict:
     listed = att[(att["group"] != "") & (att["B06"] > 0)].sort_values("extract_id")
     down = listed.iloc[0]
     up = att[(att["group"] == "") & (att["B06"] == 0) & (att["absence_prev"] < 20)].sort_values("person_id").iloc[0]
-    stop = people[(people["group"] == "basic") & ~people["person_id"].isin([down["person_id"], up["person_id"]])] \
-        .sort_values("extract_id").iloc[0]
+    # a child whose name no other child bears (two children may share one: the other's rows keep it, rightly)
+    reg = pd.concat([_table(root, fy, "restricted/identity.parquet") for fy in (2024, 2025)])
+    reg = reg[reg["source"] == "shimin/juki.csv"]
+    bearers = reg.assign(n=reg["name"].str.replace(r"\s", "", regex=True)).groupby("n")["person_id"].nunique()
+    alone = set(reg.loc[reg["name"].str.replace(r"\s", "", regex=True).map(bearers) == 1, "person_id"])
+    stop = people[(people["group"] == "basic") & ~people["person_id"].isin([down["person_id"], up["person_id"]])
+                  & people["person_id"].isin(alone)].sort_values("extract_id").iloc[0]
     # the key is drawn per session, so the first listed child may be one who came in 2025: keep one held both years
     held = set.intersection(*(_held_in_three_rows(root, fy) for fy in (2024, 2025)))
     keep = people[(people["group"] != "") & people["atena_no"].isin(held)
