@@ -386,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
             log.error("詳細", exc_info=e.__cause__)
         log.error("%s", e)
         return 2 if e.user_error else 1
+    except KeyboardInterrupt:
+        if a.verbose:
+            log.exception("中断")
+        log.error("中断しました。終わっていなかったステップは記録されていないため、次の実行でやり直します")
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

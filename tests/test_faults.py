@@ -117,3 +117,14 @@ def test_decisions_in_another_encoding_or_with_a_bad_row(smoke_run: Path, tmp_pa
     year = meeting.read_year(p, meeting.read_scores(p))
     assert year.decisions is not None and len(year.decisions) == len(lst) - 1
     assert list(year.quarantine["row"]) == [2] and "隔離" in year.message, "the row Excel shows (header: row 1)"
+
+
+def test_an_interrupted_command_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Ctrl-C (staff stopping a long run): one Japanese line and exit status 130, no traceback."""
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_report", interrupted)
+    code = cli.main(["report", "--params", "params/smoke.yaml"])
+    err = capsys.readouterr().err
+    assert code == 130 and "中断しました" in err and "Traceback" not in err

@@ -121,6 +121,7 @@ def notebook_imports(notebook: Path) -> str:
 
 async def _start(manager, imports: str):
     """A started kernel, with ``imports`` run in it by an ordinary execute request (nothing else)."""
+    t0 = time.perf_counter()
     km = manager(kernel_name="python3")
     await km.start_kernel(extra_arguments=[HISTORY_IN_MEMORY])
     if not imports:
@@ -139,6 +140,7 @@ async def _start(manager, imports: str):
     if reply["content"]["status"] != "ok":  # the notebook meets the same error itself, on a kernel of its own
         await _stop(km)
         raise RuntimeError(f"imports failed: {reply['content'].get('ename')}")
+    log.debug("kernel ready with its imports in %.1f s", time.perf_counter() - t0)
     return km
 
 
