@@ -3,6 +3,7 @@ saved, says where a meeting has not happened yet, and never writes into the raw 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,8 @@ def test_staff_decisions_are_read_and_a_missing_meeting_is_said(city_run) -> Non
     html = (root / "out" / "reports" / "fy2025" / "35_meeting.html").read_text(encoding="utf-8")
     assert "会議の判断はまだありません" in html
     public = (root / "out" / "reports" / "public" / "成果報告会_2025.html").read_text(encoding="utf-8")
-    assert "会議の判断はまだありません" in public and "nan" not in public
+    shown = re.sub(r"data:[^\"'\s)]+", "", public)  # the figures' base64 may spell "nan" by chance
+    assert "会議の判断はまだありません" in public and "nan" not in shown
 
 
 def test_no_made_up_answers_on_a_city_folder(city_run, capsys) -> None:
