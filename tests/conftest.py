@@ -112,6 +112,17 @@ def checksums(root: Path) -> dict[str, str]:
     return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*")) if f.is_file()}
 
 
+def kernels_running() -> list[int]:
+    """This process's children that are kernels still running (another test may have left a JVM)."""
+    out = []
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(int(pid))
+    return out
+
+
 @pytest.fixture(scope="session")
 def city_run(smoke_run: Path, tmp_path_factory):
     """The small city's exports as a city hands them over — no synthetic mark — with a synthetic truth beside it

@@ -13,6 +13,8 @@ from mimamori_lib import paths
 from mimamori_lib.pipeline.kernel import notebook_imports
 from mimamori_lib.pipeline.steps import STEPS
 
+from .conftest import kernels_running
+
 
 def _notebook(path: Path, cells: list[tuple[str, list[str]]]) -> Path:
     nb = {"cells": [{"cell_type": "code", "metadata": {"tags": tags}, "source": src, "outputs": [],
@@ -52,8 +54,6 @@ def test_a_kernel_closed_while_it_starts_is_stopped_when_ready(tmp_path: Path) -
 
     from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, wait_stopped
 
-    from .test_rerun import _kernels_running
-
     load_libraries()
     nb = paths.NOTEBOOKS / "35_meeting.ipynb"
     with cf.ThreadPoolExecutor(max_workers=1) as pool:
@@ -65,5 +65,22 @@ def test_a_kernel_closed_while_it_starts_is_stopped_when_ready(tmp_path: Path) -
         first.close()
         assert queued.future.cancelled()
     wait_stopped()
-    assert first.future.done() and _kernels_running() == []
+    assert first.future.done() and kernels_running() == []
     assert not list(tmp_path.glob("k*.json")), "the kernel's connection file is removed"
+
+
+def test_a_kernel_whose_imports_fail_is_not_used(tmp_path: Path) -> None:
+    """A library that cannot be imported (a stale name in ``libraries``): the kernel started ahead is stopped and
+    the step is left to start its own, where the notebook meets the error itself."""
+    import concurrent.futures as cf
+
+    from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, wait_stopped
+
+    load_libraries()
+    with cf.ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = start_ahead(pool, paths.NOTEBOOKS / "45_cases.ipynb", {}, "2025:45_cases", tmp_path,
+                            ("no_such_library_here",))
+        ahead.future.exception()  # wait until it has tried
+        assert ahead.take() is None
+    wait_stopped()
+    assert kernels_running() == [] and not list(tmp_path.glob("k*.json"))

@@ -14,6 +14,8 @@ from mimamori_lib import pipeline
 from mimamori_lib.params import load_params, year_params
 from mimamori_lib.pipeline import runner
 
+from .conftest import kernels_running
+
 ALL = {"10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "40_survey", "45_cases",
        "50_evaluation"}
 
@@ -57,17 +59,6 @@ def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
                                                                                 "50_evaluation"}
 
 
-def _kernels_running() -> list[int]:
-    """This process's children that are kernels still running (another test may have left a JVM)."""
-    out = []
-    for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state != "Z" and b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                out.append(int(pid))
-    return out
-
-
 def test_the_steps_that_run_start_on_kernels_started_ahead(city: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 34: a run with nothing to do starts no kernel; a run after a change starts the kernels of the steps
     that will run while the steps before them run, with their libraries imported, and each step runs on its own;
@@ -89,7 +80,7 @@ def test_the_steps_that_run_start_on_kernels_started_ahead(city: Path, monkeypat
     ran = _run(city, _params(city, "extraction:\n  tier_band: 10\n"))
     assert sorted(started) == sorted(f"2025:{s}" for s in ran)
     assert sorted(used) == sorted((f"2025:{s}", True) for s in ran)
-    assert _kernels_running() == []
+    assert kernels_running() == []
     m = json.loads((city / "out" / "reports" / "fy2025" / "run_manifest.json").read_text(encoding="utf-8"))
     assert all(m["steps"][s]["peak_mb"] > 50 for s in ran), "each kernel's peak memory is still read"
 

@@ -257,7 +257,7 @@ class _Runner:
             return True
         p, s = self.plan.params[n.fy], step(n.name)
         prev = manifest.step_record(p, n.name)
-        if prev.get("outcome") not in ("ran", "skipped") or not prev.get("fingerprint"):
+        if not _finished(prev):
             return True
         before = prev.get("inputs") or {}
         return any(before.get(k) != v for k, v in own_inputs(p, s).items())
@@ -320,7 +320,7 @@ class _Runner:
             return "宣言のないノートブック"
         if not prev:
             return "初回、または前回の実行が完了していない"
-        if prev.get("outcome") not in ("ran", "skipped") or not prev.get("fingerprint"):
+        if not _finished(prev):
             return "前回の実行が完了していない"
         if prev["fingerprint"] != fp:
             return _changed(prev.get("inputs"), inputs)
@@ -373,6 +373,11 @@ class _Runner:
             with atomic_file(dest) as tmp:
                 tmp.write_text(html.read_text(encoding="utf-8"), encoding="utf-8")
             log.info("公開用レポート: %s", dest)
+
+
+def _finished(prev: dict) -> bool:
+    """Whether a step's record is of a run that finished (ran, or was found up to date) with its fingerprint."""
+    return prev.get("outcome") in ("ran", "skipped") and bool(prev.get("fingerprint"))
 
 
 LABELS = {"code": "コード", "notebook": "ノートブック", "params": "パラメータ", "data_files": "登録簿・項目一覧", "raw": "入力ファイル",
