@@ -16,6 +16,7 @@ from mimamori_lib import cli, pipeline
 from mimamori_lib.catalogue.registry import load_registry
 from mimamori_lib.params import load_params
 from mimamori_lib.privacy.pseudonym import extract_id, key_path, load_key, pseudonym
+from mimamori_lib.rights.apply import reading
 from mimamori_lib.text.reading import decode, entries
 
 PARAMS = "params/smoke.yaml"
@@ -37,7 +38,18 @@ def _people(root: Path, fy: int) -> pd.DataFrame:
     links = _table(root, fy, "links.parquet")
     att = links[(links["source"] == "gakko/shusseki.csv") & links["person_id"].notna()][["row", "person_id"]]
     sh = _table(root, fy, "shusseki.parquet")[["row", "absence_prev", "absence_prev_illness"]]
-    return s.merge(reg, on="person_id").merge(att, on="person_id", how="left").merge(sh, on="row", how="left")
+    out = s.merge(reg, on="person_id").merge(att, on="person_id", how="left").merge(sh, on="row", how="left")
+    # whether the attendance row reads as the registry's child (a correction names the child by its 宛名番号; a row
+    # linked despite a typo in its reading is, rightly, not taken as that child's): the key is drawn per session
+    said = i[i["source"] == "gakko/shusseki.csv"].set_index("row")
+    home = i[i["source"] == "shimin/juki.csv"].drop_duplicates("atena_no").set_index("atena_no")
+    seen = out["row"].map(said["name_kana"].map(_reading)) + out["row"].map(said["birth_date"].astype(str))
+    own = out["atena_no"].map(home["name_kana"].map(_reading)) + out["atena_no"].map(home["birth_date"].astype(str))
+    return out.assign(reads_as_registry=seen.eq(own).fillna(False))
+
+
+def _reading(kana: object) -> str | None:
+    return reading(kana) if isinstance(kana, str) else None
 
 
 def _line(root: Path, fy: int, path: str, row: int) -> tuple[int, list[str], list[str]]:
@@ -69,7 +81,7 @@ def rights_city(smoke_run: Path, tmp_path_factory) -> dict:
     shutil.copytree(smoke_run / "out", root / "out")
     shutil.copytree(smoke_run / "synthetic_truth", root / "synthetic_truth")
     people = _people(root, 2025)
-    att = people[people["row"].notna()]
+    att = people[people["row"].notna() & people["reads_as_registry"]]
     listed = att[(att["group"] != "") & (att["B06"] > 0)].sort_values("extract_id")
     down = listed.iloc[0]
     up = att[(att["group"] == "") & (att["B06"] == 0) & (att["absence_prev"] < 20)].sort_values("person_id").iloc[0]
