@@ -291,11 +291,32 @@ def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api)
     if not converged:
         log.warning("EM が収束していません (上限 %d 回、または学習し直し・省略あり): %s", lk.em_max_iterations, iterations)
     trained = linker.misc.save_model_to_json()
-    model = floor_m(copy.deepcopy(trained), lk.m_floor)
-    if model != trained:  # a new linker only when the floor changed something
+    model = rounded(floor_m(copy.deepcopy(trained), lk.m_floor))
+    if model != trained:  # a new linker only when the floor or the rounding changed something
         linker = Linker(tables, model, log_level=logging.ERROR)
     return Training(model=model, em_iterations=iterations, em_rules=rules, converged=converged,
                     seconds=round(time.perf_counter() - t0, 2)), linker
+
+
+SIGNIFICANT = 10
+
+
+def rounded(model: dict, digits: int = SIGNIFICANT) -> dict:
+    """The model's probabilities to ``digits`` significant digits: EM sums over pairs in whatever order DuckDB's
+    threads finish, so the last digits of m differ from run to run; rounded, the same exports give the same model,
+    the same links and no re-run of the steps after 名寄せ."""
+    def r(v: float) -> float:
+        return float(f"{v:.{digits}g}")
+
+    out = copy.deepcopy(model)
+    if out.get("probability_two_random_records_match") is not None:
+        out["probability_two_random_records_match"] = r(out["probability_two_random_records_match"])
+    for c in out["comparisons"]:
+        for lvl in c["comparison_levels"]:
+            for k in ("m_probability", "u_probability"):
+                if lvl.get(k) is not None:
+                    lvl[k] = r(lvl[k])
+    return out
 
 
 def floor_m(model: dict, floor: float) -> dict:
