@@ -37,10 +37,12 @@ install: $(STAMP)
 report: $(STAMP)
 	$(BIN)/mimamori report
 
-## Lint, notebook-output check and the whole test suite.
+## Lint, notebook-output check and the whole test suite, a worker per core (pytest-xdist; a module's tests stay
+## together, the end-to-end cities are made once for all workers). TEST_WORKERS=0: one test at a time, in this process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -46,12 +50,40 @@ def spark_missing() -> str:
     return ""
 
 
+T = TypeVar("T")
+
+
+def _run_folder(tmp_path_factory) -> Path:
+    """The test run's folder: with pytest-xdist (``-n``), the folder above every worker's own."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def once(tmp_path_factory, name: str, make: Callable[[Path], T]) -> tuple[Path, T]:
+    """``make(folder)`` once per test run, whichever worker asks first (pytest-xdist's documented pattern for a
+    session fixture made once: a lock file; the others wait, then read what it made). Its value is pickled beside
+    it; a ``make`` that failed is tried again by the next to ask."""
+    folder = _run_folder(tmp_path_factory) / name
+    with open(folder.with_name(f"{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = folder / ".made.pickle"
+        if made.exists():
+            return folder, pickle.loads(made.read_bytes())
+        folder.mkdir(exist_ok=True)
+        value = make(folder)
+        made.write_bytes(pickle.dumps(value))
+        return folder, value
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_key(tmp_path_factory):
-    """One pseudonym key for the whole test session (never the repository's data/mimamori.key); the environment
-    is restored afterwards."""
+    """One pseudonym key for the whole test run, every worker (never the repository's data/mimamori.key); the
+    environment is restored afterwards."""
+    from mimamori_lib.privacy.pseudonym import new_key
+
+    folder, _ = once(tmp_path_factory, "key", lambda d: new_key(d / "test.key") and None)
     mp = pytest.MonkeyPatch()
-    key = tmp_path_factory.mktemp("key") / "test.key"
+    key = folder / "test.key"
     mp.setenv("MIMAMORI_KEY_FILE", str(key))
     yield key
     mp.undo()
@@ -60,31 +92,32 @@ def session_key(tmp_path_factory):
 @pytest.fixture(scope="session")
 def beppu(tmp_path_factory) -> Path:
     """A Beppu-scale synthetic city (FY2024 and FY2025): ``<root>/raw`` and ``<root>/truth``."""
-    root = tmp_path_factory.mktemp("beppu")
-    generate(root / "raw", root / "synthetic_truth", children=BEPPU_CHILDREN, seed=7, years=[2024, 2025])
-    return root
+    def make(root: Path) -> None:
+        generate(root / "raw", root / "synthetic_truth", children=BEPPU_CHILDREN, seed=7, years=[2024, 2025])
+
+    return once(tmp_path_factory, "beppu", make)[0]
 
 
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory) -> Path:
     """A small synthetic city for quick checks."""
-    root = tmp_path_factory.mktemp("small")
-    generate(root / "raw", root / "synthetic_truth", children=800, seed=11, years=[2024, 2025])
-    return root
+    def make(root: Path) -> None:
+        generate(root / "raw", root / "synthetic_truth", children=800, seed=11, years=[2024, 2025])
+
+    return once(tmp_path_factory, "small", make)[0]
 
 
 @pytest.fixture(scope="session")
 def beppu_processed(beppu: Path, tmp_path_factory):
     """The Beppu-scale city's FY2025 ingested and linked once: (params, ingest result, link result)."""
-
     from mimamori_lib import ingest, linkage
     from mimamori_lib.params import load_params
 
-    out = tmp_path_factory.mktemp("beppu_out")
-    p = load_params("params/fy2025.yaml", {"raw_dir": str(beppu / "raw"), "out_dir": str(out)})
-    ingested = ingest.run(p)
-    linked = linkage.run(p)
-    return p, ingested, linked
+    def make(out: Path):
+        p = load_params("params/fy2025.yaml", {"raw_dir": str(beppu / "raw"), "out_dir": str(out)})
+        return p, ingest.run(p), linkage.run(p)
+
+    return once(tmp_path_factory, "beppu_out", make)[1]
 
 
 @pytest.fixture(scope="session")
@@ -92,17 +125,18 @@ def smoke_run(tmp_path_factory):
     """`mimamori report --demo` on the small synthetic city of params/smoke.yaml: every notebook of both years."""
     from mimamori_lib import cli
 
-    root = tmp_path_factory.mktemp("smoke")
-    old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
-    os.environ[reads.FOLDER_ENV] = str(root / "reads")  # what each step really reads (tests/test_declarations.py)
-    try:
-        code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"),
-                         "--out-dir", str(root / "out")])
-    finally:
-        os.environ.pop(reads.FOLDER_ENV, None)
-        os.umask(old_umask)
-    assert code == 0
-    return root
+    def make(root: Path) -> None:
+        old_umask = os.umask(0o022)  # a shared server's usual umask: internal outputs must still be 600/700
+        os.environ[reads.FOLDER_ENV] = str(root / "reads")  # what each step really reads (tests/test_declarations.py)
+        try:
+            code = cli.main(["report", "--demo", "--params", "params/smoke.yaml", "--raw-dir", str(root / "raw"),
+                             "--out-dir", str(root / "out")])
+        finally:
+            os.environ.pop(reads.FOLDER_ENV, None)
+            os.umask(old_umask)
+        assert code == 0
+
+    return once(tmp_path_factory, "smoke", make)[0]
 
 
 def checksums(root: Path) -> dict[str, str]:
@@ -137,17 +171,20 @@ def city_run(smoke_run: Path, tmp_path_factory):
 
     from .test_hostile import inject
 
-    root = tmp_path_factory.mktemp("city")
-    shutil.copytree(smoke_run / "raw", root / "raw")
-    shutil.copytree(smoke_run / "synthetic_truth", root / "synthetic_truth")
-    (root / "raw" / MARKER).unlink()
-    shutil.rmtree(root / "raw" / "fy2025" / "shien")
-    expected = inject(root / "raw")
-    before = checksums(root / "raw")
-    old_umask = os.umask(0o022)
-    try:
-        code = cli.main(["report", "--params", "params/fy2025.yaml", "--raw-dir", str(root / "raw"), "--out-dir",
-                         str(root / "out")])
-    finally:
-        os.umask(old_umask)
+    def make(root: Path):
+        shutil.copytree(smoke_run / "raw", root / "raw")
+        shutil.copytree(smoke_run / "synthetic_truth", root / "synthetic_truth")
+        (root / "raw" / MARKER).unlink()
+        shutil.rmtree(root / "raw" / "fy2025" / "shien")
+        expected = inject(root / "raw")
+        before = checksums(root / "raw")
+        old_umask = os.umask(0o022)
+        try:
+            code = cli.main(["report", "--params", "params/fy2025.yaml", "--raw-dir", str(root / "raw"), "--out-dir",
+                             str(root / "out")])
+        finally:
+            os.umask(old_umask)
+        return code, before, expected
+
+    root, (code, before, expected) = once(tmp_path_factory, "city", make)
     return root, code, before, expected
