@@ -39,6 +39,7 @@ report: $(STAMP)
 
 ## Lint, notebook-output check and the whole test suite, a worker per core (pytest-xdist; a module's tests stay
 ## together, the end-to-end cities are made once for all workers). TEST_WORKERS=0: one test at a time, in this process.
+## (Not --dist loadgroup: under pytest 9.2 its xdist_group marks are silently dropped, pytest-xdist issue 1386.)
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
