@@ -39,6 +39,24 @@ def test_a_planted_predictive_item_ranks_first() -> None:
     assert (reasons[f["B07"] == 1].str.startswith("B07")).all() and not reasons[f["B07"] == 0].str.contains("B07").any()
 
 
+def test_the_logistic_model_is_fitted_once_per_distinct_child_and_learns_the_same() -> None:
+    """Children with the same features and outcome are one weighted row of the fit: the same penalised likelihood,
+    so the same coefficients as a fit on every child, from a few dozen rows instead of thousands."""
+    from sklearn.linear_model import LogisticRegression
+
+    f = _frame(5000)
+    x, y = model.design(f, list(LABELS)), f["y"].to_numpy(int)
+    xs, ys, w = model.collapsed(x, y)
+    assert len(ys) <= 2 * 2 ** len(LABELS) and w.sum() == len(y)
+    every = LogisticRegression(C=Ranking().C, max_iter=2000).fit(x, y)
+    m = model.fit(f, LABELS, Ranking())
+    np.testing.assert_allclose(m.estimator.coef_, every.coef_, atol=1e-8)
+    np.testing.assert_allclose(m.predict(f), every.predict_proba(x)[:, 1], atol=1e-10)
+    assert m.n == len(y) and m.data_sha256 == model.data_hash(x, y), "what it was trained on: every child"
+    counts = x + np.arange(len(x))[:, None] % 3  # not 0/1: fitted row by row
+    assert model.collapsed(counts, y)[2] is None
+
+
 def test_cross_fitting_never_sees_the_childs_household() -> None:
     f = _frame()
     folds = model.fold_of(f["household_id"], 5)
