@@ -171,9 +171,10 @@ def reasons(m: Fitted, frame: pd.DataFrame, n: int) -> pd.Series:
 def _patterns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of a 0/1 feature matrix and each row's pattern (children with the same features have the
     same reasons, worked out once per pattern); any other matrix row by row."""
-    if x.shape[1] > 62 or not ((x == 0) | (x == 1)).all():
+    if x.shape[1] > 52 or not ((x == 0) | (x == 1)).all():
         return x, np.arange(len(x))
-    codes, _ = pd.factorize((x.astype(np.int64) << np.arange(x.shape[1], dtype=np.int64)).sum(axis=1))
+    # each row as the number its bits spell: exact in float64 (below 2**53, every partial sum a whole number)
+    codes, _ = pd.factorize(x @ np.exp2(np.arange(x.shape[1], dtype=np.float64)))
     _, first = np.unique(codes, return_index=True)
     return x[first], codes
 
