@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -36,7 +37,6 @@ def spark_missing() -> str:
     """Why the Spark backend cannot run here ("" when it can: Java 17 or later and pyspark)."""
     import importlib.util
     import re
-    import shutil
     import subprocess
 
     if importlib.util.find_spec("pyspark") is None:
@@ -69,7 +69,8 @@ def once(tmp_path_factory, name: str, make: Callable[[Path], T]) -> tuple[Path, 
         made = folder / ".made.pickle"
         if made.exists():
             return folder, pickle.loads(made.read_bytes())
-        folder.mkdir(exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # what a failed make left
+        folder.mkdir()
         value = make(folder)
         made.write_bytes(pickle.dumps(value))
         return folder, value
@@ -164,8 +165,6 @@ def city_run(smoke_run: Path, tmp_path_factory):
     FY2025's exports carry the broken and hostile rows of :func:`tests.test_hostile.inject` (a stray quote, a 1 MB
     value, an impossible birth date, a negative count, names that Excel would run). Run with `mimamori report` under
     umask 022: (root, exit status, the raw folder's checksums before the run, the lines expected in quarantine)."""
-    import shutil
-
     from mimamori_lib import cli
     from mimamori_lib.synth.marker import MARKER
 
