@@ -82,9 +82,11 @@ def session_key(tmp_path_factory):
     environment is restored afterwards."""
     from mimamori_lib.privacy.pseudonym import new_key
 
-    folder, _ = once(tmp_path_factory, "key", lambda d: new_key(d / "test.key") and None)
+    def make(folder: Path) -> None:
+        new_key(folder / "test.key")
+
+    key = once(tmp_path_factory, "key", make)[0] / "test.key"
     mp = pytest.MonkeyPatch()
-    key = folder / "test.key"
     mp.setenv("MIMAMORI_KEY_FILE", str(key))
     yield key
     mp.undo()
