@@ -56,29 +56,28 @@ def attendance_by_year(p: Params) -> dict[str, pd.DataFrame]:
     return out
 
 
-def attendance_of(by_year: dict[str, pd.DataFrame], person_id: str) -> list[dict]:
-    """Attendance of the child in every processed year up to this one."""
+def attendance_of(by_year: dict[str, dict[str, dict]], person_id: str) -> list[dict]:
+    """Attendance of the child in every processed year up to this one (``by_year``: each year's rows by pseudonym)."""
     out = []
-    for fy, t in by_year.items():
-        if person_id not in t.index:
+    for fy, rows in by_year.items():
+        r = rows.get(person_id)
+        if r is None:
             continue
-        r = t.loc[person_id]
         out.append({"fy": fy, **{k: ("" if pd.isna(r[k]) else (r[k] if k == "grade" else int(r[k]))) for k in ATTENDANCE}})
     return out
 
 
-def survey_answers(p: Params, person_id: str, survey: pd.DataFrame | None, spec: dict) -> list[dict]:
+def answers_by_child(survey: pd.DataFrame | None, spec: dict) -> dict[str, list[dict]]:
+    """Each surveyed child's answers as the sheet shows them (question, answer in words), by pseudonym: the child's
+    first row of the survey."""
     if survey is None:
-        return []
-    r = survey[survey["person_id"] == person_id]
-    if r.empty:
-        return []
-    r = r.iloc[0]
-    out = []
-    for h, c in spec["columns"].items():
-        if c["name"].startswith("q") and c["name"] in r:
-            v = r[c["name"]]
-            out.append({"question": h.split("_", 1)[1], "answer": "無回答" if pd.isna(v) else c.get("labels", {}).get(str(v), str(v))})
+        return {}
+    questions = [(h.split("_", 1)[1], c["name"], c.get("labels", {})) for h, c in spec["columns"].items()
+                 if c["name"].startswith("q") and c["name"] in survey.columns]
+    out: dict[str, list[dict]] = {}
+    for r in survey.drop_duplicates("person_id").to_dict("records"):
+        out[r["person_id"]] = [{"question": q, "answer": "無回答" if pd.isna(r[name]) else labels.get(str(r[name]), str(r[name]))}
+                               for q, name, labels in questions]
     return out
 
 
@@ -94,18 +93,17 @@ def history_by_year(p: Params) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     return out
 
 
-def history_of(by_year: dict[str, tuple[pd.DataFrame, pd.DataFrame]], person_id: str) -> list[dict]:
+def history_of(by_year: dict[str, tuple[dict[str, dict], dict[str, dict]]], person_id: str) -> list[dict]:
+    """The child's earlier extractions and meeting decisions (``by_year``: each year's rows by pseudonym)."""
     out = []
-    for fy, (s, dec) in by_year.items():
-        if person_id not in s.index:
+    for fy, (extracted, decided) in by_year.items():
+        r = extracted.get(person_id)
+        if r is None:
             continue
-        r = s.loc[person_id]
         h = {"fy": fy, "extracted": f"{GROUP_LABEL[r['group']]} {r['rank']}位", "need": "", "types": "", "content": "", "date": ""}
-        if person_id in dec.index:
-            d = dec.loc[person_id]
+        d = decided.get(person_id)
+        if d is not None:
             h.update(need=d.get("support_needed") or "", types=d.get("difficulty_types") or "",
                      content=d.get("support_content") or "", date=fmt_date(d.get("decided_on")))
         out.append(h)
     return out
-
-

@@ -21,13 +21,13 @@ from ..records.ledger import Paper
 from ..text.gaiji import displayable
 from ..text.japanese import wareki_date, wareki_fy
 from .history import (
+    answers_by_child,
     attendance_by_year,
     attendance_of,
     fmt_date,
     history_by_year,
     history_of,
     linked_rows,
-    survey_answers,
 )
 from .listing import school_of
 
@@ -59,7 +59,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     survey, sv_id = None, role_source(p, "survey")
     if read_table(p, sv_id) is not None and links is not None:
         survey = read_table(p, sv_id).merge(linked_rows(links, load_registry(p)[sv_id]["path"]), on="row")
-        survey = survey[isin(survey["person_id"], listed["person_id"])]  # looked up once per listed child below
+        survey = survey[isin(survey["person_id"], listed["person_id"])]
     attendance, history = attendance_by_year(p), history_by_year(p)
     sv_spec = load_registry(p)[sv_id]
     ev_listed = ev[isin(ev["person_id"], listed["person_id"])].sort_values(["person_id", "item", "date"])
@@ -67,12 +67,14 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     sheets: dict[str, str] = {}
     sex_words = code_labels(p, "sex")
     today_label = wareki_date(dt.date.today())
-    for _, s in scores[scores["group"] != ""].iterrows():
+    people = reg.to_dict("index")
+    households, household_of = _households(juki, people), juki["household_id"].to_dict()
+    attendance_rows = {fy: t[isin(t.index, listed["person_id"])].to_dict("index") for fy, t in attendance.items()}
+    history_rows = {fy: (s.to_dict("index"), dec.to_dict("index")) for fy, (s, dec) in history.items()}
+    answers = answers_by_child(survey, sv_spec)
+    for s in listed.to_dict("records"):
         pid = s["person_id"]
-        me = reg.loc[pid]
-        hh = juki[juki["household_id"] == juki.loc[pid, "household_id"]]
-        household = [{"relation": juki.loc[m, "relation"], "name": displayable(reg.loc[m, "name"]) if m in reg.index else "", "age": int(juki.loc[m, "age"])}
-                     for m in hh.sort_values("birth_date").index]
+        me = people[pid]
         e = ev_by_child.get(pid, [])
         def rows(kind: str, e=e) -> list[dict]:
             return [{"item": r["item"], "label": catalogue[r["item"]]["label"], "type": catalogue[r["item"]]["type"],
@@ -92,9 +94,9 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
              "supported_text": "・".join(supported) or "なし",
              "notes": [(name, values[pid]) for name, values in (notes or {}).items() if pid in values.index and values[pid]]}
         html = tpl.render(c=c, fy=p.fiscal_year, fy_label=wareki_fy(p.fiscal_year), ref_label=wareki_date(p.reference_date),
-                          today_label=today_label, household=household,
-                          matched=rows("match"), near=rows("near"), attendance=attendance_of(attendance, pid),
-                          survey=survey_answers(p, pid, survey, sv_spec), history=history_of(history, pid),
+                          today_label=today_label, household=households[household_of[pid]],
+                          matched=rows("match"), near=rows("near"), attendance=attendance_of(attendance_rows, pid),
+                          survey=answers.get(pid, []), history=history_of(history_rows, pid),
                           hearing=(hearing or {}).get(pid),
                           difficulty_types=DIFFICULTY_TYPES)
         sheets[datasets.member("assessment", extract_id=s["extract_id"])] = html
@@ -103,3 +105,14 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     ledger.record(p, [Paper("アセスメントシート", target, p.records.meeting, p.records.meeting_basis,
                             list(listed["person_id"]), SHEET_ITEMS, list(load_registry(p)), shown)])
     return [target / name for name in sheets]
+
+
+def _households(juki: pd.DataFrame, people: dict[str, dict]) -> dict[str, list[dict]]:
+    """Each listed child's household as the sheet shows it: relation, name and age of every member, eldest first."""
+    out: dict[str, list[dict]] = {}
+    members = juki.sort_values("birth_date", kind="stable")
+    for hid, pid, relation, age in zip(members["household_id"], members.index, members["relation"], members["age"],
+                                       strict=True):
+        name = displayable(people[pid]["name"]) if pid in people else ""
+        out.setdefault(hid, []).append({"relation": relation, "name": name, "age": int(age)})
+    return out
