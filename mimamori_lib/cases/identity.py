@@ -20,10 +20,9 @@ PEOPLE = ["person_id", "household_id", "name", "family_name", "given_name", "nam
 
 def identities(p: Params, person_ids: list[str]) -> dict[str, Identity]:
     """Per child pseudonym, the terms its case's text must not contain."""
-    reg = read_people(p, columns=PEOPLE)
-    kids = reg[isin(reg["person_id"], person_ids)]
+    kids = read_people(p, columns=PEOPLE, person_ids=person_ids)
     households = kids.groupby("person_id")["household_id"].agg(set)
-    members = reg[isin(reg["household_id"], kids["household_id"].dropna().unique())]
+    members = read_people(p, columns=PEOPLE, households=kids["household_id"].dropna().unique())
     by_household = {h: g.to_dict("records") for h, g in members.groupby("household_id")}
     schools = _schools(p, person_ids)
     out = {}

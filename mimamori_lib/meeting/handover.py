@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..arrays import isin
 from ..catalogue import datasets
 from ..catalogue.registry import load_registry, role_source
 from ..catalogue.vocabulary import split_types
@@ -22,9 +23,9 @@ from ..text.japanese import wareki_date
 TYPES_SHOWN = "、"
 
 
-def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str,
-          at_school: pd.DataFrame) -> pd.DataFrame:
-    who = sharing.names(p, dec["person_id"])
+def _rows(p: Params, dec: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: str, at_school: pd.DataFrame,
+          who: pd.DataFrame) -> pd.DataFrame:
+    """One recipient's rows (``who``: the handed-over children's 氏名 and ふりがな, by pseudonym)."""
     words = sharing.matched_words(ev, sharing.allowed_items(p, rid, catalogue), catalogue, dec["person_id"])
     t = pd.DataFrame({"抽出ID": dec["extract_id"].to_numpy(), "氏名": dec["person_id"].map(who["name"]).to_numpy(),
                       "ふりがな": dec["person_id"].map(who["name_kana"]).to_numpy()})
@@ -45,16 +46,17 @@ def _rows(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, 
 def papers(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> dict[str, tuple[str, pd.DataFrame]]:
     """File name → (recipient id, table): one per school with handed-over pupils, one per other recipient."""
     handed = dec[dec["support_needed"].isin(p.sharing.hand_over)].sort_values("extract_id")
-    at_school = sharing.pupils(p, handed["person_id"])
+    at_school, who = sharing.pupils(p, handed["person_id"]), sharing.names(p, handed["person_id"])
+    ev = ev[isin(ev["person_id"], handed["person_id"])]  # read once for every paper
     out = {}
     for rid, r in p.sharing.recipients.items():
         if r.per_school:
             school = handed["person_id"].map(at_school["school_short"])
             for s in sorted(school.dropna().unique()):
-                out[datasets.member("handover", recipient=sharing.file_name(s))] = (rid, _rows(p, handed[(school == s).fillna(False).to_numpy(dtype=bool)], scores, ev, catalogue, rid,
-                                                                  at_school))
+                out[datasets.member("handover", recipient=sharing.file_name(s))] = (rid, _rows(p, handed[(school == s).fillna(False).to_numpy(dtype=bool)], ev, catalogue, rid,
+                                                                  at_school, who))
         else:
-            out[datasets.member("handover", recipient=sharing.file_name(r.label))] = (rid, _rows(p, handed, scores, ev, catalogue, rid, at_school))
+            out[datasets.member("handover", recipient=sharing.file_name(r.label))] = (rid, _rows(p, handed, ev, catalogue, rid, at_school, who))
     return out
 
 
