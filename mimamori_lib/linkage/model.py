@@ -235,7 +235,8 @@ class _IterationCounter(logging.Handler):
 def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api):
     """Estimate the prior from exact matches, u by random sampling and m by EM on birth-date and reading blocks
     (never on address), on the backend ``api`` (:func:`duckdb_api`). Returns (training summary, the linker, ready to
-    predict)."""
+    predict). Splink checks the settings once, on the first linker; the linkers made again from its own saved model
+    (a retried EM session, the rounded model) are not checked again (a fifth of a second each)."""
     from splink import Linker, block_on
 
     t0 = time.perf_counter()
@@ -265,7 +266,7 @@ def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api)
             retried = True
             counter.n = 0
             short = {**before, "max_iterations": 5}
-            linker = Linker(tables, short, log_level=logging.ERROR)
+            linker = Linker(tables, short, log_level=logging.ERROR, validate_settings=False)
             splink_log.setLevel(logging.INFO)
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
@@ -274,11 +275,11 @@ def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api)
             except ValueError:
                 log.warning("EM (%s) を省略します: この規模のデータでは推定できません (他のブロックの推定値を使います)",
                             " AND ".join(rule))
-                linker = Linker(tables, before, log_level=logging.ERROR)
+                linker = Linker(tables, before, log_level=logging.ERROR, validate_settings=False)
                 iterations.append(0)
                 rules.append(" AND ".join(rule) + " (skipped)")
                 continue
-            linker = Linker(tables, restored, log_level=logging.ERROR)
+            linker = Linker(tables, restored, log_level=logging.ERROR, validate_settings=False)
         finally:
             splink_log.removeHandler(counter)
             splink_log.setLevel(old_level)
@@ -293,7 +294,7 @@ def train(lk: LinkageParams, registry: pd.DataFrame, records: pd.DataFrame, api)
     trained = linker.misc.save_model_to_json()
     model = rounded(floor_m(copy.deepcopy(trained), lk.m_floor))
     if model != trained:  # a new linker only when the floor or the rounding changed something
-        linker = Linker(tables, model, log_level=logging.ERROR)
+        linker = Linker(tables, model, log_level=logging.ERROR, validate_settings=False)
     return Training(model=model, em_iterations=iterations, em_rules=rules, converged=converged,
                     seconds=round(time.perf_counter() - t0, 2)), linker
 
