@@ -142,6 +142,14 @@ def smoke_run(tmp_path_factory):
     return once(tmp_path_factory, "smoke", make)[0]
 
 
+@pytest.fixture
+def city(smoke_run: Path, tmp_path: Path) -> Path:
+    """A copy of the small city's exports and of both years' outputs (as the demo left them), for a test to change."""
+    shutil.copytree(smoke_run / "raw", tmp_path / "raw")
+    shutil.copytree(smoke_run / "out", tmp_path / "out")
+    return tmp_path
+
+
 def checksums(root: Path) -> dict[str, str]:
     """Every file under ``root`` with its SHA-256."""
     import hashlib

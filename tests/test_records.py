@@ -4,7 +4,6 @@ registry, retention and purge that stays purged."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -20,13 +19,6 @@ PARAMS = "params/smoke.yaml"
 
 def _p(root: Path, extra: dict | None = None):
     return load_params(PARAMS, {"raw_dir": str(root / "raw"), "out_dir": str(root / "out"), **(extra or {})})
-
-
-@pytest.fixture
-def city(smoke_run: Path, tmp_path: Path) -> Path:
-    shutil.copytree(smoke_run / "raw", tmp_path / "raw")
-    shutil.copytree(smoke_run / "out", tmp_path / "out")
-    return tmp_path
 
 
 def _rows(f: Path) -> int:

@@ -23,14 +23,6 @@ from mimamori_lib.params import load_params, year_params
 from mimamori_lib.pipeline.lock import run_lock
 
 
-@pytest.fixture
-def city(smoke_run: Path, tmp_path: Path) -> Path:
-    """A copy of the small city's exports and of both years' outputs (as the demo left them)."""
-    shutil.copytree(smoke_run / "raw", tmp_path / "raw")
-    shutil.copytree(smoke_run / "out", tmp_path / "out")
-    return tmp_path
-
-
 def _params(city: Path, fy: int = 2025):
     return load_params(f"params/fy{fy}.yaml", {"raw_dir": str(city / "raw"), "out_dir": str(city / "out")})
 
