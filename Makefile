@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 SPARK := pyspark==4.3.0
 
-.PHONY: install install-spark report test lint lab bench test-spark lock clean clean-data
+.PHONY: install install-spark bytecode report test lint lab bench test-spark lock clean clean-data
 
 # Installs exactly the versions in requirements.lock (what produced the published figures: the lock is complete, so
 # nothing is resolved again), then the project itself.
@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -r $(LOCK)
 	$(BIN)/python -m pip uninstall --quiet --yes $(NOT_INSTALLED) 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(MAKE) --no-print-directory bytecode
 	@touch $(STAMP)
 
 ## Refresh requirements.lock from pyproject.toml (newest versions allowed there), then reinstall from it.
@@ -33,15 +34,21 @@ lock:
 
 install: $(STAMP)
 
+## The project's compiled modules, written beside them (only those whose source changed). Every step runs in a new
+## Python process that imports the library; where PYTHONDONTWRITEBYTECODE is set (many containers set it) nothing is
+## ever cached, and each of them compiles it again: 0.25 s of each kernel's start, 13% of the demo's processor time.
+bytecode:
+	@$(BIN)/python -m compileall -q mimamori_lib
+
 ## The whole demo on synthetic data: generate the city if data/raw is empty, run every year, write reports.
-report: $(STAMP)
+report: $(STAMP) bytecode
 	$(BIN)/mimamori report
 
 ## Lint, notebook-output check and the whole test suite, a worker per core (pytest-xdist; a module's tests stay
 ## together, the end-to-end cities are made once for all workers). TEST_WORKERS=0: one test at a time, in this process.
 ## (Not --dist loadgroup: under pytest 9.2 its xdist_group marks are silently dropped, pytest-xdist issue 1386.)
 TEST_WORKERS ?= auto
-test: $(STAMP)
+test: $(STAMP) bytecode
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
