@@ -45,7 +45,9 @@ class Step:
                                                          # starts or is lifted with no file changed)
     libraries: tuple[str, ...] = ()                      # what its stage imports only as it works: imported ahead,
                                                          # with the notebook's own imports, in a kernel started for
-                                                         # it while the steps before it run
+                                                         # it while the steps before it run (only what it uses: a
+                                                         # library imported for nothing costs its processor time,
+                                                         # matplotlib's 0.5 s, beside the step before it)
 
     def reads_of(self, earlier_fy: int, years: list[int], fy: int) -> tuple[str, ...]:
         """The steps of ``earlier_fy`` (one of the run's ``years``) whose outputs this step of ``fy`` reads."""
@@ -101,7 +103,7 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step("35_meeting", (*COMMON, "city", "ingest", "indicators", "sharing"), ("ingest.registry", "indicators.catalogue"),
          raw=_saved("decisions"), after=("10_ingest", "20_link", "25_ranking", "30_extract"),
          reads=("identity", "tables", "links", "items", "evidence", "scores"), state=stops_state,
-         libraries=("openpyxl", "matplotlib.pyplot")),
+         libraries=("openpyxl",)),
     Step("40_survey", (*COMMON, "ingest", "survey", "disclosure"), ("ingest.registry",),
          after=("10_ingest", "20_link", "25_ranking"),
          reads=("identity", "quarantine", "ingest_summary", "tables", "links", "items"),
@@ -109,7 +111,7 @@ STEPS: dict[str, Step] = {s.name: s for s in (
     Step("45_cases", (*COMMON, "years", "ingest", "indicators", "cases"), ("ingest.registry", "indicators.catalogue"),
          raw=_saved("cases"), after=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting"),
          earlier=("10_ingest", "20_link", "25_ranking", "30_extract", "35_meeting", "45_cases"), state=stops_state,
-         libraries=("openpyxl", "matplotlib.pyplot")),
+         libraries=("openpyxl",)),
     Step("50_evaluation", (*COMMON, "city", "evaluation", "disclosure", "survey", "years", "ranking", "cases",
                            "extraction.ranking", "ingest.refuse", "records.department"),
          ("ingest.registry", "evaluation.narrative"),
