@@ -142,7 +142,9 @@ class _Runner:
         self.done: set[Node] = set()
         self.likely: dict[Node, int] = {}
         self.ahead: dict[Node, KernelAhead] = {}
-        self.ahead_limit = 1 if self.heavy_alone else self.workers
+        # kernels start one at a time, in the order the steps will need them, and one more than the workers may wait:
+        # the first is ready sooner, and the last of a chain (50_evaluation's imports take 3 s) is ready in time
+        self.ahead_limit = 1 if self.heavy_alone else self.workers + 1
         self.lock = threading.Lock()
 
     def _heavy_alone(self) -> bool:
@@ -174,7 +176,7 @@ class _Runner:
         """Start every step whose steps before it are done, up to ``workers`` at a time; stop at a failure. Kernels
         started ahead and not used are stopped however the loop ends."""
         try:
-            with cf.ThreadPoolExecutor(max_workers=self.ahead_limit, thread_name_prefix="mimamori-ahead") as self.starter:
+            with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-ahead") as self.starter:
                 try:
                     self.likely = self._likely_to_run()
                     self._start_ahead()
@@ -224,9 +226,9 @@ class _Runner:
             raise failure
 
     def _start_ahead(self) -> None:
-        """Keep kernels started for the steps likely to run next (at most ``workers`` waiting; one for a large city),
-        each with its libraries imported, so that a step starts on a ready kernel while the steps before it run. A
-        run with nothing to do starts none."""
+        """Keep kernels started for the steps likely to run next (at most ``workers`` + 1 waiting, started one at a
+        time in the order they will be needed; one for a large city), each with its libraries imported, so that a
+        step starts on a ready kernel while the steps before it run. A run with nothing to do starts none."""
         with self.lock:
             waiting = sorted((n for n in self.pending if n in self.likely and n not in self.ahead),
                              key=lambda n: (self.likely[n], -self.priority[n], n.fy, n.name))
