@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 SPARK := pyspark==4.3.0
+COMPILE := $(BIN)/python -m compileall -q mimamori_lib
 
 .PHONY: install install-spark bytecode report test lint lab bench test-spark lock clean clean-data
 
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -r $(LOCK)
 	$(BIN)/python -m pip uninstall --quiet --yes $(NOT_INSTALLED) 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(MAKE) --no-print-directory bytecode
+	$(COMPILE)
 	@touch $(STAMP)
 
 ## Refresh requirements.lock from pyproject.toml (newest versions allowed there), then reinstall from it.
@@ -37,25 +38,25 @@ install: $(STAMP)
 ## The project's compiled modules, written beside them (only those whose source changed). Every step runs in a new
 ## Python process that imports the library; where PYTHONDONTWRITEBYTECODE is set (many containers set it) nothing is
 ## ever cached, and each of them compiles it again: 0.25 s of each kernel's start, 13% of the demo's processor time.
-bytecode:
-	@$(BIN)/python -m compileall -q mimamori_lib
+bytecode: $(STAMP)
+	@$(COMPILE)
 
 ## The whole demo on synthetic data: generate the city if data/raw is empty, run every year, write reports.
-report: $(STAMP) bytecode
+report: bytecode
 	$(BIN)/mimamori report
 
 ## Lint, notebook-output check and the whole test suite, a worker per core (pytest-xdist; a module's tests stay
 ## together, the end-to-end cities are made once for all workers). TEST_WORKERS=0: one test at a time, in this process.
 ## (Not --dist loadgroup: under pytest 9.2 its xdist_group marks are silently dropped, pytest-xdist issue 1386.)
 TEST_WORKERS ?= auto
-test: $(STAMP) bytecode
+test: bytecode
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-lab: $(STAMP)
+lab: bytecode
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)

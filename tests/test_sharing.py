@@ -67,8 +67,7 @@ def test_a_recipient_sees_exactly_the_items_params_give_it(smoke_run: Path, tmp_
     p = load_params(f, {"raw_dir": str(smoke_run / "raw"), "out_dir": str(smoke_run / "out")})
     _, ev, catalogue = saved_items(p)
     dec = pd.read_parquet(smoke_run / "out" / "processed" / "fy2025" / "decisions.parquet")
-    scores = pd.read_parquet(smoke_run / "out" / "processed" / "fy2025" / "scores.parquet")
-    papers = handover.papers(p, dec, scores, ev, catalogue)
+    papers = handover.papers(p, dec, ev, catalogue)
     allowed = {"school": {"B06"}, "soudan": {i for i, it in catalogue.items() if it.get("source") in ("shusseki", "tokushi")}}
     assert {rid for rid, _ in papers.values()} == {"school", "soudan"}
     for name, (rid, t) in papers.items():

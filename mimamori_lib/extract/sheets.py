@@ -68,7 +68,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     sex_words = code_labels(p, "sex")
     today_label = wareki_date(dt.date.today())
     people = reg.to_dict("index")
-    households, household_of = _households(juki, people), juki["household_id"].to_dict()
+    members, household_of = _household_members(juki, people), juki["household_id"].to_dict()
     attendance_rows = {fy: t[isin(t.index, listed["person_id"])].to_dict("index") for fy, t in attendance.items()}
     history_rows = {fy: (s.to_dict("index"), dec.to_dict("index")) for fy, (s, dec) in history.items()}
     answers = answers_by_child(survey, sv_spec)
@@ -94,7 +94,7 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
              "supported_text": "・".join(supported) or "なし",
              "notes": [(name, values[pid]) for name, values in (notes or {}).items() if pid in values.index and values[pid]]}
         html = tpl.render(c=c, fy=p.fiscal_year, fy_label=wareki_fy(p.fiscal_year), ref_label=wareki_date(p.reference_date),
-                          today_label=today_label, household=households[household_of[pid]],
+                          today_label=today_label, household=members[household_of[pid]],
                           matched=rows("match"), near=rows("near"), attendance=attendance_of(attendance_rows, pid),
                           survey=answers.get(pid, []), history=history_of(history_rows, pid),
                           hearing=(hearing or {}).get(pid),
@@ -107,8 +107,9 @@ def write_assessment_sheets(p: Params, scores: pd.DataFrame, ev: pd.DataFrame, c
     return [target / name for name in sheets]
 
 
-def _households(juki: pd.DataFrame, people: dict[str, dict]) -> dict[str, list[dict]]:
-    """Each listed child's household as the sheet shows it: relation, name and age of every member, eldest first."""
+def _household_members(juki: pd.DataFrame, people: dict[str, dict]) -> dict[str, list[dict]]:
+    """Per household (the listed children's), its members as the sheet shows them: relation, name and age, eldest
+    first."""
     out: dict[str, list[dict]] = {}
     members = juki.sort_values("birth_date", kind="stable")
     for hid, pid, relation, age in zip(members["household_id"], members.index, members["relation"], members["age"],

@@ -46,7 +46,7 @@ def run(p: Params, write: bool = True) -> MeetingResult:
         return MeetingResult(scores, year, pd.DataFrame(columns=["受け取り先", "票の数", "こども"]))
     write_decisions(p, year.decisions, year.quarantine)
     _, ev, catalogue = saved_items(p)
-    return MeetingResult(scores, year, write_papers(p, year.decisions, scores, ev, catalogue))
+    return MeetingResult(scores, year, write_papers(p, year.decisions, ev, catalogue))
 
 
 __all__ = ["REQUIRED", "MeetingResult", "MeetingYear", "decision_summary", "quarantine_reasons", "read_decisions",

@@ -43,11 +43,11 @@ def _rows(p: Params, dec: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, rid: 
     return t
 
 
-def papers(p: Params, dec: pd.DataFrame, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> dict[str, tuple[str, pd.DataFrame]]:
+def papers(p: Params, dec: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> dict[str, tuple[str, pd.DataFrame]]:
     """File name → (recipient id, table): one per school with handed-over pupils, one per other recipient."""
     handed = dec[dec["support_needed"].isin(p.sharing.hand_over)].sort_values("extract_id")
     at_school, who = sharing.pupils(p, handed["person_id"]), sharing.names(p, handed["person_id"])
-    ev = ev[isin(ev["person_id"], handed["person_id"])]  # read once for every paper
+    ev = ev[isin(ev["person_id"], handed["person_id"])]  # the handed-over children's evidence, cut once for every paper
     out = {}
     for rid, r in p.sharing.recipients.items():
         if r.per_school:
@@ -88,10 +88,10 @@ def _paper(p: Params, f: Path, rid: str, table: pd.DataFrame, person_of: dict[st
                  table)
 
 
-def write_papers(p: Params, dec: pd.DataFrame | None, scores: pd.DataFrame, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
+def write_papers(p: Params, dec: pd.DataFrame | None, ev: pd.DataFrame, catalogue: dict) -> pd.DataFrame:
     """``reports/internal/<fy>/teikyo/``: the hand-over papers (an empty folder before the meeting's decisions).
     Returns how many papers and children each recipient receives."""
-    made = {} if dec is None else papers(p, dec, scores, ev, catalogue)
+    made = {} if dec is None else papers(p, dec, ev, catalogue)
     met = pd.to_datetime(dec["decided_on"]).max() if dec is not None and len(dec) else pd.NaT
     met = None if pd.isna(met) else met.date()
     target = datasets.write(p, "handover", {name: _save(p, rid, _to(p, rid, name), t, catalogue, met)
