@@ -158,12 +158,21 @@ def checksums(root: Path) -> dict[str, str]:
 
 
 def kernels_running() -> list[int]:
-    """This process's children that are kernels still running (another test may have left a JVM)."""
+    """This process's children that are kernels still running (another test may have left a JVM). A thread that ends
+    while it is read had no child left, and a child that exits while it is read is not running."""
     out = []
     for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state != "Z" and b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for pid in children:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if state != "Z" and b"ipykernel" in cmdline:
                 out.append(int(pid))
     return out
 
