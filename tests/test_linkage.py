@@ -13,7 +13,7 @@ import pytest
 from mimamori_lib import linkage
 from mimamori_lib.catalogue.tables import read_identity
 from mimamori_lib.linkage.inputs import COLUMNS
-from mimamori_lib.linkage.model import duckdb_api
+from mimamori_lib.linkage.model import duckdb_api, predict_with
 from mimamori_lib.params import Linkage as LinkageParams
 from mimamori_lib.synth.evaluate import linkage_accuracy, linkage_breakdown
 
@@ -142,8 +142,6 @@ def model():
 
 
 def _link(model, registry: pd.DataFrame, records: pd.DataFrame, decisions=NO_DECISIONS, lower: float = 0.5):
-    from mimamori_lib.linkage.model import predict_with
-
     lk, _, training, atena = model
     pairs = predict_with(lk, training.model, registry, records, 0.0, _WORK)
     links, review = linkage.assign(pairs[pairs["match_probability"] >= lower] if lower else pairs, records, 0.95, lower,
@@ -174,6 +172,29 @@ def test_foreign_names_in_another_script_or_order(model) -> None:
     for rec in (katakana, swapped):
         _, links, _ = _link(model, reg, rec)
         assert links.loc[1, "person_id"] == "fgn" and links.loc[1, "status"] == "auto", rec[COLUMNS[:10]]
+
+
+def test_the_comparison_columns_of_a_record() -> None:
+    """What 名寄せ compares, built from identity rows: variation selectors folded, a name's parts in sorted order
+    (upper-cased), the street without the building, its block and town, missing stays missing."""
+    from mimamori_lib.linkage.inputs import _common
+
+    ident = pd.DataFrame({
+        "family_name": ["葛\U000E0100西", "NGUYEN", None], "given_name": ["陽翔", "VAN AN", None],
+        "family_kana": ["カサイ", "グエン", None], "given_kana": ["ハルト", "バン アン", None],
+        "name": ["葛\U000E0100西 陽翔", "nguyen van an", None], "name_kana": ["カサイ ハルト", "グエン バン アン", None],
+        "birth_date": [T("2015-06-01"), T("2014-04-04"), pd.NaT], "sex": ["1", "2", None],
+        "address": ["野口原3-4-5 別府ハイツ101", "南町12", None],
+    }, dtype=object).assign(birth_date=lambda d: pd.to_datetime(d["birth_date"]))
+    got = _common(ident).astype(object).where(lambda d: d.notna(), None)
+    assert got.loc[0, "family_name"] == "葛西" and got.loc[0, "full_name"] == "葛西陽翔"
+    assert got.loc[0, "name_tokens"] == "葛西 陽翔" and got.loc[0, "given_is_kanji"] == "1"
+    assert got.loc[1, "name_tokens"] == "AN NGUYEN VAN" and got.loc[1, "kana_tokens"] == "アン グエン バン"
+    assert got.loc[1, "given_is_kanji"] == "0"
+    assert (got.loc[0, "address"], got.loc[0, "block"], got.loc[0, "town"]) == ("野口原3-4-5", "野口原3", "野口原")
+    assert (got.loc[1, "address"], got.loc[1, "block"], got.loc[1, "town"]) == ("南町12", "南町12", "南町")
+    assert got.loc[0, "birth_date"] == "2015-06-01" and got.loc[0, "birth_ym"] == "2015-06"
+    assert got.loc[2].drop("given_is_kanji").isna().all() and got.loc[2, "given_is_kanji"] == "0"
 
 
 def test_an_old_address_after_a_recent_move_still_links(model) -> None:
@@ -210,6 +231,21 @@ def test_one_to_one_losers_wait_for_review(model) -> None:
     assert set(review["row"]) == {1, 2}, "both records, with their candidate, are in the queue"
 
 
+def test_the_review_queue_does_not_depend_on_the_order_of_the_pairs(model) -> None:
+    """Equal candidates of a record (a child registered twice, field for field) wait in the order of 宛名番号,
+    whatever order the database returned the pairs in: the same exports give the same queue."""
+    lk, reg, _, atena = model
+    twice = pd.concat([reg, reg[reg["unique_id"] == "p5"].assign(unique_id="p5b")], ignore_index=True)
+    atena = pd.concat([atena, pd.Series({"p5b": "9999999999"})])
+    rec = _records(reg, ["p5"])
+    pairs = predict_with(lk, model[2].model, twice, rec, 0.0, _WORK)
+    queues = [linkage.assign(p, rec, 0.95, 0.5, NO_DECISIONS, atena)[1].reset_index(drop=True)
+              for p in (pairs, pairs.iloc[::-1], pairs.sample(frac=1, random_state=3))]
+    assert len(queues[0]) >= 2 and list(queues[0]["unique_id_l"][:2]) == ["p5", "p5b"]
+    for q in queues[1:]:
+        pd.testing.assert_frame_equal(q, queues[0])
+
+
 def test_em_cap_is_reported_not_called_convergence(model, caplog) -> None:
     _, reg, _, _ = model
     with caplog.at_level(logging.WARNING, logger="mimamori_lib.linkage"), duckdb_api(LinkageParams(), _WORK) as api:
@@ -244,7 +280,8 @@ def test_school_files_inherit_the_attendance_outcome() -> None:
     ])
     base = pd.DataFrame({"source": SRC, "row": [1, 2], "person_id": ["p1", pd.NA],
                          "match_probability": [0.999, 0.6], "status": ["auto", "review"], "reason": ["", "x"]})
-    got = linkage.inherit_links(ident, SRC, "gakko/hokenshitsu.csv", base).set_index("row")
+    matches = linkage.exact_matches(ident, SRC, "gakko/hokenshitsu.csv")
+    got = linkage.inherit_links(matches, "gakko/hokenshitsu.csv", base).set_index("row")
     assert list(got.index) == [7, 9] and got.loc[7, "person_id"] == "p1" and got.loc[7, "status"] == "auto"
     assert got.loc[9, "status"] == "review", "a copy of a record that waits for staff waits with it"
 

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ..arrays import isin
@@ -24,7 +25,7 @@ from ..catalogue.registry import load_registry, registry_path, role_source
 from ..catalogue.tables import read_identity, registry_people
 from ..params import Params
 from ..privacy.restricted import work_folder
-from .assignment import DECISION_NO, DECISION_YES, assign, exact_pupils, inherit_links, link_rates
+from .assignment import DECISION_NO, DECISION_YES, assign, exact_matches, inherit_links, link_rates
 from .inputs import add_districts, records_side, registry_side
 from .model import (
     EM_BLOCKS,
@@ -44,7 +45,7 @@ IDENTITY_COLUMNS = ["source", "row", "person_id", "atena_no", "household_id", "n
                     "parent_person_id"]
 
 __all__ = ["run", "write_queue", "DECISION_NO", "DECISION_YES", "EM_BLOCKS", "LinkResult", "Training", "assign", "decisions_summary",
-           "inherit_links", "link_rates", "match_weights", "model_settings", "predict", "read_links",
+           "exact_matches", "inherit_links", "link_rates", "match_weights", "model_settings", "predict", "read_links",
            "review_summary", "train"]
 
 
@@ -72,20 +73,24 @@ def run(p: Params, write: bool = True) -> LinkResult:
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
     sources = [s for s in lk.sources if s in reg and (ident["source"] == reg[s]["path"]).any()]
     base_path = reg[train_on]["path"] if train_on in reg else None
-    records = records_side(ident, p, sources, households)
-    decisions, decision_report = read_decisions(p, records, person_to_atena)
+    paths = [reg[s]["path"] for s in sources]
+    in_sources = ident["source"].isin(paths).to_numpy()
+    decisions, decision_report = read_decisions(p, ident.loc[in_sources, ["source", "row"]], person_to_atena)
     # exact copies of an attendance record in the other school files take its outcome instead of being scored
     # (unless staff decided about the copy itself)
     decided = set(zip(decisions["source"], decisions["row"].astype(int), strict=True))
-    copies = {(reg[s]["path"], r) for s in lk.inherit_from_train if s in sources and base_path
-              for r in exact_pupils(ident, base_path, reg[s]["path"])} - decided
-    is_copy = pd.Series([(a, b) in copies for a, b in zip(records["source"], records["row"], strict=True)], index=records.index)
-    scored = records[~is_copy.to_numpy()].reset_index(drop=True)
+    matches = {reg[s]["path"]: exact_matches(ident, base_path, reg[s]["path"])
+               for s in lk.inherit_from_train if s in sources and base_path}
+    copies = {path: {int(r) for r in m["row"]} - {r for s, r in decided if s == path} for path, m in matches.items()}
+    is_copy = np.zeros(len(ident), dtype=bool)
+    for path, rows in copies.items():
+        is_copy |= (ident["source"] == path).to_numpy() & isin(ident["row"], rows)
+    scored = records_side(ident[in_sources & ~is_copy], p, sources, households)
     registry = add_districts(registry_side(ident, p), scored[(scored["source"] == base_path).to_numpy()])
     ident = ident[["source", "row", "school", "grade", "family_name", "given_name", "birth_date"]]  # what is still needed
     log.info("名寄せ: 住基のこども %d 人 × 学校系の記録 %d 件 (うち出欠と同一の記録 %d 件は出欠の結果を引き継ぎ)",
-             len(registry), len(records), int(is_copy.sum()))
-    del reg_all, records
+             len(registry), int(in_sources.sum()), int(is_copy.sum()))
+    del reg_all
     pseudonym_of = pd.Series(registry["unique_id"].to_numpy(), index=registry["train_id"].to_numpy())
     with work_folder(p.processed / "restricted", p.processed.parent) as work, duckdb_api(lk, work) as api:
         # trained over the exports' own identities (registry row, record row), so another key trains the same model
@@ -104,8 +109,8 @@ def run(p: Params, write: bool = True) -> LinkResult:
     links, review = assign(pairs, scored, lk.auto_threshold, lk.review_threshold, decisions, person_to_atena)
     if base_path:
         base_links = links[(links["source"] == base_path).to_numpy()]
-        inherited = [inherit_links(ident, base_path, reg[s]["path"], base_links) for s in lk.inherit_from_train if s in sources]
-        inherited = [x[[(a, int(b)) in copies for a, b in zip(x["source"], x["row"], strict=True)]] for x in inherited]
+        inherited = [inherit_links(m, path, base_links) for path, m in matches.items()]
+        inherited = [x[isin(x["row"], copies[path])] for x, path in zip(inherited, matches, strict=True)]
         links = pd.concat([links, *inherited], ignore_index=True)
     links = links.sort_values(["source", "row"], ignore_index=True)
     rates = link_rates(links)

@@ -120,14 +120,18 @@ def assign(pairs: pd.DataFrame, records: pd.DataFrame, upper: float, lower: floa
         out.loc[i, ["person_id", "status", "reason"]] = [pid, "reviewed", ""]
         out.loc[i, "match_probability"] = float(p.iloc[0]) if len(p) else np.nan
     review_df = pd.concat(review, ignore_index=True) if review else pairs.iloc[0:0]
-    review_df = review_df.sort_values(["source", "row", "match_weight"], ascending=[True, True, False])
+    # equal weights in the order of 宛名番号: the same queue whatever order the database returned the pairs in
+    review_df = review_df.sort_values(["source", "row", "match_weight", "atena_no"], ascending=[True, True, False, True],
+                                      kind="stable")
     return out.drop(columns="unique_id"), review_df
 
 
 SCHOOL_KEY = ["school", "grade", "family_name", "given_name", "birth_date"]
 
 
-def _exact_matches(ident: pd.DataFrame, base_path: str, path: str) -> pd.DataFrame:
+def exact_matches(ident: pd.DataFrame, base_path: str, path: str) -> pd.DataFrame:
+    """Rows of ``path`` that are, field for field, a pupil of the attendance file ``base_path`` (the school network's
+    one master record: same school, grade, name and birth date, unique on both sides): ``row``, ``row_base``."""
     key = SCHOOL_KEY
     a = ident[(ident["source"] == base_path).to_numpy()][["row", *key]].dropna(subset=key)
     b = ident[(ident["source"] == path).to_numpy()][["row", *key]].dropna(subset=key)
@@ -138,18 +142,12 @@ def _exact_matches(ident: pd.DataFrame, base_path: str, path: str) -> pd.DataFra
     return b.merge(a, on=key, suffixes=("", "_base"))[["row", "row_base"]]
 
 
-def exact_pupils(ident: pd.DataFrame, base_path: str, path: str) -> set[int]:
-    """Rows of ``path`` that are, field for field, a pupil of the attendance file (the school network's one master
-    record: same school, grade, name and birth date, unique on both sides)."""
-    return set(_exact_matches(ident, base_path, path)["row"].astype(int))
-
-
-def inherit_links(ident: pd.DataFrame, base_path: str, path: str, base_links: pd.DataFrame) -> pd.DataFrame:
-    """Those exact pupils take the attendance record's outcome — its link, or its place in the review queue, or no
-    link — so a child's school records never disagree and staff review each pupil once."""
-    m = _exact_matches(ident, base_path, path)
+def inherit_links(matches: pd.DataFrame, path: str, base_links: pd.DataFrame) -> pd.DataFrame:
+    """The exact pupils of ``path`` (:func:`exact_matches`) take the attendance record's outcome — its link, or its
+    place in the review queue, or no link — so a child's school records never disagree and staff review each pupil
+    once."""
     base = base_links.set_index("row")
-    m = m[isin(m["row_base"], base.index)]
+    m = matches[isin(matches["row_base"], base.index)]
     b = base.loc[m["row_base"]]
     return pd.DataFrame({"source": path, "row": m["row"].astype(int).to_numpy(), "person_id": b["person_id"].to_numpy(),
                          "match_probability": b["match_probability"].to_numpy(), "status": b["status"].to_numpy(),

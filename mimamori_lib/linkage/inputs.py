@@ -5,68 +5,87 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from ..catalogue.ages import age_on
 from ..catalogue.registry import load_registry, registry_path
 from ..params import Params
 from ..text.gaiji import SELECTORS
+from ..text.normalize import arrow_text, map_unique_text, text_series
 
 REGISTRY = "a_registry"  # sorts first: Splink puts it on the left of every pair
 RECORDS = "b_records"
 COLUMNS = ["unique_id", "family_name", "given_name", "family_kana", "given_kana", "full_name", "full_kana",
            "name_tokens", "kana_tokens", "given_is_kanji", "birth_date", "birth_ym", "sex", "address", "block", "town",
            "school", "district_elem", "district_jhs", "household_id", "moved_recently"]
+TEXT = pd.StringDtype("pyarrow")  # every column of both sides: text in Arrow, as DuckDB reads it without a copy
 RECENT_MOVE_MONTHS = 12  # a move within this many months before the reference date makes an old address expected
 
 
+def _sorted_parts(name: str | None) -> str | None:
+    """A name's parts in sorted order (``NGUYEN VAN AN`` and ``VAN AN NGUYEN`` → ``AN NGUYEN VAN``), upper-cased."""
+    if name is None:
+        return None
+    v = name.upper()
+    if v.count(" ") == 1:
+        first, second = v.split(" ", 1)
+        return f"{first} {second}" if first <= second else f"{second} {first}"
+    return " ".join(sorted(v.split())) if " " in v else v
+
+
 def _tokens(s: pd.Series) -> pd.Series:
-    """A name's parts in sorted order (``NGUYEN VAN AN`` and ``VAN AN NGUYEN`` → ``AN NGUYEN VAN``). Two-part names
-    (almost all) are ordered without a Python loop."""
-    v = s.astype("string").str.upper()
-    parts = v.str.count(" ")
-    two = v.str.split(" ", n=1)
-    first, second = two.str[0], two.str[1]
-    out = pd.Series(np.where((first <= second).fillna(True), first + " " + second, second + " " + first),
-                    index=s.index, dtype="object")
-    out[(parts == 0).fillna(False).to_numpy()] = v[(parts == 0).fillna(False).to_numpy()]
-    many = (parts > 1).fillna(False).to_numpy()
-    out[many] = v[many].map(lambda x: " ".join(sorted(x.split())))
-    out[v.isna().to_numpy()] = None
-    return pd.Series(out, index=s.index, dtype="string")
+    """:func:`_sorted_parts` of a name column, once per distinct name (Arrow-backed text)."""
+    return map_unique_text(s, _sorted_parts)
 
 
 def _dates(birth: pd.Series) -> pd.Series:
     """Dates as ``YYYY-MM-DD`` text (what the comparisons and blocking rules use)."""
     b = pd.to_datetime(birth).to_numpy(dtype="datetime64[D]")
     txt = np.datetime_as_string(b, unit="D")
-    return pd.Series(np.where(np.isnat(b), None, txt), index=birth.index, dtype="string")
+    return pd.Series(np.where(np.isnat(b), None, txt), index=birth.index, dtype=TEXT)
+
+
+def _missing(df: pd.DataFrame) -> pd.Series:
+    """A text column with nothing in it, for every row of ``df``."""
+    return pd.Series(pd.NA, index=df.index, dtype=TEXT)
+
+
+def _text(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column as Arrow-backed text (missing where the frame has no such column); string operations on it run in
+    Arrow, not once per row in Python."""
+    return df[column].astype(TEXT) if column in df else _missing(df)
+
+
+def _street(address: pd.Series) -> pd.Series:
+    """The street part of an address (before the first space: the building is not compared)."""
+    parts = pc.split_pattern(arrow_text(address), " ", max_splits=1)
+    return text_series(pc.list_element(parts, 0), address.index)
+
+
+def _leading(text: pd.Series, pattern: str) -> pd.Series:
+    """The part of each text that ``pattern`` matches at its start (missing where it does not), in Arrow."""
+    found = pc.extract_regex(arrow_text(text), f"^(?P<part>{pattern})")
+    return text_series(pc.struct_field(found, "part"), text.index)
 
 
 def _common(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.copy()
-    for c in ("family_name", "given_name", "family_kana", "given_kana", "name", "name_kana", "address"):
-        if c in df:  # variation selectors (葛 + U+E0100) are kept for display, not compared
-            df[c] = df[c].astype("string").str.replace(SELECTORS.pattern, "", regex=True)
-    out = pd.DataFrame({
-        "family_name": df["family_name"], "given_name": df["given_name"],
-        "family_kana": df.get("family_kana"), "given_kana": df.get("given_kana"),
-    })
-    for c in out.columns:
-        out[c] = out[c].astype("string").replace("", pd.NA)
+    # variation selectors (葛 + U+E0100) are kept for display, not compared
+    text = {c: _text(df, c).str.replace(SELECTORS.pattern, "", regex=True)
+            for c in ("family_name", "given_name", "family_kana", "given_kana", "name", "name_kana", "address")}
+    out = pd.DataFrame({c: text[c].replace("", pd.NA) for c in ("family_name", "given_name", "family_kana", "given_kana")})
     out["full_name"] = (out["family_name"].fillna("") + out["given_name"].fillna("")).replace("", pd.NA)
     out["full_kana"] = (out["family_kana"].fillna("") + out["given_kana"].fillna("")).replace("", pd.NA)
-    out["name_tokens"] = _tokens(df["name"]) if "name" in df else pd.NA
-    out["kana_tokens"] = _tokens(df["name_kana"]) if "name_kana" in df else pd.NA
+    out["name_tokens"] = _tokens(text["name"])
+    out["kana_tokens"] = _tokens(text["name_kana"])
     out["given_is_kanji"] = np.where(out["given_name"].str.contains("[\u4e00-\u9fff]", regex=True).fillna(False).to_numpy(),
                                      "1", "0")
     out["birth_date"] = _dates(df["birth_date"])
     out["birth_ym"] = out["birth_date"].str.slice(0, 7)
-    out["sex"] = df["sex"].astype("string") if "sex" in df else pd.Series(pd.NA, index=df.index, dtype="string")
-    addr = df["address"].astype("string") if "address" in df else pd.Series(pd.NA, index=df.index, dtype="string")
-    street = addr.str.split(" ", n=1).str[0]
+    out["sex"] = _text(df, "sex")
+    street = _street(text["address"])
     out["address"] = street
-    out["block"] = street.str.extract(r"^(\D+\d+)", expand=False).astype("string")
-    out["town"] = street.str.extract(r"^(\D+)", expand=False).astype("string")
+    out["block"] = _leading(street, r"\D+\d+")
+    out["town"] = _leading(street, r"\D+")
     return out
 
 
@@ -76,11 +95,11 @@ def registry_side(ident: pd.DataFrame, p: Params) -> pd.DataFrame:
     lo, hi = p.linkage.registry_age
     reg = reg[age_on(reg["birth_date"], p.reference_date).between(lo, hi).to_numpy()]
     out = _common(reg)
-    out.insert(0, "unique_id", reg["person_id"].astype("string").to_numpy())
+    out.insert(0, "unique_id", reg["person_id"].astype(TEXT).array)
     # what training samples over: the row in the registry export, never the pseudonym (another key, the same sample)
-    out["train_id"] = (f"{p.linkage.sample_seed}:R:" + reg["row"].astype(int).astype(str)).astype("string").to_numpy()
-    out["school"] = pd.NA
-    out["household_id"] = reg["household_id"].astype("string").to_numpy()
+    out["train_id"] = (f"{p.linkage.sample_seed}:R:" + reg["row"].astype(int).astype(str)).astype(TEXT).array
+    out["school"] = _missing(out)
+    out["household_id"] = reg["household_id"].astype(TEXT).array
     since = pd.to_datetime(reg["resident_since"]) if "resident_since" in reg else pd.Series(pd.NaT, index=reg.index)
     recent = since > pd.Timestamp(p.reference_date) - pd.DateOffset(months=RECENT_MOVE_MONTHS)
     out["moved_recently"] = np.where(recent.to_numpy(), "1", "0")
@@ -92,7 +111,7 @@ def record_id(source_index: int, row: pd.Series | int, seed: int = 1) -> pd.Seri
     samples are drawn over, whatever the key)."""
     if isinstance(row, int | np.integer):
         return f"{seed}:{source_index}:{int(row)}"
-    return (f"{seed}:{source_index}:" + row.astype(int).astype(str)).astype("string")
+    return (f"{seed}:{source_index}:" + row.astype(int).astype(str)).astype(TEXT)
 
 
 def records_side(ident: pd.DataFrame, p: Params, sources: list[str], registry_households: pd.Series) -> pd.DataFrame:
@@ -105,15 +124,15 @@ def records_side(ident: pd.DataFrame, p: Params, sources: list[str], registry_ho
         if rec.empty:
             continue
         out = _common(rec)
-        out.insert(0, "unique_id", record_id(i, rec["row"], p.linkage.sample_seed).to_numpy())
-        out["school"] = rec["school"].astype("string").to_numpy() if "school" in rec else pd.NA
+        out.insert(0, "unique_id", record_id(i, rec["row"], p.linkage.sample_seed).array)
+        out["school"] = _text(rec, "school").array
         # 就学援助: the parent's 宛名番号 names the household the child should be in
         if "parent_person_id" in rec and rec["parent_person_id"].notna().any():
-            out["household_id"] = rec["parent_person_id"].map(registry_households).astype("string").to_numpy()
+            out["household_id"] = rec["parent_person_id"].map(registry_households).astype(TEXT).array
         else:
-            out["household_id"] = pd.NA
-        out["moved_recently"] = pd.NA
-        out["source"] = path
+            out["household_id"] = _missing(out)
+        out["moved_recently"] = _missing(out)
+        out["source"] = pd.Series(path, index=out.index, dtype=TEXT)
         out["row"] = rec["row"].astype(int).to_numpy()
         frames.append(out)
     if not frames:
@@ -132,5 +151,5 @@ def add_districts(registry: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame
     for level, pat in (("district_elem", "小学校"), ("district_jhs", "中学校")):
         mm = m[m["school_rec"].str.contains(pat, na=False)]
         mode = mm.groupby("town")["school_rec"].agg(lambda x: x.value_counts().index[0]) if len(mm) else pd.Series(dtype=str)
-        out[level] = out["town"].map(mode).astype("string")
+        out[level] = out["town"].map(mode).astype(TEXT)
     return out

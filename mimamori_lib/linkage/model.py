@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..params import Linkage as LinkageParams
-from .inputs import COLUMNS, RECORDS, REGISTRY
+from .inputs import COLUMNS, RECORDS, REGISTRY, TEXT
 
 if TYPE_CHECKING:  # Splink is imported where a model is built: the steps that only read links never load it
     import splink.comparison_library as cl
@@ -198,15 +198,18 @@ def _spark_api(lk: LinkageParams, work: Path):
 
 
 def register(api, df: pd.DataFrame, name: str, spark=None):
-    """A side of the linkage as a table of the backend (every column as text)."""
-    df = df.reindex(columns=COLUMNS).astype("string")
+    """A side of the linkage as a table of the backend (every column as text; to DuckDB as an Arrow table, which it
+    reads in place, never as Python strings)."""
+    import pyarrow as pa
+
+    df = df.reindex(columns=COLUMNS).astype(TEXT)
     if spark is not None:
         from pyspark.sql.types import StringType, StructField, StructType
 
         schema = StructType([StructField(c, StringType(), True) for c in COLUMNS])
         rows = df.astype(object).where(df.notna(), None).values.tolist()
         return api.register(spark.createDataFrame(rows, schema=schema), dataset_display_name=name)
-    return api.register(df, dataset_display_name=name)
+    return api.register(pa.Table.from_pandas(df, preserve_index=False), dataset_display_name=name)
 
 
 # --- training ----------------------------------------------------------------------------------------
