@@ -25,3 +25,11 @@ def isin(values: pd.Series | pd.Index, allowed: Iterable) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return pd.Series(values).isin(list(allowed_arr)).to_numpy()
     return pc.fill_null(pc.is_in(left, value_set=right), False).to_numpy(zero_copy_only=False)
+
+
+def release_unused_memory() -> None:
+    """Give back to the system the memory Arrow's allocator keeps after its arrays are freed (hundreds of MB after a
+    big city's text has been worked on), before a step's next phase needs memory of its own (DuckDB's)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..arrays import isin
+from ..arrays import isin, release_unused_memory
 from ..catalogue import datasets
 from ..catalogue.registry import load_registry, registry_path, role_source
 from ..catalogue.tables import read_identity, registry_people
@@ -67,7 +67,9 @@ def run(p: Params, write: bool = True) -> LinkResult:
     lk = p.linkage
     reg = load_registry(p)
     train_on = lk.train_on or role_source(p, "attendance")
-    ident = read_identity(p, columns=IDENTITY_COLUMNS)
+    # the registry and the linked school files only (not the other departments' rows: millions in a big city)
+    ident = read_identity(p, columns=IDENTITY_COLUMNS,
+                          sources=[registry_path(p), *(reg[s]["path"] for s in lk.sources if s in reg)])
     reg_all = registry_people(p, ident[["source", "person_id", "household_id", "atena_no"]])
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
@@ -91,6 +93,7 @@ def run(p: Params, write: bool = True) -> LinkResult:
     log.info("名寄せ: 住基のこども %d 人 × 学校系の記録 %d 件 (うち出欠と同一の記録 %d 件は出欠の結果を引き継ぎ)",
              len(registry), int(in_sources.sum()), int(is_copy.sum()))
     del reg_all
+    release_unused_memory()
     pseudonym_of = pd.Series(registry["unique_id"].to_numpy(), index=registry["train_id"].to_numpy())
     with work_folder(p.processed / "restricted", p.processed.parent) as work, duckdb_api(lk, work) as api:
         # trained over the exports' own identities (registry row, record row), so another key trains the same model
