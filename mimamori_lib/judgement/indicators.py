@@ -97,6 +97,7 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
     reg = load_registry(p)
     frames = []
     cache: dict[str, pd.DataFrame | None] = {}
+    scoped: dict[str, np.ndarray] = {}  # per source: which rows are a child in scope's own (found once)
     for iid, item in catalogue.items():
         src = item["source"]
         if src not in cache:
@@ -112,14 +113,19 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
                 continue
             if kind == "near" and not rule:
                 rule = item.get("rule")
-            hit = t[_query(t, rule, p, item).to_numpy()]
+            level = item.get("level", "person")
+            rows = _query(t, rule, p, item).to_numpy()
+            if level == "person":  # a household's or a parent's fact reaches the children in scope through the registry
+                if src not in scoped:
+                    scoped[src] = isin(t["person_id"], in_scope)
+                rows = rows & scoped[src]
+            hit = t[rows]
             if hit.empty:
                 continue
             e = pd.DataFrame({"holder": hit["person_id"].to_numpy(), "source": hit["_source"].to_numpy(),
                               "department": hit["_department"].to_numpy(), "row": hit["row"].to_numpy(),
                               "date": pd.to_datetime(hit[item["date"]]).to_numpy() if item.get("date") else pd.NaT,
                               "detail": _describe(hit, item.get("show", []), labels).to_numpy()})
-            level = item.get("level", "person")
             if level == "person":
                 e["person_id"] = e["holder"]
             else:
@@ -130,7 +136,6 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
                     gap = e["holder_age"] - e["age"]
                     e = e[(e["person_id"] != e["holder"]) & gap.between(*PARENT_GAP)]
                 e = e.drop(columns=[c for c in ("household_id", "holder_age", "age") if c in e.columns])
-            e = e[isin(e["person_id"], in_scope)]
             # one line per fact: a household's 生活保護 is one row per member in the department's file
             e = e.drop_duplicates(["person_id", "date", "detail"])
             counts = e.groupby("person_id")["row"].transform("size")

@@ -75,17 +75,35 @@ def _pairs(p: Params, catalogue: dict, now: pd.DataFrame) -> tuple[dict[int, pd.
     return frames, list(zip(ys[:-1], ys[1:], strict=True))
 
 
-def _model_scores(pair: pd.DataFrame, earlier: list[pd.DataFrame], labels: dict, p: Params, kind: str) -> np.ndarray:
-    """Out-of-sample scores of the judged year's not-yet-supported children (the supported get −inf)."""
-    elig = ~pair["supported"].to_numpy(bool)
+@dataclass
+class _Judged:
+    """A judged pair's not-yet-supported children as the models see them: which rows, their features and their
+    folds (made once, for every ordering and every kind of need)."""
+
+    elig: np.ndarray
+    x: np.ndarray
+    folds: np.ndarray
+
+    @classmethod
+    def of(cls, pair: pd.DataFrame, labels: dict, p: Params) -> _Judged:
+        elig = ~pair["supported"].to_numpy(bool)
+        return cls(elig, model.design(pair[elig], list(labels)),
+                   model.fold_of(pair.loc[elig, "household_id"], p.ranking.folds))
+
+
+def _model_scores(pair: pd.DataFrame, judged: _Judged, earlier: list[pd.DataFrame], labels: dict, p: Params, kind: str,
+                  outcomes: list[str] | None = None) -> np.ndarray:
+    """Out-of-sample scores of the judged year's not-yet-supported children (the supported get −inf); ``outcomes``:
+    a kind of need's (its model learns them), else every outcome (``y``)."""
     s = np.full(len(pair), -np.inf)
     if earlier:
-        train = pd.concat(earlier, ignore_index=True)
+        train = pd.concat([e if outcomes is None else nk.with_kind(e, outcomes) for e in earlier], ignore_index=True)
         m = model.fit(train[~train["supported"].to_numpy(bool)], labels, p.ranking, kind)
         if m is not None:
-            s[elig] = m.predict(pair[elig])
+            s[judged.elig] = m.estimator.predict_proba(judged.x)[:, 1]
             return s
-    s[elig] = model.crossfit(pair[elig].reset_index(drop=True), labels, p.ranking, kind)
+    y = pair["y"].to_numpy(int) if outcomes is None else nk.kind_outcome(pair, outcomes)
+    s[judged.elig] = model.crossfit_design(judged.x, y[judged.elig], judged.folds, p.ranking, kind)
     return s
 
 
@@ -124,8 +142,9 @@ def run(p: Params, write: bool = True) -> RankResult:
         pair = judged[(a, b)]
         earlier = [judged[q] for q in pairs[:i]]
         scores = {"count": bt.count_score(pair, counting, p)}
+        prepared = _Judged.of(pair, labels, p)
         for kind in kinds:
-            scores["model" if kind == p.ranking.model else kind] = _model_scores(pair, earlier, labels, p, kind)
+            scores["model" if kind == p.ranking.model else kind] = _model_scores(pair, prepared, earlier, labels, p, kind)
         rule = bt.rule_list(pair, counting, p)
         t = bt.backtest(pair, scores, rule, p.ranking.ks)
         rows.append(t.assign(judged_fy=a, outcome_fy=b))
@@ -134,8 +153,8 @@ def run(p: Params, write: bool = True) -> RankResult:
                        "hits": int(pair["y"].sum()),
                        **{c: int(pair[c].sum()) for c in pair.columns if c.startswith("o_")}})
         if i == len(pairs) - 1:
-            kind_scores = {kid: _model_scores(nk.with_kind(pair, kd.outcomes), [nk.with_kind(e, kd.outcomes) for e in earlier],
-                                              labels, p, p.ranking.model) for kid, kd in need.items()}
+            kind_scores = {kid: _model_scores(pair, prepared, earlier, labels, p, p.ranking.model, kd.outcomes)
+                           for kid, kd in need.items()}
             res.judged = nk.judged_with_scores(pair, scores, kind_scores)
             res.backtest = t
             k = p.ranking.fairness_k

@@ -92,6 +92,12 @@ def fit(train: pd.DataFrame, labels: dict[str, str], r: Ranking, kind: str = "lo
 
 
 def _fit(x: np.ndarray, y: np.ndarray, names: list[str], labels: dict[str, str], r: Ranking, kind: str) -> Fitted | None:
+    est = _estimate(x, y, r, kind)
+    return None if est is None else Fitted(kind, est, names, labels, len(y), int(y.sum()), data_hash(x, y))
+
+
+def _estimate(x: np.ndarray, y: np.ndarray, r: Ranking, kind: str):
+    """The fitted estimator (``None`` when there is nothing to learn)."""
     if len(y) == 0 or y.min() == y.max():
         return None
     est = _estimator(kind, r)
@@ -99,7 +105,7 @@ def _fit(x: np.ndarray, y: np.ndarray, names: list[str], labels: dict[str, str],
         est.fit(*collapsed(x, y))
     else:
         est.fit(x, y)
-    return Fitted(kind, est, names, labels, len(y), int(y.sum()), data_hash(x, y))
+    return est
 
 
 def collapsed(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -131,17 +137,20 @@ def fold_of(households: pd.Series, folds: int) -> np.ndarray:
 
 def crossfit(train: pd.DataFrame, labels: dict[str, str], r: Ranking, kind: str = "logistic") -> np.ndarray:
     """Out-of-sample scores for every row of ``train``: each from a model fitted on the other folds' households."""
-    folds = fold_of(train["household_id"], r.folds)
-    names = list(labels)
-    x, y = design(train, names), train["y"].to_numpy(int)  # once, each fold a slice of it
-    out = np.full(len(train), np.nan)
-    base = float(train["y"].mean()) if len(train) else 0.0
+    x, y = design(train, list(labels)), train["y"].to_numpy(int)
+    return crossfit_design(x, y, fold_of(train["household_id"], r.folds), r, kind)
+
+
+def crossfit_design(x: np.ndarray, y: np.ndarray, folds: np.ndarray, r: Ranking, kind: str = "logistic") -> np.ndarray:
+    """:func:`crossfit` on a design matrix, outcomes and folds already made (one matrix serves every kind of need)."""
+    out = np.full(len(y), np.nan)
+    base = float(y.mean()) if len(y) else 0.0
     for k in range(r.folds):
         test = folds == k
         if not test.any():
             continue
-        m = _fit(x[~test], y[~test], names, labels, r, kind)
-        out[test] = m.estimator.predict_proba(x[test])[:, 1] if m is not None else base
+        est = _estimate(x[~test], y[~test], r, kind)
+        out[test] = est.predict_proba(x[test])[:, 1] if est is not None else base
     return out
 
 

@@ -18,11 +18,48 @@ def truth_dir(p: Params) -> Path | None:
     return d if d is not None and (d / "rows.csv").exists() else None
 
 
+def truth_rows(truth: Path, sources: list[str] | None = None) -> pd.DataFrame:
+    """The truth of each export row (``source``, ``row``, the true child's ``atena_no``; empty where none), of some
+    ``sources`` only (the file holds every department's rows: millions at a big city's scale, read by Arrow's
+    parser)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    cols = ["source", "row", "atena_no"]
+    t = csv.read_csv(truth / "rows.csv", convert_options=csv.ConvertOptions(
+        include_columns=cols, column_types={c: pa.string() for c in cols}, strings_can_be_null=False))
+    if sources is not None:
+        t = t.filter(pc.is_in(t["source"], value_set=pa.array(sorted(set(sources)), pa.string())))
+    rows = t.to_pandas()
+    rows["row"] = rows["row"].astype(int)
+    return rows
+
+
+def truth_children(truth: Path, columns: list[str]) -> pd.DataFrame:
+    """Some columns of the synthetic city's children (every value as text, empty where blank)."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    return csv.read_csv(truth / "children.csv", convert_options=csv.ConvertOptions(
+        include_columns=columns, column_types={c: pa.string() for c in columns}, strings_can_be_null=False)).to_pandas()
+
+
 def linkage_accuracy(links: pd.DataFrame, identity: pd.DataFrame, truth: Path) -> dict:
     """Precision, recall and F1 of the links (auto + reviewed), merged twins, and truly-absent children linked."""
-    rows = pd.read_csv(truth / "rows.csv", dtype=str, keep_default_na=False)
-    rows["row"] = rows["row"].astype(int)
-    kids = pd.read_csv(truth / "children.csv", dtype=str, keep_default_na=False)
+    return _accuracy(links, identity, truth_rows(truth, sorted(set(links["source"]))),
+                     truth_children(truth, ["atena_no", "twin"]))
+
+
+def linkage_breakdown(links: pd.DataFrame, identity: pd.DataFrame, truth: Path, reference_date) -> pd.DataFrame:
+    """Recall by hard case (synthetic city only): records whose true child moved within the city in the last year
+    (the school may still have the old address), whose birth date or name differs from the registry's (a typo),
+    foreign residents, twins, and each source. One row per case: true links, found, recall; wrong links."""
+    return _breakdown(links, identity, truth_rows(truth, sorted(set(links["source"]))),
+                      truth_children(truth, ["atena_no", "foreign", "twin"]), reference_date)
+
+
+def _accuracy(links: pd.DataFrame, identity: pd.DataFrame, rows: pd.DataFrame, kids: pd.DataFrame) -> dict:
     reg = identity[identity["atena_no"].notna() & identity["person_id"].notna()]  # only the registry holds both
     to_atena = reg.drop_duplicates("person_id").set_index("person_id")["atena_no"]
     m = links.merge(rows[["source", "row", "atena_no"]].rename(columns={"atena_no": "true"}), on=["source", "row"], how="left")
@@ -44,24 +81,19 @@ def linkage_accuracy(links: pd.DataFrame, identity: pd.DataFrame, truth: Path) -
             "absent_linked": int((absent & linked).sum()), "in_review": int((m["status"] == "review").sum())}
 
 
-def linkage_breakdown(links: pd.DataFrame, identity: pd.DataFrame, truth: Path, reference_date) -> pd.DataFrame:
-    """Recall by hard case (synthetic city only): records whose true child moved within the city in the last year
-    (the school may still have the old address), whose birth date or name differs from the registry's (a typo),
-    foreign residents, twins, and each source. One row per case: true links, found, recall; wrong links."""
-    rows = pd.read_csv(truth / "rows.csv", dtype=str, keep_default_na=False)
-    rows["row"] = rows["row"].astype(int)
-    kids = pd.read_csv(truth / "children.csv", dtype=str, keep_default_na=False).set_index("atena_no")
+def _breakdown(links: pd.DataFrame, identity: pd.DataFrame, rows: pd.DataFrame, kids: pd.DataFrame,
+               reference_date) -> pd.DataFrame:
+    kids = kids.set_index("atena_no")
     reg = identity[identity["atena_no"].notna() & identity["person_id"].notna()].drop_duplicates("atena_no")
     reg_by_atena = reg.set_index("atena_no")
     to_atena = reg.drop_duplicates("person_id").set_index("person_id")["atena_no"]
     m = links.merge(rows[["source", "row", "atena_no"]].rename(columns={"atena_no": "true"}), on=["source", "row"], how="left")
     m = m[m["true"].fillna("") != ""].copy()
-    rec = identity.set_index(["source", "row"])
     m["pred"] = m["person_id"].map(to_atena).fillna("")
     m["found"] = m["status"].isin(["auto", "reviewed"]).to_numpy() & (m["pred"] == m["true"]).to_numpy()
     m["wrong"] = m["status"].isin(["auto", "reviewed"]).to_numpy() & (m["pred"] != "").to_numpy() & (m["pred"] != m["true"]).to_numpy()
     quarantined = ~m["true"].isin(reg_by_atena.index).to_numpy()  # the child's registry row was set aside as broken
-    r = rec.reindex(list(zip(m["source"], m["row"], strict=True)))
+    r = m[["source", "row"]].merge(identity.drop_duplicates(["source", "row"]), on=["source", "row"], how="left")
     g = reg_by_atena.reindex(m["true"])
     ref = pd.Timestamp(reference_date)
     since = pd.to_datetime(g["resident_since"], errors="coerce") if "resident_since" in g else pd.Series(pd.NaT, index=g.index)
@@ -90,6 +122,7 @@ def linkage_breakdown(links: pd.DataFrame, identity: pd.DataFrame, truth: Path, 
 def linkage_check(p: Params, links: pd.DataFrame):
     """Precision, recall and F1 of a year's links against the synthetic city's truth, for the 20_link cell marked
     「合成データのみ」 (a city's own exports: a sentence saying there is no truth)."""
+    from ..catalogue.registry import registry_path
     from ..catalogue.tables import read_identity
 
     if read_marker(p.raw_dir) is None:
@@ -97,7 +130,9 @@ def linkage_check(p: Params, links: pd.DataFrame):
     truth = truth_dir(p)
     if truth is None:
         return "正解データが見つかりません。"
+    sources = sorted(set(links["source"]))
     ident = read_identity(p, columns=["source", "row", "person_id", "atena_no", "name", "name_kana", "birth_date", "address",
-                                      "resident_since"])
-    return {"accuracy": linkage_accuracy(links, ident, truth),
-            "cases": linkage_breakdown(links, ident, truth, p.reference_date)}
+                                      "resident_since"], sources=[registry_path(p), *sources])
+    rows, kids = truth_rows(truth, sources), truth_children(truth, ["atena_no", "foreign", "twin"])
+    return {"accuracy": _accuracy(links, ident, rows, kids),
+            "cases": _breakdown(links, ident, rows, kids, p.reference_date)}
