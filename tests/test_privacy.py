@@ -52,3 +52,16 @@ def test_a_person_keeps_one_pseudonym_across_years(smoke_run: Path) -> None:
     both = ids[0].index.intersection(ids[1].index)
     assert len(both) > 500
     assert (ids[0][both] == ids[1][both]).all(), "the keyed pseudonym follows a child from FY2024 to FY2025"
+
+
+def test_a_column_of_identifiers_gets_the_pseudonyms_one_at_a_time_would() -> None:
+    """The column-wise pseudonyms (one keyed state, copied per value) are exactly :func:`pseudonym`'s, per domain;
+    a missing or empty identifier has none."""
+    from mimamori_lib.privacy.pseudonym import pseudonym, pseudonym_series
+
+    key = bytes(range(32))
+    values = pd.Series(["0000000001", "0123456789", None, "", "0000000001", "宛名"], dtype="string[pyarrow]")
+    for domain in ("person", "household"):
+        got = pseudonym_series(key, values, domain).astype(object).where(lambda s: s.notna(), None).tolist()
+        assert got == [pseudonym(key, v, domain) if v else None for v in [*values[:2], None, None, values[4], values[5]]]
+    assert pseudonym_series(key, values)[0] != pseudonym_series(key, values, "household")[0]

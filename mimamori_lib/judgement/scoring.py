@@ -27,14 +27,21 @@ log = logging.getLogger(__name__)
 GROUP_LABEL = {"basic": "基本項目上位", "other": "その他項目上位", "tier": "次点層 (未支援)"}
 
 
+def weighted_sum(m: pd.DataFrame, items: list[str], w: dict[str, float]) -> np.ndarray:
+    """Σ item × weight per row, added item by item in the order given (the same sums, to the last bit, whatever
+    the frame's size: no pandas Series per item)."""
+    total = np.zeros(len(m))
+    for i in items:
+        total += m[i].to_numpy(float) * w[i]
+    return total
+
+
 def weighted_values(m: pd.DataFrame, catalogue: dict, weights: dict) -> pd.DataFrame:
     """Basic and other values: counts, or weighted sums when weights are given."""
-    out = m.copy()
-    basic = [i for i, it in catalogue.items() if it.get("basic")]
-    other = [i for i, it in catalogue.items() if not it.get("basic")]
+    out = m.copy(deep=False)  # the new columns only; ``m`` is left as it was
     w = {i: float(weights.get(i, 1.0)) for i in catalogue}
-    out["basic_value"] = sum((out[i] * w[i] for i in basic), start=pd.Series(0.0, index=out.index))
-    out["other_value"] = sum((out[i] * w[i] for i in other), start=pd.Series(0.0, index=out.index))
+    out["basic_value"] = weighted_sum(out, [i for i, it in catalogue.items() if it.get("basic")], w)
+    out["other_value"] = weighted_sum(out, [i for i, it in catalogue.items() if not it.get("basic")], w)
     return out
 
 
@@ -187,7 +194,7 @@ def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[s
     m["basic_count"] = m[basic].sum(axis=1).astype(int)
     m["other_count"] = m[other].sum(axis=1).astype(int)
     w = p.indicators.weights
-    m["risk_value"] = np.round(sum((m[i] * float(w.get(i, 1.0)) for i in catalogue), start=pd.Series(0.0, index=m.index)), 3)
+    m["risk_value"] = np.round(weighted_sum(m, list(catalogue), {i: float(w.get(i, 1.0)) for i in catalogue}), 3)
     m = weighted_values(m, catalogue, w)
     sup_items = [i for i in p.extraction.supported_items if i in m]
     m["supported_earlier_decision"] = isin(m["person_id"], earlier_needed)
