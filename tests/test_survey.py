@@ -30,3 +30,25 @@ def test_planted_effects_recovered(beppu: Path, beppu_processed) -> None:
     assert len(null) == 2 and (null["q_value"] >= 0.05).all(), "null items are not significant after correction"
     text = "".join(plain_reading(p, res.associations, res.multivariable))
     assert "原因" in text and "補正" in text
+
+
+def test_a_model_fitted_once_per_distinct_answer_is_the_per_respondent_model() -> None:
+    """The survey's logistic regressions are fitted on the distinct rows weighted by their respondents: the same
+    estimates, standard errors and respondents as statsmodels' Logit on one row per respondent."""
+    import numpy as np
+    import statsmodels.formula.api as smf
+
+    from mimamori_lib.survey.analysis import _fit
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    d = pd.DataFrame({"item": rng.integers(0, 2, n), "grade": rng.integers(1, 10, n),
+                      "sex": pd.array(rng.choice(["1", "2"], n), dtype="string[pyarrow]")})
+    d["poverty"] = (rng.random(n) < 1 / (1 + np.exp(2 - 0.8 * d["item"] - 0.1 * d["grade"]))).astype(int)
+    formula = "poverty ~ item + C(grade) + C(sex)"
+    got, respondents = _fit(formula, d)
+    ref = smf.logit(formula, d.assign(sex=d["sex"].astype(object))).fit(disp=0, tol=1e-12)
+    assert respondents == n
+    np.testing.assert_allclose(got.params.to_numpy(), ref.params.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(got.bse.to_numpy(), ref.bse.to_numpy(), rtol=1e-8)
+    assert abs(got.pseudo_rsquared(kind="mcf") - ref.prsquared) < 1e-8
