@@ -155,21 +155,27 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
 def item_matrix(scope: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, weights: dict | None = None) -> pd.DataFrame:
     """One row per child in scope: each item 0/1, basic and other counts, and the weighted risk value."""
     m = ev[(ev["kind"] == "match").to_numpy()].drop_duplicates(["item", "person_id"])
-    out = scope[["person_id"]].copy()
-    index = pd.Index(out["person_id"])
+    index = pd.Index(scope["person_id"])
+    pos = index.get_indexer(m["person_id"])  # each match's child, once for every item
+    items = m["item"].to_numpy()
+    cols: dict[str, np.ndarray] = {}
     for iid in catalogue:
-        col = np.zeros(len(out), dtype=int)
-        pos = index.get_indexer(m.loc[(m["item"] == iid).to_numpy(), "person_id"])
-        col[pos[pos >= 0]] = 1
-        out[iid] = col
+        col = np.zeros(len(scope), dtype=int)
+        at = pos[(items == iid) & (pos >= 0)]
+        col[at] = 1
+        cols[iid] = col
     basic = [i for i, it in catalogue.items() if it.get("basic")]
     other = [i for i, it in catalogue.items() if not it.get("basic")]
-    out["basic_count"] = out[basic].sum(axis=1).astype(int)
-    out["other_count"] = out[other].sum(axis=1).astype(int)
+    zero = np.zeros(len(scope), dtype=int)
+    cols["basic_count"] = sum((cols[i] for i in basic), start=zero).astype(int)
+    cols["other_count"] = sum((cols[i] for i in other), start=zero).astype(int)
     w = weights or {}
-    out["risk_value"] = sum(out[i] * float(w.get(i, 1.0)) for i in catalogue) if catalogue else 0.0
-    out["risk_value"] = np.round(out["risk_value"].astype(float), 3)
-    return out
+    risk = np.zeros(len(scope))
+    for i in catalogue:  # item by item, as the counts are added everywhere (the same sums to the last bit)
+        risk = risk + cols[i] * float(w.get(i, 1.0))
+    cols["risk_value"] = np.round(risk, 3)
+    # one frame made at once (a column added at a time makes pandas copy the whole block again and again)
+    return pd.concat([scope[["person_id"]], pd.DataFrame(cols, index=scope.index)], axis=1)
 
 
 def parents_in_household(juki: pd.DataFrame) -> pd.Series:

@@ -36,8 +36,9 @@ def year_frame(p: Params, items: pd.DataFrame, ev: pd.DataFrame, catalogue: dict
     age_band). Sorted by pseudonym, so that the same data give the same rows in the same order."""
     f = items.sort_values("person_id", kind="stable").reset_index(drop=True)
     near = ev[(ev["kind"] == "near").to_numpy()]
-    for iid in near_items(catalogue):
-        f[f"near_{iid}"] = isin(f["person_id"], near.loc[(near["item"] == iid).to_numpy(), "person_id"]).astype(int)
+    flags = {f"near_{iid}": isin(f["person_id"], near.loc[(near["item"] == iid).to_numpy(), "person_id"]).astype(int)
+             for iid in near_items(catalogue)}
+    f = pd.concat([f, pd.DataFrame(flags, index=f.index)], axis=1)  # at once: not a copy of the frame per column
     basic = [i for i, it in catalogue.items() if it.get("basic") and i in f]
     any_basic = f[basic].sum(axis=1).gt(0).astype(int)
     hh_kids = f.groupby("household_id")["person_id"].transform("size")
@@ -105,7 +106,6 @@ def judged_pair(prev: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
     f = prev[isin(prev["person_id"], out["person_id"])].reset_index(drop=True)
     o = out.set_index("person_id").reindex(f["person_id"]).fillna(0)
     not_sup = ~f["supported"].to_numpy(bool)
-    for c in out.columns.drop(["person_id", "hit"]):
-        f[f"o_{c}"] = ((o[c].to_numpy() > 0) & not_sup).astype(int)
-    f["y"] = ((o["hit"].to_numpy() > 0) & not_sup).astype(int)
-    return f
+    new = {f"o_{c}": ((o[c].to_numpy() > 0) & not_sup).astype(int) for c in out.columns.drop(["person_id", "hit"])}
+    new["y"] = ((o["hit"].to_numpy() > 0) & not_sup).astype(int)
+    return pd.concat([f, pd.DataFrame(new, index=f.index)], axis=1)
