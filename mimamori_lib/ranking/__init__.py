@@ -97,8 +97,8 @@ def _model_scores(pair: pd.DataFrame, judged: _Judged, earlier: list[pd.DataFram
     a kind of need's (its model learns them), else every outcome (``y``)."""
     s = np.full(len(pair), -np.inf)
     if earlier:
-        train = pd.concat([e if outcomes is None else nk.with_kind(e, outcomes) for e in earlier], ignore_index=True)
-        m = model.fit(train[~train["supported"].to_numpy(bool)], labels, p.ranking, kind)
+        m = model.fit_pairs(earlier, labels, p.ranking, kind,
+                            None if outcomes is None else (lambda e: nk.kind_outcome(e, outcomes)))
         if m is not None:
             s[judged.elig] = m.estimator.predict_proba(judged.x)[:, 1]
             return s
@@ -167,10 +167,7 @@ def run(p: Params, write: bool = True) -> RankResult:
         res.backtest_by_year = pd.concat(rows, ignore_index=True)
         res.outcome_counts = pd.DataFrame(counts)
     t_backtest = time.perf_counter() - t0 - t_items
-    train = [judged[q] for q in pairs]
-    if train:
-        tr = pd.concat(train, ignore_index=True)
-        res.fitted = model.fit(tr[~tr["supported"].to_numpy(bool)], labels, p.ranking, p.ranking.model)
+    res.fitted = model.fit_pairs([judged[q] for q in pairs], labels, p.ranking, p.ranking.model)
     if res.fitted is None:
         res.frame["model_risk"] = np.nan
         res.frame["reasons"] = ""

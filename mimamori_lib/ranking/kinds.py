@@ -33,8 +33,7 @@ def fit_kind(kind, judged: list[pd.DataFrame], labels: dict[str, str], p: Params
     outcome to learn from, no model: its stratum is ordered by the count of its items, and the report says so."""
     from . import model
 
-    tr = pd.concat([with_kind(j, kind.outcomes) for j in judged], ignore_index=True) if judged else None
-    fitted = model.fit(tr[~tr["supported"].to_numpy(bool)], labels, p.ranking, p.ranking.model) if tr is not None else None
+    fitted = model.fit_pairs(judged, labels, p.ranking, p.ranking.model, lambda j: kind_outcome(j, kind.outcomes))
     if fitted is None:
         return None, {"label": kind.label, "model": False,
                       "message": f"{kind.label}: 学習に使える結果がないため、この種類の枠は件数の順に並べます"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,21 @@ def fit(train: pd.DataFrame, labels: dict[str, str], r: Ranking, kind: str = "lo
     every child had one)."""
     names = list(labels)
     return _fit(design(train, names), train["y"].to_numpy(int), names, labels, r, kind)
+
+
+def fit_pairs(pairs: list[pd.DataFrame], labels: dict[str, str], r: Ranking, kind: str = "logistic",
+              outcome: Callable[[pd.DataFrame], np.ndarray] | None = None) -> Fitted | None:
+    """:func:`fit` on the not-yet-supported children of judged pairs, one after another, reading only the features
+    (no copy of the pairs): ``outcome`` gives a pair's outcomes (a kind of need's), by default its ``y``."""
+    names = list(labels)
+    xs, ys = [], []
+    for pair in pairs:
+        keep = ~pair["supported"].to_numpy(bool)
+        xs.append(design(pair, names)[keep])
+        ys.append((pair["y"].to_numpy(int) if outcome is None else outcome(pair))[keep])
+    if not xs:
+        return None
+    return _fit(np.vstack(xs), np.concatenate(ys), names, labels, r, kind)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, names: list[str], labels: dict[str, str], r: Ranking, kind: str) -> Fitted | None:
