@@ -178,17 +178,18 @@ def score(items: pd.DataFrame, catalogue: dict, p: Params, earlier_needed: set[s
           ranking: pd.DataFrame | None = None) -> pd.DataFrame:
     """Counts of the items that count (``catalogue``), weights, who is already supported, and the extraction.
     ``ranking``: the model's risk and reasons per child (25_ranking), carried on the scores."""
-    m = items[["person_id", *catalogue, "age"]].copy()
+    m = items[["person_id", *catalogue, "age"]]
+    carried = {}
     if ranking is not None:
-        r = ranking.set_index("person_id")
-        m["model_risk"] = r["model_risk"].reindex(m["person_id"]).to_numpy(float)
-        m["reasons"] = r["reasons"].reindex(m["person_id"]).fillna("").to_numpy(object)
+        r = ranking.set_index("person_id").reindex(m["person_id"])  # every child looked up once, for every column
+        carried = {"model_risk": r["model_risk"].to_numpy(float), "reasons": r["reasons"].fillna("").to_numpy(object)}
         for c in r.columns:
             if c.startswith("risk_"):
-                m[c] = r[c].reindex(m["person_id"]).to_numpy(float)
+                carried[c] = r[c].to_numpy(float)
             elif c.startswith("reasons_"):
-                m[c] = r[c].reindex(m["person_id"]).fillna("").to_numpy(object)
-    m = pd.concat([m, kind_counts(items, catalogue, p.ranking.kinds).set_axis(m.index)], axis=1)
+                carried[c] = r[c].fillna("").to_numpy(object)
+    m = pd.concat([m, pd.DataFrame(carried, index=m.index),
+                   kind_counts(items, catalogue, p.ranking.kinds).set_axis(m.index)], axis=1)
     basic = [i for i, it in catalogue.items() if it.get("basic")]
     other = [i for i, it in catalogue.items() if not it.get("basic")]
     m["basic_count"] = m[basic].sum(axis=1).astype(int)
