@@ -33,11 +33,13 @@ def attribute_groups(pair: pd.DataFrame) -> list[tuple[str, list[tuple[object, n
     return out
 
 
-def audit(pair: pd.DataFrame, lists: dict[str, np.ndarray], groups: list | None = None) -> pd.DataFrame:
+def audit(pair: pd.DataFrame, lists: dict[str, np.ndarray], groups: list | None = None,
+          y: np.ndarray | None = None) -> pd.DataFrame:
     """``lists``: ranking → list weight per row of ``pair`` (1 listed, a fraction at a shared tie). Counts are among
     the not-yet-supported children of the judged year; ``positives`` (the group's children with an outcome) is kept
-    for the intervals. ``groups``: :func:`attribute_groups` of ``pair``, when the caller has them already."""
-    y = pair["y"].to_numpy(int)
+    for the intervals. ``groups``: :func:`attribute_groups` of ``pair``, when the caller has them already; ``y``: the
+    outcome per row (a kind of need's), by default the pair's ``y``."""
+    y = pair["y"].to_numpy(int) if y is None else np.asarray(y, dtype=int)
     groups = groups if groups is not None else attribute_groups(pair)
     rows = []
     for name, w in lists.items():

@@ -47,11 +47,6 @@ def kind_outcome(pair: pd.DataFrame, outcomes: list[str]) -> np.ndarray:
     return pair[cols].max(axis=1).to_numpy(int) if cols else np.zeros(len(pair), int)
 
 
-def with_kind(pair: pd.DataFrame, outcomes: list[str]) -> pd.DataFrame:
-    """The pair with ``y`` = the kind's outcome (what its model learns)."""
-    return pair.assign(y=kind_outcome(pair, outcomes))
-
-
 def band_list(pair: pd.DataFrame, kind_scores: dict[str, np.ndarray], catalogue: dict, p: Params, k: int) -> tuple[np.ndarray, pd.Series]:
     """The strata band of ``k`` over the judged year's not-yet-supported children with an item (out-of-sample kind
     scores): list weights per row of ``pair`` and each listed row's stratum."""
@@ -109,7 +104,7 @@ def fairness_by_kind(pair: pd.DataFrame, lists: dict[str, np.ndarray], p: Params
     frames = []
     groups = fairness.attribute_groups(pair)
     for kind in p.ranking.kinds.values():
-        t = fairness.audit(with_kind(pair, kind.outcomes), lists, groups)
+        t = fairness.audit(pair, lists, groups, y=kind_outcome(pair, kind.outcomes))
         frames.append(t.assign(kind=kind.label))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
