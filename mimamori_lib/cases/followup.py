@@ -80,6 +80,8 @@ def follow_up(p_prev: Params, p_next: Params) -> pd.DataFrame | None:
     in_scope = isin(pid, items_next["person_id"])
     on_register = isin(pid, registry(p_next)["person_id"])
     out["residence"] = np.where(in_scope, RESIDENCE[0], np.where(on_register, RESIDENCE[1], RESIDENCE[2]))
+    # the judged children's rows only (the items hold every child of the city: 500,000 in a big one)
+    items_prev, items_next = (x[isin(x["person_id"], pid)] if x is not None else None for x in (items_prev, items_next))
     for when, items in (("before", items_prev), ("after", items_next)):
         n, which = _item_lists(items, ids)
         out[f"items_{when}"] = n.reindex(pid).to_numpy()
