@@ -246,6 +246,17 @@ def test_the_review_queue_does_not_depend_on_the_order_of_the_pairs(model) -> No
         pd.testing.assert_frame_equal(q, queues[0])
 
 
+def test_a_namesake_born_in_another_year_on_another_day_is_no_candidate(model) -> None:
+    """A whole name in common pairs a record with a registry child only with the birth year, or the birth month and
+    day, in common too: a date with one field wrong is still scored, a namesake born in another year on another day
+    is not (at 500,000 children those were 50 million pairs, none of them a link)."""
+    lk, reg, training, _ = model
+    for born, candidate in (("2013-11-30", True), ("2016-02-04", True), ("2016-11-30", False)):  # p1: 2013-02-04
+        rec = _records(reg, ["p1"]).assign(birth_date=born, birth_ym=born[:7])
+        pairs = predict_with(lk, training.model, reg, rec, 0.0, _WORK)
+        assert ("p1" in set(pairs["unique_id_l"])) == candidate, born
+
+
 def test_em_cap_is_reported_not_called_convergence(model, caplog) -> None:
     _, reg, _, _ = model
     with caplog.at_level(logging.WARNING, logger="mimamori_lib.linkage"), duckdb_api(LinkageParams(), _WORK) as api:
@@ -256,7 +267,8 @@ def test_em_cap_is_reported_not_called_convergence(model, caplog) -> None:
 
 def test_staff_decisions_override_the_model(model) -> None:
     lk, reg, _, atena = model
-    one = _records(reg, ["p1"]).assign(family_name="Z", full_name="Z", birth_date="2000-01-01", birth_ym="2000-01",
+    # another family name and another birth month and day (p1 was born 2013-02-04): the model does not link it
+    one = _records(reg, ["p1"]).assign(family_name="Z", full_name="Z", birth_date="2013-11-30", birth_ym="2013-11",
                                        address=pd.NA, sex=pd.NA)
     pairs, links, _ = _link(model, reg, one, lower=0.0)
     assert links.loc[1, "status"] in ("unmatched", "review")
