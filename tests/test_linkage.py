@@ -255,6 +255,12 @@ def test_a_namesake_born_in_another_year_on_another_day_is_no_candidate(model) -
         rec = _records(reg, ["p1"]).assign(birth_date=born, birth_ym=born[:7])
         pairs = predict_with(lk, training.model, reg, rec, 0.0, _WORK)
         assert ("p1" in set(pairs["unique_id_l"])) == candidate, born
+    # staff who checked with the school link it all the same: a row added to the review queue with 一致
+    rec = pd.concat([_records(reg, ["p1"]).assign(birth_date="2016-11-30", birth_ym="2016-11"), _records(reg, ["p5"])],
+                    ignore_index=True).assign(unique_id=["0:1", "0:2"], row=[1, 2])
+    yes = pd.DataFrame({"source": [SRC], "row": [1], "atena_no": [model[3]["p1"]], "判定": ["一致"]})
+    _, links, _ = _link(model, reg, rec, yes, lower=0.0)
+    assert links.loc[1, "status"] == "reviewed" and links.loc[1, "person_id"] == "p1"
 
 
 def test_em_cap_is_reported_not_called_convergence(model, caplog) -> None:
