@@ -9,6 +9,7 @@ date and values, so that staff can see exactly why a child is on the list.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -152,6 +153,16 @@ def evidence(p: Params, catalogue: dict, juki: pd.DataFrame, links: pd.DataFrame
     return ev[keep].reset_index(drop=True)
 
 
+def weighted_sum(m: pd.DataFrame | Mapping[str, np.ndarray], items: list[str], w: dict[str, float],
+                 rows: int | None = None) -> np.ndarray:
+    """Σ item × weight per row of ``m`` (a frame, or ``rows`` long columns by name), added item by item in the order
+    given (the same sums, to the last bit, whatever the frame's size: no pandas Series per item)."""
+    total = np.zeros(len(m) if rows is None else rows)
+    for i in items:
+        total += np.asarray(m[i], dtype=float) * w[i]
+    return total
+
+
 def item_matrix(scope: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, weights: dict | None = None) -> pd.DataFrame:
     """One row per child in scope: each item 0/1, basic and other counts, and the weighted risk value."""
     m = ev[(ev["kind"] == "match").to_numpy()].drop_duplicates(["item", "person_id"])
@@ -170,10 +181,8 @@ def item_matrix(scope: pd.DataFrame, ev: pd.DataFrame, catalogue: dict, weights:
     cols["basic_count"] = sum((cols[i] for i in basic), start=zero).astype(int)
     cols["other_count"] = sum((cols[i] for i in other), start=zero).astype(int)
     w = weights or {}
-    risk = np.zeros(len(scope))
-    for i in catalogue:  # item by item, as the counts are added everywhere (the same sums to the last bit)
-        risk = risk + cols[i] * float(w.get(i, 1.0))
-    cols["risk_value"] = np.round(risk, 3)
+    cols["risk_value"] = np.round(weighted_sum(cols, list(catalogue), {i: float(w.get(i, 1.0)) for i in catalogue},
+                                               len(scope)), 3)
     # one frame made at once (a column added at a time makes pandas copy the whole block again and again)
     return pd.concat([scope[["person_id"]], pd.DataFrame(cols, index=scope.index)], axis=1)
 

@@ -20,20 +20,11 @@ from ..catalogue import datasets
 from ..catalogue.vocabulary import NEED_YES
 from ..params import Extraction, NeedKind, Params
 from ..privacy.pseudonym import extract_id, key_path, load_key
-from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry
+from .indicators import children_in_scope, evidence, item_matrix, load_catalogue, registry, weighted_sum
 from .strata import kind_counts, select
 
 log = logging.getLogger(__name__)
 GROUP_LABEL = {"basic": "基本項目上位", "other": "その他項目上位", "tier": "次点層 (未支援)"}
-
-
-def weighted_sum(m: pd.DataFrame, items: list[str], w: dict[str, float]) -> np.ndarray:
-    """Σ item × weight per row, added item by item in the order given (the same sums, to the last bit, whatever
-    the frame's size: no pandas Series per item)."""
-    total = np.zeros(len(m))
-    for i in items:
-        total += m[i].to_numpy(float) * w[i]
-    return total
 
 
 def weighted_values(m: pd.DataFrame, catalogue: dict, weights: dict) -> pd.DataFrame:

@@ -67,9 +67,9 @@ def run(p: Params, write: bool = True) -> LinkResult:
     lk = p.linkage
     reg = load_registry(p)
     train_on = lk.train_on or role_source(p, "attendance")
-    # the registry and the linked school files only (not the other departments' rows: millions in a big city)
+    # the registry and the school files (not the other departments' rows: millions in a big city)
     ident = read_identity(p, columns=IDENTITY_COLUMNS,
-                          sources=[registry_path(p), *(reg[s]["path"] for s in lk.sources if s in reg)])
+                          sources=[registry_path(p), *(reg[s]["path"] for s in {*lk.sources, train_on} if s in reg)])
     reg_all = registry_people(p, ident[["source", "person_id", "household_id", "atena_no"]])
     households = reg_all.set_index("person_id")["household_id"]
     person_to_atena = reg_all.set_index("person_id")["atena_no"]
