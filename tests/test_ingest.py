@@ -12,6 +12,7 @@ from mimamori_lib import ingest
 from mimamori_lib.catalogue.tables import read_identity
 from mimamori_lib.params import load_params
 from mimamori_lib.privacy.pseudonym import pseudonym
+from mimamori_lib.rights.apply import APPLIED
 
 JUKI_HEADER = "宛名番号,世帯番号,続柄,氏名,氏名カナ,生年月日,性別,住所,住定日,転入回数,国籍区分"
 JUKI_ROWS = [
@@ -164,3 +165,65 @@ def test_identical_anonymous_answers_are_not_duplicates(run) -> None:
     r = res.sources["hearing"]
     assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (3, 3, 0)
     assert r.table["q1_shared_view"].isna().sum() == 1 and r.missing["Q2_こども理解の深まり"] == 1, "out of range → missing"
+
+
+def _ingest_in_a_process(raw: Path, out: Path, parallel_mb: int | None) -> str:
+    """FY2025 of ``raw`` ingested by a fresh Python (``-c``: no main script a second process would run again); its
+    log."""
+    import subprocess
+    import sys
+
+    from mimamori_lib import paths
+
+    code = ("import logging; logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
+            "from mimamori_lib import ingest\nfrom mimamori_lib.params import load_params\n"
+            f"ingest.run(load_params('params/smoke.yaml', {{'raw_dir': {str(raw)!r}, 'out_dir': {str(out)!r}, "
+            f"'fiscal_year': 2025, 'ingest': {{'parallel_mb': {parallel_mb!r}}}}}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=paths.ROOT, capture_output=True, text=True, check=True)
+    return done.stderr
+
+
+def test_sources_read_beside_the_registry_give_the_same_outputs(small_city: Path, tmp_path: Path) -> None:
+    """A big city's other sources are read in a second process while the registry is read (ingest.parallel_mb): the
+    same tables, identities, quarantine and applied requests as reading them one after another — a correction of a
+    source read there, and a stop of a child whose school rows are known only by the reading and birth date the
+    registry gives (learnt there from the registry's cells)."""
+    import shutil
+
+    from mimamori_lib.text.reading import decode, entries
+
+    raw = tmp_path / "raw"
+    shutil.copytree(small_city / "raw", raw)
+    _ingest_in_a_process(raw, tmp_path / "first", None)
+    ident = pd.read_parquet(tmp_path / "first" / "processed" / "fy2025" / "restricted" / "identity.parquet")
+    reg = ident[ident["source"] == "shimin/juki.csv"]
+    school = ident[ident["source"] == "gakko/shusseki.csv"]
+    both = reg.merge(school, on=["name_kana", "birth_date"], suffixes=("", "_school"))
+    stop = both.sort_values("atena_no")["atena_no"].iloc[0]
+    text, _, _ = decode((raw / "fy2025" / "kenko" / "kenshin.csv").read_bytes(), "cp932")
+    e = entries(text)
+    i = next(k for k, r in enumerate(e.rows) if r[0] in set(reg["atena_no"]) and r[0] != stop and r[2] == "受診")
+    (raw / "teisei.csv").write_text(
+        "受付番号,宛名番号,年度,資料,行,項目,訂正前,訂正後,理由,決定日\n"
+        f"R7-001,{e.rows[i][0]},2025,kenko/kenshin.csv,{e.lines[i]},受診状況,受診,未受診,記録の誤り,2025-11-01\n",
+        encoding="utf-8-sig")
+    (raw / "teishi.csv").write_text(f"受付番号,宛名番号,範囲,理由,決定日,解除日\nR7-S01,{stop},全部,第98条第1項,2025-11-05,\n",
+                                    encoding="utf-8-sig")
+    one_by_one = _ingest_in_a_process(raw, tmp_path / "one", None)
+    beside = _ingest_in_a_process(raw, tmp_path / "two", 0)
+    assert "別のプロセスで読み込みます" in beside and "別のプロセス" not in one_by_one
+    a, b = tmp_path / "one" / "processed" / "fy2025", tmp_path / "two" / "processed" / "fy2025"
+    files = sorted(f.relative_to(a) for f in a.rglob("*") if f.is_file())
+    assert files == sorted(f.relative_to(b) for f in b.rglob("*") if f.is_file())
+    for f in files:
+        if f.suffix == ".parquet":  # (a correction applied keeps the time it was first applied: each run's own)
+            pd.testing.assert_frame_equal(pd.read_parquet(a / f).drop(columns="applied_at", errors="ignore"),
+                                          pd.read_parquet(b / f).drop(columns="applied_at", errors="ignore"))
+        else:
+            assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    corrections = pd.read_parquet(b / "restricted" / "teisei.parquet")
+    assert list(corrections["status"]) == [APPLIED], "the correction of a source read in the second process applied"
+    summary = pd.read_csv(b / "ingest_summary.csv").set_index("source")
+    first = pd.read_csv(tmp_path / "first" / "processed" / "fy2025" / "ingest_summary.csv").set_index("source")
+    assert summary.loc["gakko/shusseki.csv", "rows_read"] < first.loc["gakko/shusseki.csv", "rows_read"], \
+        "the stopped child's school rows were left out in the second process"

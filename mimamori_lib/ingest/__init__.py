@@ -8,7 +8,8 @@ and a Japanese reason, and write the typed, pseudonymised table. Identifying col
 identity table. ``rows_read = rows_loaded + rows_quarantined`` is checked per source.
 
 Modules: :mod:`.source` (one export), :mod:`.validation` (pandera schema, quarantine lines), :mod:`.year` (a fiscal
-year and its outputs), :mod:`.completeness` (required sources, shrinking files), :mod:`.check` (``mimamori sources
+year and its outputs), :mod:`.parallel` (the year's sources in order; in a big city the others in a second process
+while the registry is read), :mod:`.completeness` (required sources, shrinking files), :mod:`.check` (``mimamori sources
 check``), :mod:`.quality` (the data quality report). Reading bytes into rows is :mod:`mimamori_lib.text.reading`;
 an export's rows are held as Arrow columns (:mod:`mimamori_lib.text.cells`), read in chunks, so a big city's cells
 are never all Python strings.

@@ -112,32 +112,12 @@ def ingest_source(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], 
 
 def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: SourceResult, city: City | None,
             reference: dt.date | None, gaiji: dict[str, str], rights: YearRights | None = None) -> None:
-    f = raw_dir / spec["path"]
-    if not f.exists():
-        if spec.get("optional"):
-            raise SourceError("absent", "ファイルがありません (任意のファイルのため問題ありません)")
-        raise SourceError("missing", f"ファイルがありません: {spec['path']}")
-    data = f.read_bytes()
-    if not data.strip(b"\xef\xbb\xbf \r\n\t"):
-        raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
-    text, res.encoding, note = decode(data, spec["encoding"])
-    if delimiter(text) == "\t":
-        note = "; ".join(x for x in (note, "タブ区切りとして読みました") if x)
-    table = cell_table(text, int(spec.get("row_lines", 1)))
-    del text
+    table, res.encoding, note = read_cells(spec, raw_dir)
     header = table.header
     cols = spec["columns"]
     unknown = [h for h in header if h not in cols]
     disallowed = [h for h in header if h in cols and cols[h].get("allowed", True) is False]
-    missing_required = [h for h, c in cols.items() if c.get("required") and h not in header]
-    if missing_required:
-        raise SourceError("error", f"必須列がありません: {'・'.join(missing_required)} (見つかった列: {'・'.join(header)})")
-    dup_headers = sorted({h for h in header if header.count(h) > 1})
-    if dup_headers:
-        raise SourceError("error", f"同じ名前の列が複数あります: {'・'.join(dup_headers)}")
     res.columns_refused = [f"{h}(登録簿にない列)" for h in unknown] + [f"{h}(利用目的外)" for h in disallowed]
-    if res.columns_refused:
-        log.info("  %s: 読み込まない列 %s", spec["path"], "・".join(res.columns_refused))
     keep = [i for i, h in enumerate(header) if h in cols and h not in disallowed]
     keep_headers = [header[i] for i in keep]
     line_of = table.lines
@@ -183,6 +163,33 @@ def _ingest(spec: dict, raw_dir: Path, key: bytes, known: dict[str, set], res: S
     res.message = "; ".join(x for x in [note, "データ行がありません (ヘッダーのみ)" if not len(line_of) else ""] if x)
 
 
+def read_cells(spec: dict, raw_dir: Path) -> tuple[CellTable, str, str]:
+    """An export's cells, its encoding and a note on how it was read; raises :class:`SourceError` for a file that is
+    absent, empty, or whose header lacks a required column or repeats one."""
+    f = raw_dir / spec["path"]
+    if not f.exists():
+        if spec.get("optional"):
+            raise SourceError("absent", "ファイルがありません (任意のファイルのため問題ありません)")
+        raise SourceError("missing", f"ファイルがありません: {spec['path']}")
+    data = f.read_bytes()
+    if not data.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise SourceError("error", "空のファイルです (ヘッダー行がありません)")
+    text, encoding, note = decode(data, spec["encoding"])
+    del data
+    if delimiter(text) == "\t":
+        note = "; ".join(x for x in (note, "タブ区切りとして読みました") if x)
+    table = cell_table(text, int(spec.get("row_lines", 1)))
+    del text
+    header = table.header
+    missing_required = [h for h, c in spec["columns"].items() if c.get("required") and h not in header]
+    if missing_required:
+        raise SourceError("error", f"必須列がありません: {'・'.join(missing_required)} (見つかった列: {'・'.join(header)})")
+    dup_headers = sorted({h for h in header if header.count(h) > 1})
+    if dup_headers:
+        raise SourceError("error", f"同じ名前の列が複数あります: {'・'.join(dup_headers)}")
+    return table, encoding, note
+
+
 def repeated_rows(table: CellTable, rows: np.ndarray) -> dict[int, int]:
     """Among ``rows`` (indexes in file order), each row that repeats an earlier one cell for cell as exported (every
     column, read or not) → the first of them."""
@@ -223,14 +230,31 @@ def _tables(spec: dict, df: pd.DataFrame, key: bytes, known: dict[str, set],
             table[name] = _held(values)
             if name in LINK_FIELDS:
                 ident[name] = _held(values)
-        if kind == "name":  # the parts compared in 名寄せ: variation selectors folded (the name keeps them)
-            ident["family_name"], ident["given_name"] = _split(map_unique_text(ident[name], fold_selectors),
-                                                               known.get("family", set()))
+        if kind in NAME_PARTS:  # the parts compared in 名寄せ: variation selectors folded (the name keeps them)
+            _name_parts(ident, kind, name, known)
+        if kind == "name":
             ident["name_raw"] = df[h].array
-        if kind == "kana":
-            ident["family_kana"], ident["given_kana"] = _split(map_unique_text(ident[name], fold_selectors),
-                                                               known.get("family_kana", set()))
     return table, (ident if has_identity else None), missing
+
+
+# a name column's parts in the identity table, and the registry's family names (:func:`known_surnames`) they use
+NAME_PARTS = {"name": ("family_name", "given_name", "family"), "kana": ("family_kana", "given_kana", "family_kana")}
+
+
+def _name_parts(ident: pd.DataFrame, kind: str, column: str, known: dict[str, set]) -> None:
+    """The family and given parts of a name or reading column, in place."""
+    family, given, surnames = NAME_PARTS[kind]
+    ident[family], ident[given] = _split(map_unique_text(ident[column], fold_selectors), known.get(surnames, set()))
+
+
+def split_again(spec: dict, res: SourceResult, known: dict[str, set]) -> None:
+    """A result's name parts made again with the registry's family names (a source ingested beside the registry,
+    before they were known): the same parts as ingesting it after the registry."""
+    if res.identity is None:
+        return
+    kinds = {c["name"]: c["type"] for c in spec["columns"].values() if c["type"] in NAME_PARTS and c.get("identity")}
+    for column in [c for c in res.identity.columns if c in kinds]:  # in the order ingestion made them
+        _name_parts(res.identity, kinds[column], column, known)
 
 
 def _held(values: pd.Series):

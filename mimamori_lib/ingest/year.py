@@ -20,7 +20,8 @@ from ..rights.notify import problem_table, write_correction_notices
 from ..rights.requests import Problem
 from ..text.gaiji import load_table as load_gaiji
 from .completeness import RequiredSourceError, check_required, shrink_warnings
-from .source import SourceResult, ingest_source, known_surnames
+from .parallel import each_source
+from .source import SourceResult
 
 log = logging.getLogger(__name__)
 STEP = "10_ingest"
@@ -53,15 +54,13 @@ def run(p: Params, write: bool = True) -> IngestResult:
     if not raw_dir.exists():
         log.error("入力フォルダがありません: %s", raw_dir)
     results: dict[str, SourceResult] = {}
-    known: dict[str, set] = {"family": set(), "family_kana": set()}
     order = sorted(registry, key=lambda s: 0 if registry[s].get("role") == "registry" else 1)
     gaiji = load_gaiji(p.ingest.gaiji)
     rights = YearRights.of(requests.read(p), p.fiscal_year, key, dt.date.today())
-    for i, sid in enumerate(order, 1):
-        r = ingest_source(registry[sid], raw_dir, key, known, p.city, p.reference_date, gaiji, rights)
-        if sid == order[0]:
-            known = known_surnames(r.identity)
+    for i, (sid, r) in enumerate(each_source(p, registry, order, key, gaiji, rights), 1):
         results[sid] = r
+        if r.columns_refused:
+            log.info("  %s: 読み込まない列 %s", r.path, "・".join(r.columns_refused))
         log.info("[取込 %2d/%d] %-28s %-7s 読込 %6d 行, 取込 %6d, 隔離 %4d (%.2f 秒)%s", i, len(order), r.path, r.status,
                  r.rows_read, r.rows_loaded, r.rows_quarantined, r.seconds, f"  {r.message}" if r.message else "")
     check_required(p, registry, results)

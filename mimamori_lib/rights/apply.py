@@ -112,6 +112,24 @@ def reading(kana: str) -> str:
     return to_katakana(nfkc(kana)).replace(" ", "")
 
 
+@dataclass(frozen=True)
+class RightsMark:
+    """A place in :class:`YearRights`' record of what applying the requests did."""
+
+    applied: int
+    problems: int
+    stopped_rows: int
+
+
+@dataclass(frozen=True)
+class RightsDone:
+    """What applying the requests did after a :class:`RightsMark`: the rows recorded, and the rows left out."""
+
+    applied: list[dict]
+    problems: list[Problem]
+    stopped_rows: int
+
+
 @dataclass
 class YearRights:
     """The requests that concern one fiscal year's exports, and what applying them did."""
@@ -255,6 +273,20 @@ class YearRights:
                            for r in t.itertuples()]
         t["line"] = t["line"].astype("Int64")
         return t
+
+    def mark(self) -> RightsMark:
+        """Where the record of what applying the requests did stands now (:meth:`since`)."""
+        return RightsMark(len(self.applied), len(self.problems), self.stopped_rows)
+
+    def since(self, mark: RightsMark) -> RightsDone:
+        """What applying the requests did after ``mark``."""
+        return RightsDone(self.applied[mark.applied:], self.problems[mark.problems:], self.stopped_rows - mark.stopped_rows)
+
+    def add(self, done: RightsDone) -> None:
+        """Take in what a copy of this year's requests did to other sources (:meth:`since`, in a second process)."""
+        self.applied += done.applied
+        self.problems += done.problems
+        self.stopped_rows += done.stopped_rows
 
     def stopped_pseudonyms(self) -> set[str]:
         return {pseudonym(self.key, a) for a in self.stopped_children}
