@@ -48,8 +48,9 @@ def each_source(p: Params, registry: dict[str, dict], order: list[str], key: byt
         return
     log.info("登録簿以外のファイルは、住民基本台帳と並行して別のプロセスで読み込みます (ingest.parallel_mb: %d)",
              p.ingest.parallel_mb)
-    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-                                initargs=(registry[first], p.raw_year, copy.deepcopy(rights))) as pool:
+    pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+                                  initargs=(registry[first], p.raw_year, copy.deepcopy(rights)))
+    try:  # (a run stopped half-way does not wait for the sources still queued)
         futures = [pool.submit(_ingest_other, registry[sid], *shared) for sid in others]
         r = ingest_source(registry[first], p.raw_year, key, NO_SURNAMES, p.city, p.reference_date, gaiji, rights)
         known = known_surnames(r.identity)
@@ -65,6 +66,8 @@ def each_source(p: Params, registry: dict[str, dict], order: list[str], key: byt
             split_again(registry[sid], r, known)
             rights.add(done)
             yield sid, r
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def beside_registry(p: Params, specs: list[dict]) -> bool:
