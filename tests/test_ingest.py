@@ -178,13 +178,13 @@ def _ingest_in_a_process(raw: Path, out: Path, parallel_mb: int | None) -> str:
     code = ("import logging; logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
             "from mimamori_lib import ingest\nfrom mimamori_lib.params import load_params\n"
             f"ingest.run(load_params('params/smoke.yaml', {{'raw_dir': {str(raw)!r}, 'out_dir': {str(out)!r}, "
-            f"'fiscal_year': 2025, 'ingest': {{'parallel_mb': {parallel_mb!r}}}}}))")
+            f"'fiscal_year': 2025, 'run': {{'ingest_parallel_mb': {parallel_mb!r}}}}}))")
     done = subprocess.run([sys.executable, "-c", code], cwd=paths.ROOT, capture_output=True, text=True, check=True)
     return done.stderr
 
 
 def test_sources_read_beside_the_registry_give_the_same_outputs(small_city: Path, tmp_path: Path) -> None:
-    """A big city's other sources are read in a second process while the registry is read (ingest.parallel_mb): the
+    """A big city's other sources are read in a second process while the registry is read (run.ingest_parallel_mb): the
     same tables, identities, quarantine and applied requests as reading them one after another — a correction of a
     source read there, and a stop of a child whose school rows are known only by the reading and birth date the
     registry gives (learnt there from the registry's cells)."""

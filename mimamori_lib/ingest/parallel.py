@@ -46,8 +46,8 @@ def each_source(p: Params, registry: dict[str, dict], order: list[str], key: byt
                 known = known_surnames(r.identity)
             yield sid, r
         return
-    log.info("登録簿以外のファイルは、住民基本台帳と並行して別のプロセスで読み込みます (ingest.parallel_mb: %d)",
-             p.ingest.parallel_mb)
+    log.info("登録簿以外のファイルは、住民基本台帳と並行して別のプロセスで読み込みます (run.ingest_parallel_mb: %d)",
+             p.run.ingest_parallel_mb)
     pool = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                   initargs=(registry[first], p.raw_year, copy.deepcopy(rights)))
     try:  # (a run stopped half-way does not wait for the sources still queued)
@@ -72,11 +72,11 @@ def each_source(p: Params, registry: dict[str, dict], order: list[str], key: byt
 
 def beside_registry(p: Params, specs: list[dict]) -> bool:
     """Whether the other sources are ingested in a second process: exports beside the registry larger than
-    ``ingest.parallel_mb`` together, and a second core to do it on."""
-    if p.ingest.parallel_mb is None or _cores() < 2 or _main_script():
+    ``run.ingest_parallel_mb`` together, and a second core to do it on."""
+    if p.run.ingest_parallel_mb is None or _cores() < 2 or _main_script():
         return False
     size = sum(f.stat().st_size for s in specs if (f := p.raw_year / s["path"]).is_file())
-    return size / 1e6 > p.ingest.parallel_mb
+    return size / 1e6 > p.run.ingest_parallel_mb
 
 
 def _main_script() -> bool:

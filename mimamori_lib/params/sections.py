@@ -57,9 +57,6 @@ class Ingest(_Section):
     shrink_warning: float = Field(0.2, ge=0, le=1, description="a source with this share fewer rows than the previous year "
                                                               "or than the population it covers is flagged")
     fail_on_shrink: bool = Field(False, description="true: a flagged drop stops the run instead of warning")
-    parallel_mb: int | None = Field(50, ge=0, description="exports beside the registry larger than this many MB "
-                                                          "together are read in a second process while the registry "
-                                                          "is read (a big city; the same outputs; null: never)")
     gaiji: Path | None = Field(None, description="the city's 外字 table (CSV: コード as U+E000 or E000, 文字, optional 読み): "
                                                 "private-use characters in names and addresses → the standard character "
                                                 "(relative to the params file)")
@@ -321,6 +318,10 @@ class Run(_Section):
                                                          "beside other steps only while a year's exports are smaller "
                                                          "than this many MB; in a larger city each runs alone, so the "
                                                          "run's memory is one of them at a time")
+    ingest_parallel_mb: int | None = Field(50, ge=0, description="exports beside the registry larger than this many MB "
+                                                                 "together are read in a second process while the "
+                                                                 "registry is read (a big city: the same outputs, in "
+                                                                 "less time, with more memory; null: never)")
 
 
 # 支援要否, the meeting's decision (要, 否, 保留): defined here, the lowest layer, for the params that name it;
