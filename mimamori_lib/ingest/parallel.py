@@ -55,12 +55,16 @@ def each_source(p: Params, registry: dict[str, dict], order: list[str], key: byt
         r = ingest_source(registry[first], p.raw_year, key, NO_SURNAMES, p.city, p.reference_date, gaiji, rights)
         known = known_surnames(r.identity)
         yield first, r
-        for sid, future in zip(others, futures, strict=True):
-            try:
-                r, done = future.result()
-            except Exception as e:  # noqa: BLE001 - the second process is only a head start
-                log.warning("%s を別のプロセスで読み込めなかったため、このプロセスで読み込みます (%s)", registry[sid]["path"],
-                            type(e).__name__)
+        stopped = False
+        for i, (sid, future) in enumerate(zip(others, futures, strict=True)):
+            if not stopped:
+                try:
+                    r, done = future.result()
+                except Exception as e:  # noqa: BLE001 - the second process is only a head start
+                    stopped = True
+                    log.warning("別のプロセスが止まったため (%s)、残りの %d ファイルはこのプロセスで読み込みます",
+                                type(e).__name__, len(others) - i)
+            if stopped:
                 yield sid, ingest_source(registry[sid], p.raw_year, key, known, p.city, p.reference_date, gaiji, rights)
                 continue
             split_again(registry[sid], r, known)

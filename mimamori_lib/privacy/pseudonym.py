@@ -12,6 +12,7 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -81,16 +82,9 @@ def key_id(key: bytes) -> str:
     return hmac.digest(key, b"mimamori:key-id", "sha256").hex()[:16]
 
 
-def pseudonym(key: bytes, value: str | None, domain: str = "person") -> str | None:
-    """HMAC of a normalised identifier; ``domain`` separates persons from households."""
-    if not isinstance(value, str) or not value:
-        return None
-    return hmac.digest(key, f"{domain}:{value}".encode(), "sha256").hex()[:20]
-
-
-def pseudonym_series(key: bytes, values: pd.Series, domain: str = "person") -> pd.Series:
-    """Pseudonyms for a Series of normalised identifiers, the same as :func:`pseudonym` gives: each distinct value
-    hashed once, from a copy of one keyed HMAC state (the key is prepared once, not for each of a million values)."""
+def pseudonymiser(key: bytes, domain: str = "person") -> Callable[[str | None], str | None]:
+    """The pseudonym of a normalised identifier (an HMAC; ``domain`` separates persons from households), with the
+    key prepared once for every value it is given."""
     keyed = hmac.new(key, f"{domain}:".encode(), "sha256")
 
     def one(value: str | None) -> str | None:
@@ -100,7 +94,17 @@ def pseudonym_series(key: bytes, values: pd.Series, domain: str = "person") -> p
         h.update(value.encode())
         return h.hexdigest()[:20]
 
-    return map_unique_text(values, one)
+    return one
+
+
+def pseudonym(key: bytes, value: str | None, domain: str = "person") -> str | None:
+    """HMAC of a normalised identifier; ``domain`` separates persons from households."""
+    return pseudonymiser(key, domain)(value)
+
+
+def pseudonym_series(key: bytes, values: pd.Series, domain: str = "person") -> pd.Series:
+    """Pseudonyms for a Series of normalised identifiers (each distinct value hashed once, the key prepared once)."""
+    return map_unique_text(values, pseudonymiser(key, domain))
 
 
 def extract_id(key: bytes, fy: int, person_id: str) -> str:

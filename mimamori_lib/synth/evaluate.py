@@ -19,17 +19,23 @@ def truth_dir(p: Params) -> Path | None:
     return d if d is not None and (d / "rows.csv").exists() else None
 
 
-def truth_rows(truth: Path, sources: list[str] | None = None) -> pd.DataFrame:
-    """The truth of each export row (``source``, ``row``, the true child's ``atena_no``; empty where none), of some
-    ``sources`` only (the file holds every department's rows: millions at a big city's scale, read by Arrow's
-    parser)."""
+def _text_columns(f: Path, columns: list[str]):
+    """Some columns of one of the truth's CSV files, every value as text (empty where blank), as an Arrow table (read
+    by Arrow's parser: the truth holds millions of rows at a big city's scale)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     from pyarrow import csv
 
-    cols = ["source", "row", "atena_no"]
-    t = csv.read_csv(truth / "rows.csv", convert_options=csv.ConvertOptions(
-        include_columns=cols, column_types={c: pa.string() for c in cols}, strings_can_be_null=False))
+    return csv.read_csv(f, convert_options=csv.ConvertOptions(
+        include_columns=columns, column_types={c: pa.string() for c in columns}, strings_can_be_null=False))
+
+
+def truth_rows(truth: Path, sources: list[str] | None = None) -> pd.DataFrame:
+    """The truth of each export row (``source``, ``row``, the true child's ``atena_no``; empty where none), of some
+    ``sources`` only (the file holds every department's rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = _text_columns(truth / "rows.csv", ["source", "row", "atena_no"])
     if sources is not None:
         t = t.filter(pc.is_in(t["source"], value_set=pa.array(sorted(set(sources)), pa.string())))
     rows = t.to_pandas()
@@ -39,11 +45,7 @@ def truth_rows(truth: Path, sources: list[str] | None = None) -> pd.DataFrame:
 
 def truth_children(truth: Path, columns: list[str]) -> pd.DataFrame:
     """Some columns of the synthetic city's children (every value as text, empty where blank)."""
-    import pyarrow as pa
-    from pyarrow import csv
-
-    return csv.read_csv(truth / "children.csv", convert_options=csv.ConvertOptions(
-        include_columns=columns, column_types={c: pa.string() for c in columns}, strings_can_be_null=False)).to_pandas()
+    return _text_columns(truth / "children.csv", columns).to_pandas()
 
 
 def linkage_accuracy(links: pd.DataFrame, identity: pd.DataFrame, truth: Path) -> dict:
