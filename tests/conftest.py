@@ -157,23 +157,38 @@ def checksums(root: Path) -> dict[str, str]:
     return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*")) if f.is_file()}
 
 
-def kernels_running() -> list[int]:
-    """This process's children that are kernels still running (another test may have left a JVM). A thread that ends
-    while it is read had no child left, and a child that exits while it is read is not running."""
+def _children(pid: int | str) -> list[str]:
     out = []
-    for task in Path("/proc/self/task").iterdir():
+    for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            children = (task / "children").read_text().split()
-        except FileNotFoundError:
+            out += (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ends while it is read had no child left
             continue
-        for pid in children:
+    return out
+
+
+def kernels_running() -> list[int]:
+    """This process's kernels still running: its children that are kernels, and the children of its fork server
+    (each a kernel forked from it: ``mimamori_lib.pipeline.forked``; another test may have left a JVM). A child that
+    exits while it is read is not running."""
+    out = []
+    pending = [(pid, False) for pid in _children("self")]
+    while pending:
+        pid, forked = pending.pop()
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if state == "Z":
+            continue
+        if not forked and b"multiprocessing.forkserver" in cmdline:  # (its command line names ipykernel's modules)
             try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except (FileNotFoundError, ProcessLookupError):
+                pending += [(c, True) for c in _children(pid)]
+            except FileNotFoundError:
                 continue
-            if state != "Z" and b"ipykernel" in cmdline:
-                out.append(int(pid))
+        elif forked or b"ipykernel" in cmdline:
+            out.append(int(pid))
     return out
 
 

@@ -84,3 +84,80 @@ def test_a_kernel_whose_imports_fail_is_not_used(tmp_path: Path) -> None:
         assert ahead.take() is None
     wait_stopped()
     assert kernels_running() == [] and not list(tmp_path.glob("k*.json"))
+
+
+KERNEL_FACTS = """
+import json, os, sys, tempfile
+import matplotlib.pyplot as plt
+plt.plot([1, 2])
+plt.show()
+print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "session": os.getsid(0), "cwd": os.getcwd(),
+                  "mark": os.environ.get("MIMAMORI_TEST_MARK"), "tmp": tempfile.gettempdir(),
+                  "backend": plt.get_backend(), "path0": sys.path[0]}))
+"""
+
+
+def _run_in(km, code: str) -> list[dict]:
+    from jupyter_core.utils import run_sync
+
+    outputs: list[dict] = []
+
+    async def go():
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            await kc.execute_interactive(code, timeout=60, output_hook=lambda msg: outputs.append(msg))
+        finally:
+            kc.stop_channels()
+
+    run_sync(go)()
+    return outputs
+
+
+def test_a_forked_kernel_is_the_kernel_a_new_process_would_have_been(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 34: a kernel forked from the run's fork server runs in its own session, with the environment, working
+    folder and temporary folder a new process would have had (not those of the server, started earlier), and draws
+    its figures inline although the server imported matplotlib; stopped, nothing is left running."""
+    import concurrent.futures as cf
+    import os
+
+    from mimamori_lib.pipeline import forked
+    from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, stop, wait_stopped
+
+    load_libraries()
+    forked.start_server(["pandas", "mimamori_lib.output.plots"])  # the first in this process, or one started earlier
+    (tmp_path / "t").mkdir(mode=0o700)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
+    with cf.ThreadPoolExecutor(max_workers=1) as pool:
+        km = start_ahead(pool, paths.NOTEBOOKS / "35_meeting.ipynb", {"MIMAMORI_TEST_MARK": "見守り"}, "2025:35_meeting",
+                         tmp_path, fork="wait").take()
+    try:
+        assert km.provisioner.forked
+        outputs = _run_in(km, KERNEL_FACTS)
+        running = kernels_running()
+    finally:
+        stop(km)
+        wait_stopped()
+    facts = json.loads("".join(o["content"]["text"] for o in outputs if o["msg_type"] == "stream"
+                               and o["content"]["name"] == "stdout"))
+    assert facts["ppid"] != os.getpid(), "forked from the server, not started by this process"
+    assert running == [facts["pid"]], "the tests see a forked kernel that is left running"
+    assert b"multiprocessing.forkserver" in Path(f"/proc/{facts['ppid']}/cmdline").read_bytes()
+    assert facts["session"] == facts["pid"], "its own session, as jupyter_client starts a kernel"
+    assert facts["mark"] == "見守り" and facts["cwd"] == str(paths.NOTEBOOKS) == facts["path0"]
+    assert facts["tmp"] == str(tmp_path / "t")
+    assert "inline" in facts["backend"]
+    assert any("image/png" in o["content"].get("data", {}) for o in outputs if o["msg_type"] == "display_data")
+    assert kernels_running() == []
+
+
+def test_the_fork_servers_modules_are_every_steps_imports() -> None:
+    """What the server imports comes from the notebooks and the steps' libraries (one home): ipykernel's first,
+    then each step's, each once; a name that is not a module (``from x import f``) is only skipped by the server."""
+    from mimamori_lib.pipeline.runner import server_modules
+
+    modules = server_modules(sorted(STEPS))
+    assert modules[0] == "ipykernel.kernelapp" and len(modules) == len(set(modules))
+    assert {"mimamori_lib.notebook", "splink.comparison_library", "sklearn.linear_model", "openpyxl"} <= set(modules)

@@ -27,9 +27,10 @@ def test_nothing_changed_nothing_runs(city: Path) -> None:
 
 
 def test_an_unrelated_params_value_reruns_nothing(city: Path) -> None:
-    """Nor does how a run works: whether ingestion reads in a second process gives the same outputs."""
+    """Nor does how a run works: whether ingestion reads in a second process, whether kernels are forked, give the
+    same outputs."""
     assert run_steps(city, params_file(city, "synth:\n  seed: 99\nprivacy:\n  fix_permissions: false\n"
-                                             "run:\n  ingest_parallel_mb: null\n")) == set()
+                                             "run:\n  ingest_parallel_mb: null\n  fork_kernels: false\n")) == set()
 
 
 def test_a_params_value_reruns_the_steps_that_use_it(city: Path) -> None:
@@ -43,16 +44,17 @@ def test_the_steps_that_run_start_on_kernels_started_ahead(city: Path, monkeypat
     """Issue 34: a run with nothing to do starts no kernel; a run after a change starts the kernels of the steps
     that will run while the steps before them run, with their libraries imported, and each step runs on its own;
     no kernel is left when the run ends."""
-    started, used = [], []
+    started, used, kernels = [], [], {}
     real_start, real_execute = runner.start_ahead, runner.execute
 
-    def start_ahead(pool, notebook, env, tag, work, libraries=()):
+    def start_ahead(pool, notebook, env, tag, work, libraries=(), fork=None):
         started.append(tag)
-        return real_start(pool, notebook, env, tag, work, libraries)
+        kernels[tag] = (fork, real_start(pool, notebook, env, tag, work, libraries, fork))
+        return kernels[tag][1]
 
-    def execute(notebook, executed, parameters, env, tag, work=None, ahead=None):
+    def execute(notebook, executed, parameters, env, tag, work=None, ahead=None, fork=None):
         used.append((tag, ahead is not None and ahead.tag == tag))
-        return real_execute(notebook, executed, parameters, env, tag, work, ahead)
+        return real_execute(notebook, executed, parameters, env, tag, work, ahead, fork)
 
     monkeypatch.setattr(runner, "start_ahead", start_ahead)
     monkeypatch.setattr(runner, "execute", execute)
@@ -61,6 +63,10 @@ def test_the_steps_that_run_start_on_kernels_started_ahead(city: Path, monkeypat
     assert sorted(started) == sorted(f"2025:{s}" for s in ran)
     assert sorted(used) == sorted((f"2025:{s}", True) for s in ran)
     assert kernels_running() == []
+    modes = {tag: (fork, ahead.future.result().provisioner.forked) for tag, (fork, ahead) in kernels.items()}
+    assert modes["2025:30_extract"][0] == "now", "the first step does not wait for the fork server"
+    assert all(m == ("wait", True) for tag, m in modes.items() if tag != "2025:30_extract"), (
+        f"the kernels started ahead of a step that waits for others are forked from the run's fork server: {modes}")
     m = json.loads((city / "out" / "reports" / "fy2025" / "run_manifest.json").read_text(encoding="utf-8"))
     assert all(m["steps"][s]["peak_mb"] > 50 for s in ran), "each kernel's peak memory is still read"
 

@@ -18,12 +18,11 @@ import copy
 import datetime as dt
 import logging
 import multiprocessing
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..params import City, Params, reads
+from ..processes import cores, main_is_script
 from ..rights.apply import RightsDone, YearRights
 from ..text.reading import SourceError
 from .source import SourceResult, ingest_source, known_surnames, read_cells, split_again
@@ -77,23 +76,10 @@ def each_source(p: Params, registry: dict[str, dict], order: list[str], key: byt
 def beside_registry(p: Params, specs: list[dict]) -> bool:
     """Whether the other sources are ingested in a second process: exports beside the registry larger than
     ``run.ingest_parallel_mb`` together, and a second core to do it on."""
-    if p.run.ingest_parallel_mb is None or _cores() < 2 or _main_script():
+    if p.run.ingest_parallel_mb is None or cores() < 2 or main_is_script():
         return False
     size = sum(f.stat().st_size for s in specs if (f := p.raw_year / s["path"]).is_file())
     return size / 1e6 > p.run.ingest_parallel_mb
-
-
-def _main_script() -> bool:
-    """Whether this process runs a script file (``python script.py``): a new process imports its main module, and a
-    script without ``if __name__ == "__main__":`` would run again there. A kernel, ``python -m`` and ``python -c``
-    start one safely."""
-    main = sys.modules.get("__main__")
-    return getattr(main, "__spec__", None) is None and getattr(main, "__file__", None) is not None
-
-
-def _cores() -> int:
-    """The processor cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _start(registry_spec: dict, raw_dir: Path, rights: YearRights) -> None:

@@ -322,6 +322,9 @@ class Run(_Section):
                                                                  "together are read in a second process while the "
                                                                  "registry is read (a big city: the same outputs, in "
                                                                  "less time, with more memory; null: never)")
+    fork_kernels: bool = Field(True, description="each step's kernel is a copy of a process that has already "
+                                                 "imported the libraries (its start takes a tenth of the time; "
+                                                 "false: a new Python process for each kernel)")
 
 
 # 支援要否, the meeting's decision (要, 否, 保留): defined here, the lowest layer, for the params that name it;

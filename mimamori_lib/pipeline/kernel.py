@@ -18,6 +18,7 @@ import re
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .. import paths
 from ..output.offline import check_file, html_exporter, wareki_years, without_css_comments
 from ..params.reads import STEP_ENV
 from ..privacy.restricted import atomic_file
+from . import forked
 
 log = logging.getLogger(__name__)
 _libraries_lock = threading.Lock()
@@ -63,6 +65,7 @@ def _manager_class():
     class RunKernelManager(AsyncKernelManager):
         extra_env: dict[str, str] = {}
         work: Path | None = None
+        fork: str | None = None  # "now", "wait" (for the fork server: a kernel started ahead) or None (a new process)
 
         def __init__(self, **kw):
             if self.work is not None:
@@ -82,6 +85,11 @@ def _manager_class():
         async def start_kernel(self, **kw) -> None:
             kw["env"] = {**os.environ, **(kw.get("env") or {}), **self.extra_env}
             kw.setdefault("cwd", str(paths.NOTEBOOKS))
+            if self.fork is not None and self.provisioner is None:
+                self.kernel_id = self.kernel_id or str(uuid.uuid4())
+                self.provisioner = forked.provisioner_class()(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
+                                                              parent=self)
+                self.provisioner.wait_for_server = self.fork == "wait"
             await super().start_kernel(**kw)
 
         def peak_mb(self) -> float | None:
@@ -92,10 +100,10 @@ def _manager_class():
     return RunKernelManager
 
 
-def _manager(env: dict[str, str], tag: str, work: Path | None):
+def _manager(env: dict[str, str], tag: str, work: Path | None, fork: str | None):
     """The kernel manager class for one step's kernel."""
     base = _manager_class()
-    return type("StepKernelManager", (base,), {"extra_env": {**env, STEP_ENV: tag}, "work": work})
+    return type("StepKernelManager", (base,), {"extra_env": {**env, STEP_ENV: tag}, "work": work, "fork": fork})
 
 
 def notebook_imports(notebook: Path) -> str:
@@ -117,6 +125,23 @@ def notebook_imports(notebook: Path) -> str:
                 if line not in seen:
                     seen.append(line)
     return "\n".join(seen)
+
+
+def imported_modules(statements: str) -> list[str]:
+    """The modules import statements name (``from a import b``: ``a`` and, where it is one, ``a.b``), in order."""
+    out: list[str] = []
+    for node in ast.parse(statements).body:
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return list(dict.fromkeys(out))
+
+
+def step_imports(notebook: Path, libraries: tuple[str, ...]) -> str:
+    """What a kernel started ahead of its step imports: the notebook's imports and the libraries its stage imports
+    as it works."""
+    return "\n".join([notebook_imports(notebook), *(f"import {m}" for m in libraries)]).strip()
 
 
 async def _start(manager, imports: str):
@@ -208,25 +233,27 @@ def _stop_when_ready(future: cf.Future) -> None:
 
 
 def start_ahead(pool: cf.Executor, notebook: Path, env: dict[str, str], tag: str, work: Path | None,
-                libraries: tuple[str, ...] = ()) -> KernelAhead:
+                libraries: tuple[str, ...] = (), fork: str | None = None) -> KernelAhead:
     """Start the kernel a step will run on, in the background, and import there its notebook's imports and the
-    ``libraries`` its stage imports as it works."""
+    ``libraries`` its stage imports as it works (``fork``: see :func:`execute`)."""
     from jupyter_core.utils import run_sync
 
-    imports = "\n".join([notebook_imports(notebook), *(f"import {m}" for m in libraries)]).strip()
-    return KernelAhead(tag, pool.submit(run_sync(_start), _manager(env, tag, work), imports))
+    imports = step_imports(notebook, libraries)
+    return KernelAhead(tag, pool.submit(run_sync(_start), _manager(env, tag, work, fork), imports))
 
 
 def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str], tag: str,
-            work: Path | None = None, ahead: KernelAhead | None = None) -> tuple[float, float | None]:
-    """Run a notebook with papermill on a fresh kernel (``ahead``'s where it was started before the step); returns
+            work: Path | None = None, ahead: KernelAhead | None = None,
+            fork: str | None = None) -> tuple[float, float | None]:
+    """Run a notebook with papermill on a fresh kernel (``ahead``'s where it was started before the step; otherwise
+    forked from the run's fork server where ``fork`` and the server is ready: :mod:`.forked`); returns
     (seconds, the kernel's peak MB). The executed notebook is written when papermill is done, also when a cell
     failed (it shows where). Raises papermill's execution error."""
     import papermill as pm
     from jupyter_core.utils import run_sync
 
     t0 = time.perf_counter()
-    km = (ahead.take() if ahead is not None else None) or run_sync(_start)(_manager(env, tag, work), "")
+    km = (ahead.take() if ahead is not None else None) or run_sync(_start)(_manager(env, tag, work, fork), "")
     try:
         with atomic_file(executed) as tmp:
             try:

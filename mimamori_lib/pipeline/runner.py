@@ -30,9 +30,19 @@ from ..privacy.pseudonym import KeyFileError, key_id, key_path
 from ..privacy.restricted import atomic_file, audit, remove_temporary, work_folder
 from ..rights import kaiji
 from ..rights.stops import stopped
-from . import manifest
+from . import forked, manifest
 from .fingerprint import fingerprint, output_hashes, outputs_differ, own_inputs, report_path, step_inputs
-from .kernel import KernelAhead, execute, load_libraries, split_seconds, start_ahead, to_html, wait_stopped
+from .kernel import (
+    KernelAhead,
+    execute,
+    imported_modules,
+    load_libraries,
+    split_seconds,
+    start_ahead,
+    step_imports,
+    to_html,
+    wait_stopped,
+)
 from .lock import run_lock
 from .steps import STEPS, Step, step
 
@@ -127,6 +137,13 @@ def _work_after(deps: dict[Node, set[Node]], weight: Callable[[Node], float]) ->
     return out
 
 
+def server_modules(names: list[str]) -> list[str]:
+    """The modules the fork server imports for these steps (their notebooks' imports and the libraries their stages
+    import as they work), in order, each once."""
+    return forked.preload(m for name in names
+                          for m in imported_modules(step_imports(paths.NOTEBOOKS / f"{name}.ipynb", step(name).libraries)))
+
+
 class _Runner:
     def __init__(self, plan: Plan, log_file: Path, key_ids: dict[int, str], work: Path):
         self.plan, self.key_ids, self.work = plan, key_ids, work
@@ -145,6 +162,7 @@ class _Runner:
         # kernels start one at a time, in the order the steps will need them, and one more than the workers may wait:
         # the first is ready sooner, and the last of a chain (50_evaluation's imports take 3 s) is ready in time
         self.ahead_limit = 1 if self.heavy_alone else self.workers + 1
+        self.fork = first.run.fork_kernels and forked.usable()
         self.lock = threading.Lock()
 
     def _heavy_alone(self) -> bool:
@@ -179,6 +197,8 @@ class _Runner:
             with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimamori-ahead") as self.starter:
                 try:
                     self.likely = self._likely_to_run()
+                    if self.fork and self.likely:
+                        forked.start_server(self._server_modules())
                     self._start_ahead()
                     self._steps()
                 finally:
@@ -234,7 +254,22 @@ class _Runner:
                              key=lambda n: (self.likely[n], -self.priority[n], n.fy, n.name))
             for n in waiting[:max(self.ahead_limit - len(self.ahead), 0)]:
                 self.ahead[n] = start_ahead(self.starter, paths.NOTEBOOKS / f"{n.name}.ipynb", self.env,
-                                            f"{n.fy}:{n.name}", self.work, step(n.name).libraries)
+                                            f"{n.fy}:{n.name}", self.work, step(n.name).libraries,
+                                            fork=self._fork_mode(n))
+
+    def _fork_mode(self, n: Node) -> str | None:
+        """How a step's kernel starts: forked from the run's fork server (waiting for it, where the step must first
+        wait for others) or, where kernels are not forked, as a new process."""
+        if not self.fork:
+            return None
+        return "wait" if self.likely.get(n, 0) > 0 else "now"
+
+    def _server_modules(self) -> list[str]:
+        """What the fork server imports: the imports of the steps likely to run, in the order they will run."""
+        first = {}
+        for n, k in self.likely.items():
+            first[n.name] = min(k, first.get(n.name, k))
+        return server_modules(sorted(first, key=lambda name: (first[name], name)))
 
     def _likely_to_run(self) -> dict[Node, int]:
         """The steps likely to run, each with its place among them (how many of them it waits for, in a chain): the
@@ -346,7 +381,7 @@ class _Runner:
         try:
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
                                  {"params_path": str(p.params_path), "overrides": p.overrides()}, self.env,
-                                 tag=f"{n.fy}:{n.name}", work=self.work, ahead=ahead)
+                                 tag=f"{n.fy}:{n.name}", work=self.work, ahead=ahead, fork=self._fork_mode(n) and "now")
         except pm.PapermillExecutionError as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{e.ename}: {e.evalue}"})
             if e.ename in USER_ERROR_NAMES:

@@ -1,0 +1,174 @@
+"""Kernels forked from a process that has already imported the libraries the steps use, instead of a new Python that
+imports them again (1–4 s of processor time a kernel; half the processor time of a re-run, of the test suite).
+
+Python's ``forkserver`` (a public API of :mod:`multiprocessing`) starts one server process per run, which imports
+the modules named when it starts; each kernel is then a fork of it, and jupyter_client's local provisioner (documented
+for subclassing) manages the fork as it manages a kernel it started itself. The fork becomes the kernel a new Python
+would have been: its own session, the kernel's environment and working folder, the system's temporary folder looked
+up again, then ipykernel's own start. matplotlib chooses its backend from the environment when imported, and the
+kernel's environment is only known in the fork: the fork sets it as matplotlib would have when imported there.
+
+Where a kernel is needed before the server is ready, or the kernel is not this Python's ipykernel, or the platform
+has no fork server, or the main module is a script that a new process would run again, the kernel starts as a new
+process as before: the server is only a head start. ``run.fork_kernels: false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import logging
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable
+
+from ..processes import main_is_script
+
+log = logging.getLogger(__name__)
+KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "jupyter_client.session")
+SERVER_WAIT = 120.0  # seconds a kernel started ahead waits for the server before it starts as a new process
+
+_ready = threading.Event()
+_lock = threading.Lock()
+_started = False
+_kernels: weakref.WeakSet = weakref.WeakSet()
+
+
+def usable() -> bool:
+    """Whether kernels can be forked here: a fork server on this platform, and a main module a new process may
+    import again."""
+    return "forkserver" in multiprocessing.get_all_start_methods() and not main_is_script()
+
+
+def preload(modules: Iterable[str]) -> list[str]:
+    """The modules the server imports: ipykernel's and ``modules``, in order, each once."""
+    return list(dict.fromkeys((*KERNEL_MODULES, *modules)))
+
+
+def start_server(modules: Iterable[str]) -> None:
+    """Start the fork server in the background with ``modules`` imported (once per process: a later call changes
+    nothing); kernels are forked from it once it is ready."""
+    global _started
+    with _lock:
+        if _started or not usable():
+            return
+        _started = True
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(preload(modules))
+    atexit.register(_stop_left_kernels)
+    threading.Thread(target=_wait_ready, args=(ctx,), name="mimamori-fork-server", daemon=True).start()
+
+
+def _nothing() -> None:
+    """What the first fork does: nothing (its start tells that the server has imported its modules)."""
+
+
+def _wait_ready(ctx) -> None:
+    try:
+        p = ctx.Process(target=_nothing, name="mimamori-fork-check")
+        p.start()
+        p.join()
+    except Exception as e:  # noqa: BLE001 - without a server, kernels start as new processes
+        log.debug("fork server not started: %s", e)
+        return
+    _ready.set()
+
+
+def ready(wait: float = 0.0) -> bool:
+    """Whether the server is ready, waiting at most ``wait`` seconds for it (not at all where none was started)."""
+    if wait > 0 and _started:
+        _ready.wait(wait)
+    return _ready.is_set()
+
+
+def _stop_left_kernels() -> None:
+    """At exit, kill a forked kernel still running (multiprocessing would otherwise wait for it forever)."""
+    for p in list(_kernels):
+        if p.is_alive():
+            p.kill()
+            p.join(5)
+
+
+def _is_ipykernel(cmd: list[str]) -> bool:
+    return len(cmd) >= 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", "ipykernel_launcher"]
+
+
+def _kernel(argv: list[str], env: dict[str, str], cwd: str) -> None:
+    """The fork: become the kernel a new Python would have been, then run ipykernel."""
+    os.setsid()  # its own session, as jupyter_client starts a kernel: signals reach it and its children only
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile.tempdir = None  # looked up again from this environment's TMPDIR
+    os.chdir(cwd)
+    sys.path[0] = cwd  # as ``python -m`` puts the working folder first
+    sys.argv = ["ipykernel_launcher", *argv]
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize([*argv, f"--IPKernelApp.parent_handle={os.getppid()}"])  # stops when the server (the run) is gone
+    if "matplotlib" in sys.modules and os.environ.get("MPLBACKEND"):
+        import matplotlib
+
+        # what matplotlib does when imported: its backend from the environment, here the kernel's (inline)
+        matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
+    app.start()
+
+
+class ForkedProcess:
+    """A forked kernel, with the methods of :class:`subprocess.Popen` that jupyter_client's provisioner uses."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, process) -> None:
+        self.process = process
+        self.pid = process.pid
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self.process.join(timeout)
+        return self.process.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.process.terminate()
+
+    def kill(self) -> None:
+        self.process.kill()
+
+
+@functools.cache
+def provisioner_class():
+    """jupyter_client's local provisioner (documented for subclassing) with the kernel forked from the server where it
+    is ready, waiting for it up to :data:`SERVER_WAIT` seconds where ``wait_for_server`` (a kernel started ahead of
+    its step); otherwise, and for any other kernel, a new process as before."""
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class ForkedProvisioner(LocalProvisioner):
+        wait_for_server: bool = False
+        forked: bool = False  # whether this kernel was forked (otherwise it started as a new process)
+
+        async def launch_kernel(self, cmd: list[str], **kwargs):
+            if not _is_ipykernel(cmd) or not await asyncio.to_thread(ready, SERVER_WAIT if self.wait_for_server else 0):
+                return await super().launch_kernel(cmd, **kwargs)
+            env = dict(kwargs.get("env") or os.environ)
+            cwd = str(kwargs.get("cwd") or os.getcwd())
+            process = multiprocessing.get_context("forkserver").Process(target=_kernel, args=(cmd[3:], env, cwd),
+                                                                        name="mimamori-kernel")
+            await asyncio.to_thread(process.start)
+            _kernels.add(process)
+            self.forked = True
+            self.process = ForkedProcess(process)
+            self.pid = self.pgid = process.pid  # the fork starts its own session: its group is its own number
+            self.cwd = cwd
+            return self.connection_info
+
+    return ForkedProvisioner
