@@ -132,7 +132,7 @@ def test_a_forked_kernel_is_the_kernel_a_new_process_would_have_been(tmp_path: P
     monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
     with cf.ThreadPoolExecutor(max_workers=1) as pool:
         km = start_ahead(pool, paths.NOTEBOOKS / "35_meeting.ipynb", {"MIMAMORI_TEST_MARK": "見守り"}, "2025:35_meeting",
-                         tmp_path, fork="wait").take()
+                         tmp_path, fork="wait").future.result()
     try:
         assert km.provisioner.forked
         outputs = _run_in(km, KERNEL_FACTS)
@@ -161,3 +161,36 @@ def test_the_fork_servers_modules_are_every_steps_imports() -> None:
     modules = server_modules(sorted(STEPS))
     assert modules[0] == "ipykernel.kernelapp" and len(modules) == len(set(modules))
     assert {"mimamori_lib.notebook", "splink.comparison_library", "sklearn.linear_model", "openpyxl"} <= set(modules)
+
+
+def test_a_fork_server_that_cannot_start_leaves_kernels_to_start_as_new_processes(tmp_path: Path) -> None:
+    """A module that fails as the server imports it stops the server: a kernel that waits for it starts at once as a
+    new process, with one line in the log (no step waits for a server that will never be ready)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "boom.py").write_text("raise RuntimeError('not here')\n", encoding="utf-8")
+    code = (
+        "import concurrent.futures as cf, logging, pathlib, time\n"
+        "from mimamori_lib import paths\n"
+        "from mimamori_lib.pipeline import forked\n"
+        "from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, stop, wait_stopped\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "load_libraries()\n"
+        "forked.start_server(['boom'])\n"
+        "t0 = time.perf_counter()\n"
+        "with cf.ThreadPoolExecutor(max_workers=1) as pool:\n"
+        f"    km = start_ahead(pool, paths.NOTEBOOKS / '35_meeting.ipynb', {{}}, '2025:35_meeting',\n"
+        f"                     pathlib.Path({str(tmp_path)!r}),\n"
+        "                     fork='wait').future.result()\n"
+        "print('KERNEL', km is not None and not km.provisioner.forked, round(time.perf_counter() - t0))\n"
+        "stop(km)\n"
+        "wait_stopped()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(paths.ROOT)])}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    started, seconds = r.stdout.split("KERNEL ")[1].split()
+    assert started == "True" and int(seconds) < 30
+    assert r.stderr.count("カーネルを複製するプロセスを起動できなかった") == 1

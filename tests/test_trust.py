@@ -195,6 +195,7 @@ def test_a_failed_linkage_leaves_nothing_in_the_temporary_folder(city: Path, tmp
     r = subprocess.run([sys.executable, "-m", "mimamori_lib.cli", "run", "--params", str(f), "--raw-dir", str(city / "raw"),
                         "--out-dir", str(city / "out"), "--from", "20_link"], env=env, cwd=paths.ROOT,
                        capture_output=True, text=True, timeout=300)
-    assert r.returncode == 1 and "20_link" in r.stderr
+    assert r.returncode == 1 and "20_link" in r.stderr, r.stderr
     assert list(tmp.iterdir()) == []
+    assert "Traceback" not in r.stderr.split("途中までの結果")[-1], r.stderr
     assert not list((city / "out").rglob(".work-*")), "the private work folders are removed too"

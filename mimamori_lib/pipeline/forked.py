@@ -15,7 +15,6 @@ process as before: the server is only a head start. ``run.fork_kernels: false`` 
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import functools
 import logging
@@ -33,7 +32,8 @@ log = logging.getLogger(__name__)
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "jupyter_client.session")
 SERVER_WAIT = 120.0  # seconds a kernel started ahead waits for the server before it starts as a new process
 
-_ready = threading.Event()
+_ready = threading.Event()  # the server has imported its modules and forks
+_settled = threading.Event()  # the server is ready or could not start: nothing left to wait for
 _lock = threading.Lock()
 _started = False
 _kernels: weakref.WeakSet = weakref.WeakSet()
@@ -73,16 +73,19 @@ def _wait_ready(ctx) -> None:
         p = ctx.Process(target=_nothing, name="mimamori-fork-check")
         p.start()
         p.join()
+        if p.exitcode == 0:
+            _ready.set()
     except Exception as e:  # noqa: BLE001 - without a server, kernels start as new processes
-        log.debug("fork server not started: %s", e)
-        return
-    _ready.set()
+        log.info("カーネルを複製するプロセスを起動できなかったため、各カーネルを新しいプロセスで起動します (%s)",
+                 type(e).__name__)
+    finally:
+        _settled.set()
 
 
 def ready(wait: float = 0.0) -> bool:
     """Whether the server is ready, waiting at most ``wait`` seconds for it (not at all where none was started)."""
     if wait > 0 and _started:
-        _ready.wait(wait)
+        _settled.wait(wait)
     return _ready.is_set()
 
 
@@ -157,13 +160,14 @@ def provisioner_class():
         forked: bool = False  # whether this kernel was forked (otherwise it started as a new process)
 
         async def launch_kernel(self, cmd: list[str], **kwargs):
-            if not _is_ipykernel(cmd) or not await asyncio.to_thread(ready, SERVER_WAIT if self.wait_for_server else 0):
+            # (blocking calls: a kernel starts on a thread of its own, :func:`.kernel.start_ahead` or the step's)
+            if not _is_ipykernel(cmd) or not ready(SERVER_WAIT if self.wait_for_server else 0):
                 return await super().launch_kernel(cmd, **kwargs)
             env = dict(kwargs.get("env") or os.environ)
             cwd = str(kwargs.get("cwd") or os.getcwd())
             process = multiprocessing.get_context("forkserver").Process(target=_kernel, args=(cmd[3:], env, cwd),
                                                                         name="mimamori-kernel")
-            await asyncio.to_thread(process.start)
+            process.start()
             _kernels.add(process)
             self.forked = True
             self.process = ForkedProcess(process)

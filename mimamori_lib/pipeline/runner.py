@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import gc
 import logging
 import threading
 import time
@@ -208,6 +209,9 @@ class _Runner:
                         k.close()
         finally:
             wait_stopped()  # the kernels still starting were stopped as they became ready (the pool waited for them)
+            # their clients' event loops are left in reference cycles: collected now, while their sockets are open (at
+            # the interpreter's exit a loop's socket may be closed first, and the loop prints an error closing it)
+            gc.collect()
 
     def _steps(self) -> None:
         pending, done = self.pending, self.done
