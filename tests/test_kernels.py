@@ -124,10 +124,11 @@ def test_a_forked_kernel_is_the_kernel_a_new_process_would_have_been(tmp_path: P
     import os
 
     from mimamori_lib.pipeline import forked
+    from mimamori_lib.pipeline.fingerprint import code_hash
     from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, stop, wait_stopped
 
     load_libraries()
-    forked.start_server(["pandas", "mimamori_lib.output.plots"])  # the first in this process, or one started earlier
+    forked.start_server(["pandas", "mimamori_lib.output.plots"], code_hash())  # the first here, or one started earlier
     (tmp_path / "t").mkdir(mode=0o700)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
     with cf.ThreadPoolExecutor(max_workers=1) as pool:
@@ -178,7 +179,7 @@ def test_a_fork_server_that_cannot_start_leaves_kernels_to_start_as_new_processe
         "from mimamori_lib.pipeline.kernel import load_libraries, start_ahead, stop, wait_stopped\n"
         "logging.basicConfig(level=logging.INFO)\n"
         "load_libraries()\n"
-        "forked.start_server(['boom'])\n"
+        "forked.start_server(['boom'], 'code')\n"
         "t0 = time.perf_counter()\n"
         "with cf.ThreadPoolExecutor(max_workers=1) as pool:\n"
         f"    km = start_ahead(pool, paths.NOTEBOOKS / '35_meeting.ipynb', {{}}, '2025:35_meeting',\n"
@@ -194,3 +195,25 @@ def test_a_fork_server_that_cannot_start_leaves_kernels_to_start_as_new_processe
     started, seconds = r.stdout.split("KERNEL ")[1].split()
     assert started == "True" and int(seconds) < 30
     assert r.stderr.count("カーネルを複製するプロセスを起動できなかった") == 1
+
+
+def test_no_kernel_is_forked_from_a_server_that_holds_older_code() -> None:
+    """A second run in the same process (JupyterLab, the tests) forks from the server the first started, which holds
+    the library's code as it was then: once the code changed, kernels start as new processes (with one line)."""
+    import subprocess
+    import sys
+
+    code = ("import logging\n"
+            "from mimamori_lib.pipeline import forked\n"
+            "logging.basicConfig(level=logging.INFO)\n"
+            "forked.start_server(['json'], 'code-1')\n"
+            "first = forked.ready(60)\n"
+            "forked.start_server(['json'], 'code-1')\n"
+            "same = forked.ready(0)\n"
+            "forked.start_server(['json'], 'code-2')\n"
+            "forked.start_server(['json'], 'code-2')\n"
+            "print('READY', first, same, forked.ready(0))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=paths.ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("READY ")[1].split() == ["True", "True", "False"]
+    assert r.stderr.count("ライブラリのコードが変わった") == 1

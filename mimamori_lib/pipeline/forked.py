@@ -36,6 +36,8 @@ _ready = threading.Event()  # the server has imported its modules and forks
 _settled = threading.Event()  # the server is ready or could not start: nothing left to wait for
 _lock = threading.Lock()
 _started = False
+_code: str | None = None  # the library's code when the server started (it imported that code)
+_stale = False  # the code changed since: this process forks no more kernels
 _kernels: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -50,14 +52,18 @@ def preload(modules: Iterable[str]) -> list[str]:
     return list(dict.fromkeys((*KERNEL_MODULES, *modules)))
 
 
-def start_server(modules: Iterable[str]) -> None:
-    """Start the fork server in the background with ``modules`` imported (once per process: a later call changes
-    nothing); kernels are forked from it once it is ready."""
-    global _started
+def start_server(modules: Iterable[str], code: str) -> None:
+    """Start the fork server in the background with ``modules`` imported, for the library's ``code`` (its hash);
+    kernels are forked from it once it is ready. Once per process: a later run in the same process (JupyterLab, the
+    tests) forks from the same server, unless the library's code changed since: then no kernel is forked again."""
+    global _started, _code, _stale
     with _lock:
+        if _started and code != _code and not _stale:
+            _stale = True
+            log.info("ライブラリのコードが変わったため、以後のカーネルは新しいプロセスで起動します")
         if _started or not usable():
             return
-        _started = True
+        _started, _code = True, code
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(preload(modules))
     atexit.register(_stop_left_kernels)
@@ -84,6 +90,8 @@ def _wait_ready(ctx) -> None:
 
 def ready(wait: float = 0.0) -> bool:
     """Whether the server is ready, waiting at most ``wait`` seconds for it (not at all where none was started)."""
+    if _stale:
+        return False
     if wait > 0 and _started:
         _settled.wait(wait)
     return _ready.is_set()

@@ -32,7 +32,15 @@ from ..privacy.restricted import atomic_file, audit, remove_temporary, work_fold
 from ..rights import kaiji
 from ..rights.stops import stopped
 from . import forked, manifest
-from .fingerprint import fingerprint, output_hashes, outputs_differ, own_inputs, report_path, step_inputs
+from .fingerprint import (
+    code_hash,
+    fingerprint,
+    output_hashes,
+    outputs_differ,
+    own_inputs,
+    report_path,
+    step_inputs,
+)
 from .kernel import (
     KernelAhead,
     execute,
@@ -199,7 +207,7 @@ class _Runner:
                 try:
                     self.likely = self._likely_to_run()
                     if self.fork and self.likely:
-                        forked.start_server(self._server_modules())
+                        forked.start_server(self._server_modules(), code_hash.__wrapped__())  # not cached
                     self._start_ahead()
                     self._steps()
                 finally:
