@@ -217,3 +217,37 @@ def test_no_kernel_is_forked_from_a_server_that_holds_older_code() -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("READY ")[1].split() == ["True", "True", "False"]
     assert r.stderr.count("ライブラリのコードが変わった") == 1
+
+
+def test_a_forked_kernel_stops_when_the_run_is_killed(tmp_path: Path) -> None:
+    """A run killed outright cannot stop its kernels: a forked kernel stops itself once the run has gone, and with
+    it the server (no kernel left holding a city's data in memory)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import concurrent.futures as cf, os, pathlib, signal\n"
+        "from mimamori_lib import paths\n"
+        "from mimamori_lib.pipeline import forked\n"
+        "from mimamori_lib.pipeline.kernel import load_libraries, start_ahead\n"
+        "load_libraries()\n"
+        "forked.start_server(['pandas'], 'code')\n"
+        "with cf.ThreadPoolExecutor(max_workers=1) as pool:\n"
+        f"    km = start_ahead(pool, paths.NOTEBOOKS / '35_meeting.ipynb', {{}}, '2025:35_meeting',\n"
+        f"                     pathlib.Path({str(tmp_path)!r}), fork='wait').future.result()\n"
+        "server = open(f'/proc/{km.provisioner.pid}/stat').read().rsplit(')', 1)[1].split()[1]\n"
+        "is_server = b'multiprocessing.forkserver' in open(f'/proc/{server}/cmdline', 'rb').read()\n"
+        "print('KERNEL', km.provisioner.forked and is_server, km.provisioner.pid, server, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=paths.ROOT)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    forked, kernel, server = r.stdout.split("KERNEL ")[1].split()
+    assert forked == "True"
+    deadline = time.monotonic() + 15
+    while (Path(f"/proc/{kernel}").exists() or Path(f"/proc/{server}").exists()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{kernel}").exists(), "the forked kernel stopped once the run was gone"
+    assert not Path(f"/proc/{server}").exists(), "and the server with it"

@@ -6,7 +6,9 @@ the modules named when it starts; each kernel is then a fork of it, and jupyter_
 for subclassing) manages the fork as it manages a kernel it started itself. The fork becomes the kernel a new Python
 would have been: its own session, the kernel's environment and working folder, the system's temporary folder looked
 up again, then ipykernel's own start. matplotlib chooses its backend from the environment when imported, and the
-kernel's environment is only known in the fork: the fork sets it as matplotlib would have when imported there.
+kernel's environment is only known in the fork: the fork sets it as matplotlib would have when imported there. A
+forked kernel stops itself, with its children, once the run that started it has ended: a run killed outright
+leaves no kernel holding a city's data (nor the server, which lives while a fork holds its pipe).
 
 Where a kernel is needed before the server is ready, or the kernel is not this Python's ipykernel, or the platform
 has no fork server, or the main module is a script that a new process would run again, the kernel starts as a new
@@ -20,9 +22,11 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 
@@ -109,9 +113,30 @@ def _is_ipykernel(cmd: list[str]) -> bool:
     return len(cmd) >= 3 and cmd[0] == sys.executable and cmd[1:3] == ["-m", "ipykernel_launcher"]
 
 
-def _kernel(argv: list[str], env: dict[str, str], cwd: str) -> None:
+def _gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie, ended but not yet waited for, too)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except ProcessLookupError:
+        return True
+    except OSError:  # no /proc here: it is running
+        return False
+
+
+def _watch_run(run: int) -> None:
+    """In the kernel: stop it and its children once the run that started it has ended (killed, it could not stop
+    them; the server stays while a kernel it forked holds its pipe)."""
+    while not _gone(run):
+        time.sleep(1.0)
+    os.killpg(0, signal.SIGKILL)
+
+
+def _kernel(argv: list[str], env: dict[str, str], cwd: str, run: int) -> None:
     """The fork: become the kernel a new Python would have been, then run ipykernel."""
     os.setsid()  # its own session, as jupyter_client starts a kernel: signals reach it and its children only
+    threading.Thread(target=_watch_run, args=(run,), name="mimamori-run-watch", daemon=True).start()
     os.environ.clear()
     os.environ.update(env)
     tempfile.tempdir = None  # looked up again from this environment's TMPDIR
@@ -173,7 +198,8 @@ def provisioner_class():
                 return await super().launch_kernel(cmd, **kwargs)
             env = dict(kwargs.get("env") or os.environ)
             cwd = str(kwargs.get("cwd") or os.getcwd())
-            process = multiprocessing.get_context("forkserver").Process(target=_kernel, args=(cmd[3:], env, cwd),
+            process = multiprocessing.get_context("forkserver").Process(target=_kernel,
+                                                                        args=(cmd[3:], env, cwd, os.getpid()),
                                                                         name="mimamori-kernel")
             process.start()
             _kernels.add(process)
