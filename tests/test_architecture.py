@@ -15,7 +15,7 @@ import pytest
 from mimamori_lib import paths
 
 STAGES = ("ingest", "linkage", "ranking", "extract", "meeting", "survey", "cases", "evaluation")
-BASE_FILES = {"__init__.py", "cli.py", "paths.py", "errors.py", "arrays.py", "notebook.py", "processes.py"}
+BASE_FILES = {"__init__.py", "cli.py", "paths.py", "errors.py", "arrays.py", "notebook.py"}
 
 
 def test_the_import_contracts_are_kept() -> None:

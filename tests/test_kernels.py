@@ -92,7 +92,7 @@ import matplotlib.pyplot as plt
 plt.plot([1, 2])
 plt.show()
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "session": os.getsid(0), "cwd": os.getcwd(),
-                  "mark": os.environ.get("MIMAMORI_TEST_MARK"), "tmp": tempfile.gettempdir(),
+                  "mark": os.environ.get("MIMAMORI_TEST_MARK"), "tmp": tempfile.gettempdir(), "umask": os.umask(0o22),
                   "backend": plt.get_backend(), "path0": sys.path[0]}))
 """
 
@@ -118,7 +118,8 @@ def _run_in(km, code: str) -> list[dict]:
 def test_a_forked_kernel_is_the_kernel_a_new_process_would_have_been(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 34: a kernel forked from the run's fork server runs in its own session, with the environment, working
-    folder and temporary folder a new process would have had (not those of the server, started earlier), and draws
+    folder, temporary folder and file-mode mask a new process would have had (not those of the server, started
+    earlier), and draws
     its figures inline although the server imported matplotlib; stopped, nothing is left running."""
     import concurrent.futures as cf
     import os
@@ -129,11 +130,16 @@ def test_a_forked_kernel_is_the_kernel_a_new_process_would_have_been(tmp_path: P
 
     load_libraries()
     forked.start_server(["pandas", "mimamori_lib.output.plots"], code_hash())  # the first here, or one started earlier
+    assert forked.ready(60)  # the server started under this process's mask (pytest's), before the run's below
     (tmp_path / "t").mkdir(mode=0o700)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
-    with cf.ThreadPoolExecutor(max_workers=1) as pool:
-        km = start_ahead(pool, paths.NOTEBOOKS / "35_meeting.ipynb", {"MIMAMORI_TEST_MARK": "見守り"}, "2025:35_meeting",
-                         tmp_path, fork="wait").future.result()
+    old_umask = os.umask(0o077)  # a run under a stricter mask than the server's (started under pytest's)
+    try:
+        with cf.ThreadPoolExecutor(max_workers=1) as pool:
+            km = start_ahead(pool, paths.NOTEBOOKS / "35_meeting.ipynb", {"MIMAMORI_TEST_MARK": "見守り"},
+                             "2025:35_meeting", tmp_path, fork="wait").future.result()
+    finally:
+        os.umask(old_umask)
     try:
         assert km.provisioner.forked
         outputs = _run_in(km, KERNEL_FACTS)
@@ -149,6 +155,7 @@ def test_a_forked_kernel_is_the_kernel_a_new_process_would_have_been(tmp_path: P
     assert facts["session"] == facts["pid"], "its own session, as jupyter_client starts a kernel"
     assert facts["mark"] == "見守り" and facts["cwd"] == str(paths.NOTEBOOKS) == facts["path0"]
     assert facts["tmp"] == str(tmp_path / "t")
+    assert facts["umask"] == 0o077, "the run's file-mode mask, not the server's"
     assert "inline" in facts["backend"]
     assert any("image/png" in o["content"].get("data", {}) for o in outputs if o["msg_type"] == "display_data")
     assert kernels_running() == []

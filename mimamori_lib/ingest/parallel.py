@@ -18,11 +18,12 @@ import copy
 import datetime as dt
 import logging
 import multiprocessing
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..params import City, Params, reads
-from ..processes import cores, main_is_script
 from ..rights.apply import RightsDone, YearRights
 from ..text.reading import SourceError
 from .source import SourceResult, ingest_source, known_surnames, read_cells, split_again
@@ -80,6 +81,22 @@ def beside_registry(p: Params, specs: list[dict]) -> bool:
         return False
     size = sum(f.stat().st_size for s in specs if (f := p.raw_year / s["path"]).is_file())
     return size / 1e6 > p.run.ingest_parallel_mb
+
+
+def cores() -> int:
+    """The processor cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def main_is_script() -> bool:
+    """Whether this process runs a script file (``python script.py``): a new process imports its main module, and a
+    script without ``if __name__ == "__main__":`` would run again there. A kernel, ``python -m``, ``python -c`` and
+    an installed command (``mimamori``, ``pytest``: pip writes them with that guard) start one safely."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if getattr(main, "__spec__", None) is not None or path is None:
+        return False
+    return os.path.dirname(os.path.abspath(path)) != os.path.dirname(sys.executable)
 
 
 def _start(registry_spec: dict, raw_dir: Path, rights: YearRights) -> None:

@@ -4,8 +4,8 @@ imports them again (1–4 s of processor time a kernel; half the processor time 
 Python's ``forkserver`` (a public API of :mod:`multiprocessing`) starts one server process per run, which imports
 the modules named when it starts; each kernel is then a fork of it, and jupyter_client's local provisioner (documented
 for subclassing) manages the fork as it manages a kernel it started itself. The fork becomes the kernel a new Python
-would have been: its own session, the kernel's environment and working folder, the system's temporary folder looked
-up again, then ipykernel's own start. matplotlib chooses its backend from the environment when imported, and the
+would have been: its own session, the run's file-mode mask, the kernel's environment and working folder, the system's
+temporary folder looked up again, then ipykernel's own start. matplotlib chooses its backend from the environment when imported, and the
 kernel's environment is only known in the fork: the fork sets it as matplotlib would have when imported there. A
 forked kernel stops itself, with its children, once the run that started it has ended: a run killed outright
 leaves no kernel holding a city's data (nor the server, which lives while a fork holds its pipe).
@@ -29,10 +29,13 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
+from typing import Literal
 
-from ..processes import main_is_script
+from ..ingest.parallel import main_is_script
 
 log = logging.getLogger(__name__)
+ForkMode = Literal["now", "wait"] | None  # a kernel forked now if the server is ready, or once it is (a kernel
+                                          # started ahead); None: a new process
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "jupyter_client.session")
 SERVER_WAIT = 120.0  # seconds a kernel started ahead waits for the server before it starts as a new process
 
@@ -133,9 +136,21 @@ def _watch_run(run: int) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
-def _kernel(argv: list[str], env: dict[str, str], cwd: str, run: int) -> None:
+def umask() -> int | None:
+    """This process's file-mode mask, read without changing it (``os.umask`` sets it, for every thread at once);
+    None where the system does not tell."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _kernel(argv: list[str], env: dict[str, str], cwd: str, run: int, mask: int | None) -> None:
     """The fork: become the kernel a new Python would have been, then run ipykernel."""
     os.setsid()  # its own session, as jupyter_client starts a kernel: signals reach it and its children only
+    if mask is not None:
+        os.umask(mask)  # the run's, not the server's (started earlier, perhaps under another)
     threading.Thread(target=_watch_run, args=(run,), name="mimamori-run-watch", daemon=True).start()
     os.environ.clear()
     os.environ.update(env)
@@ -146,7 +161,7 @@ def _kernel(argv: list[str], env: dict[str, str], cwd: str, run: int) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize([*argv, f"--IPKernelApp.parent_handle={os.getppid()}"])  # stops when the server (the run) is gone
+    app.initialize([*argv, f"--IPKernelApp.parent_handle={os.getppid()}"])  # (and prints no connection note)
     if "matplotlib" in sys.modules and os.environ.get("MPLBACKEND"):
         import matplotlib
 
@@ -199,7 +214,7 @@ def provisioner_class():
             env = dict(kwargs.get("env") or os.environ)
             cwd = str(kwargs.get("cwd") or os.getcwd())
             process = multiprocessing.get_context("forkserver").Process(target=_kernel,
-                                                                        args=(cmd[3:], env, cwd, os.getpid()),
+                                                                        args=(cmd[3:], env, cwd, os.getpid(), umask()),
                                                                         name="mimamori-kernel")
             process.start()
             _kernels.add(process)

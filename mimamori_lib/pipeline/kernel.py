@@ -65,7 +65,7 @@ def _manager_class():
     class RunKernelManager(AsyncKernelManager):
         extra_env: dict[str, str] = {}
         work: Path | None = None
-        fork: str | None = None  # "now", "wait" (for the fork server: a kernel started ahead) or None (a new process)
+        fork: forked.ForkMode = None
 
         def __init__(self, **kw):
             if self.work is not None:
@@ -100,7 +100,7 @@ def _manager_class():
     return RunKernelManager
 
 
-def _manager(env: dict[str, str], tag: str, work: Path | None, fork: str | None):
+def _manager(env: dict[str, str], tag: str, work: Path | None, fork: forked.ForkMode):
     """The kernel manager class for one step's kernel."""
     base = _manager_class()
     return type("StepKernelManager", (base,), {"extra_env": {**env, STEP_ENV: tag}, "work": work, "fork": fork})
@@ -233,7 +233,7 @@ def _stop_when_ready(future: cf.Future) -> None:
 
 
 def start_ahead(pool: cf.Executor, notebook: Path, env: dict[str, str], tag: str, work: Path | None,
-                libraries: tuple[str, ...] = (), fork: str | None = None) -> KernelAhead:
+                libraries: tuple[str, ...] = (), fork: forked.ForkMode = None) -> KernelAhead:
     """Start the kernel a step will run on, in the background, and import there its notebook's imports and the
     ``libraries`` its stage imports as it works (``fork``: see :func:`execute`)."""
     from jupyter_core.utils import run_sync
@@ -244,7 +244,7 @@ def start_ahead(pool: cf.Executor, notebook: Path, env: dict[str, str], tag: str
 
 def execute(notebook: Path, executed: Path, parameters: dict, env: dict[str, str], tag: str,
             work: Path | None = None, ahead: KernelAhead | None = None,
-            fork: str | None = None) -> tuple[float, float | None]:
+            fork: forked.ForkMode = None) -> tuple[float, float | None]:
     """Run a notebook with papermill on a fresh kernel (``ahead``'s where it was started before the step; otherwise
     forked from the run's fork server where ``fork`` and the server is ready: :mod:`.forked`); returns
     (seconds, the kernel's peak MB). The executed notebook is written when papermill is done, also when a cell

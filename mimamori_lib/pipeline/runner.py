@@ -269,7 +269,7 @@ class _Runner:
                                             f"{n.fy}:{n.name}", self.work, step(n.name).libraries,
                                             fork=self._fork_mode(n))
 
-    def _fork_mode(self, n: Node) -> str | None:
+    def _fork_mode(self, n: Node) -> forked.ForkMode:
         """How a step's kernel starts: forked from the run's fork server (waiting for it, where the step must first
         wait for others) or, where kernels are not forked, as a new process."""
         if not self.fork:
@@ -393,7 +393,7 @@ class _Runner:
         try:
             secs, peak = execute(paths.NOTEBOOKS / f"{n.name}.ipynb", executed,
                                  {"params_path": str(p.params_path), "overrides": p.overrides()}, self.env,
-                                 tag=f"{n.fy}:{n.name}", work=self.work, ahead=ahead, fork=self._fork_mode(n) and "now")
+                                 tag=f"{n.fy}:{n.name}", work=self.work, ahead=ahead, fork="now" if self.fork else None)
         except pm.PapermillExecutionError as e:
             manifest.record_step(p, n.name, {"fingerprint": None, "outcome": "failed", "error": f"{e.ename}: {e.evalue}"})
             if e.ename in USER_ERROR_NAMES:
